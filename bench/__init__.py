@@ -1,0 +1,1 @@
+"""Benchmarks against the sandbox on loopback: `make bench` (never asserted by a timed test)."""

@@ -1,0 +1,1 @@
+"""The Fortnox REST client: paging, pacing under the rate limit, retries, typed errors and records."""
