@@ -1,0 +1,72 @@
+"""The one poll loop every host mode shares: poll → deliver → commit, in that order, until done.
+
+A cursor is committed only after the events before it were delivered (Airbyte's rule). If delivery or a
+poll fails, the loop stops with the last committed cursor in place, so the next run re-emits and never skips.
+A deadline (Pandium's ten-minute limit) stops the loop between pages, with everything so far committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from fortnox_connector.contract.records import Event, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.errors import ConnectorError
+
+Deliver = Callable[[Sequence[Event]], None]
+Commit = Callable[[str], None]
+Progress = Callable[[RunSummary], None]
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """How a run ended. ``cursor`` is the last committed one; ``error`` is set when it stopped on one."""
+
+    trigger: str
+    tenant: str
+    cursor: str | None
+    summary: RunSummary = field(default_factory=RunSummary)
+    complete: bool = False  # True when the trigger said there was nothing more
+    stopped_by_deadline: bool = False
+    error: ConnectorError | None = None
+
+
+def run_trigger(
+    ctx: TenantContext,
+    trigger: TriggerSpec,
+    *,
+    cursor: str | None,
+    deliver: Deliver,
+    commit: Commit,
+    deadline: float | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunOutcome:
+    """Poll ``trigger`` for ``ctx.tenant`` until it has no more, delivering and committing page by page.
+
+    ``deadline`` is a ``clock()`` value after which no new poll starts. Errors the connector raises on
+    purpose end the run and are returned (naming the tenant); anything else propagates.
+    """
+    outcome = RunOutcome(trigger=trigger.name, tenant=ctx.tenant, cursor=cursor)
+    started = clock()
+    try:
+        while True:
+            if deadline is not None and clock() >= deadline:
+                outcome.stopped_by_deadline = True
+                break
+            result = trigger.poll(ctx, outcome.cursor)
+            if result.events:
+                deliver(result.events)
+            commit(result.cursor)
+            outcome.cursor = result.cursor
+            outcome.summary.add(result.summary)
+            if progress is not None:
+                progress(outcome.summary)
+            if not result.more:
+                outcome.complete = True
+                break
+    except ConnectorError as exc:
+        outcome.error = exc.with_tenant(ctx.tenant)
+    outcome.summary.duration_s = clock() - started
+    return outcome
