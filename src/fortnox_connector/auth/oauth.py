@@ -80,7 +80,7 @@ class FortnoxOAuth:
         self._secret = client_secret
         self.auth_base_url = auth_base_url.rstrip("/")
         self.redirect_uri = redirect_uri
-        self._clock = clock
+        self.clock = clock
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
         self.token_requests = 0
 
@@ -176,7 +176,7 @@ class FortnoxOAuth:
     def _token_request(
         self, grant: str, body: str, *, headers: dict[str, str] | None = None, sent: tuple[str, ...] = ()
     ) -> Token:
-        now = self._clock()
+        now = self.clock()
         response = self._post(self.token_url, body, headers or {}, grant)
         if response.status_code >= 400:
             raise self._error(response, grant, sent=sent)

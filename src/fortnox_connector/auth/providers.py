@@ -58,14 +58,14 @@ class AuthorizationCodeTokens:
         oauth: FortnoxOAuth,
         store: LockingTokenStore,
         *,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         refresh_margin_s: float = 300,
         on_refresh: OnRefresh | None = None,
     ) -> None:
         self.tenant = tenant
         self._oauth = oauth
         self._store = store
-        self._clock = clock
+        self._clock = clock or oauth.clock  # the clock that stamped expires_at
         self._margin = refresh_margin_s
         self._on_refresh = on_refresh
         self._guard = threading.Lock()
@@ -153,7 +153,7 @@ class ClientCredentialsTokens:
         oauth: FortnoxOAuth,
         *,
         scopes: Iterable[str] | None = None,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         renew_margin_s: float = 300,
         on_refresh: OnRefresh | None = None,
     ) -> None:
@@ -161,7 +161,7 @@ class ClientCredentialsTokens:
         self.fortnox_tenant_id = str(fortnox_tenant_id)
         self._oauth = oauth
         self._scopes = tuple(scopes) if scopes else None
-        self._clock = clock
+        self._clock = clock or oauth.clock
         self._margin = renew_margin_s
         self._on_refresh = on_refresh
         self._lock = threading.Lock()
