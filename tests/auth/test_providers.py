@@ -15,6 +15,7 @@ from fortnox_connector.auth import (
     ClientCredentialsTokens,
     FortnoxOAuth,
     HostManagedTokens,
+    connect_tenant,
     token_lock_name,
 )
 from fortnox_connector.contract.state import MemoryStateStore, Token
@@ -310,3 +311,25 @@ def test_host_managed_after_401(clock: FakeClock) -> None:
     tokens.invalidate(Secret("at-host"))
     with pytest.raises(TokenExpired, match="rejected"):
         tokens.access_token()
+
+
+# -- connecting -----------------------------------------------------------------------------------
+def test_connect_tenant_stores_the_new_connection(
+    oauth: FortnoxOAuth, fake: FakeFortnoxAuth, clock: FakeClock
+) -> None:
+    store = MemoryStateStore(tokens={TENANT: stored_token("rt-revoked-long-ago")})
+    observed = Observed()
+    token = connect_tenant(TENANT, oauth, store, fake.issue_code(TENANT), on_refresh=observed)
+    assert store.tokens[TENANT] == token
+    assert token.refresh_token is not None
+    assert observed.calls == [(TENANT, token)]
+    tokens = AuthorizationCodeTokens(TENANT, oauth, store, clock=clock)
+    assert tokens.access_token() == token.access_token
+
+
+def test_connect_tenant_with_a_dead_code_names_the_tenant(oauth: FortnoxOAuth) -> None:
+    store = MemoryStateStore()
+    with pytest.raises(ReconnectRequired) as err:
+        connect_tenant(TENANT, oauth, store, "code-never-issued")
+    assert err.value.tenant == TENANT
+    assert store.tokens == {}

@@ -8,6 +8,7 @@ from fortnox_connector.auth.providers import (
     HostManagedTokens,
     LockingTokenStore,
     OnRefresh,
+    connect_tenant,
     token_lock_name,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "HostManagedTokens",
     "LockingTokenStore",
     "OnRefresh",
+    "connect_tenant",
     "new_state",
     "parse_scope",
     "token_lock_name",

@@ -143,6 +143,36 @@ class AuthorizationCodeTokens:
             return self._load()
 
 
+def connect_tenant(
+    tenant: str,
+    oauth: FortnoxOAuth,
+    store: LockingTokenStore,
+    code: str | Secret,
+    *,
+    on_refresh: OnRefresh | None = None,
+) -> Token:
+    """Finish a customer's authorization: trade ``code`` for tokens and store them for ``tenant``.
+
+    Replaces whatever the tenant had (a reconnect), under the same lock refreshers take.
+    """
+    try:
+        token = oauth.exchange_code(code)
+    except ConnectorError as exc:
+        raise exc.with_tenant(tenant) from None
+    with store.lock(token_lock_name(tenant)):
+        for _ in range(3):  # a writer outside the lock could slip in between read and swap
+            current = store.load_token(tenant)
+            if store.swap_token(tenant, current.refresh_token if current else None, token):
+                break
+        else:
+            raise ConnectorError(
+                "could not store the new Fortnox token", tenant=tenant, hint="retry the connect step."
+            )
+    log.info("stored a new Fortnox connection for tenant %s", tenant)
+    _notify(on_refresh, tenant, token)
+    return token
+
+
 class ClientCredentialsTokens:
     """Service-account tokens (client-credentials flow with the ``TenantId`` header), cached per tenant."""
 
