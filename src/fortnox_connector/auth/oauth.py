@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -82,6 +83,7 @@ class FortnoxOAuth:
         self.redirect_uri = redirect_uri
         self.clock = clock
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False)
+        self._count_lock = threading.Lock()
         self.token_requests = 0
 
     @property
@@ -161,7 +163,8 @@ class FortnoxOAuth:
             **headers,
         }
         if url == self.token_url:
-            self.token_requests += 1
+            with self._count_lock:
+                self.token_requests += 1
         try:
             response = self._http.post(url, content=body.encode(), headers=all_headers)
         except httpx.TransportError as exc:
