@@ -26,7 +26,7 @@ def loads_lenient(content: bytes) -> Any:
 
     Returns None when the body does not look like JSON or does not parse.
     """
-    text = content.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+    text = content.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
     if not text or text[0] not in "{[":
         return None
     try:
