@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -134,7 +135,7 @@ class FortnoxClient:
     - maps Fortnox's three error shapes to ``fortnox_connector.fortnox.errors``.
 
     ``pacers``, ``clock``, ``sleep`` and ``retry`` are for tests and tuning (defaults: the process-wide
-    registry, ``time.monotonic``, ``time.sleep``, ``RetryPolicy()``).
+    registry, ``time.monotonic``, ``time.sleep``, ``RetryPolicy()``); ``max_retries`` overrides the policy's.
     """
 
     def __init__(
@@ -156,8 +157,7 @@ class FortnoxClient:
         self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._retry.max_retries = max_retries
+        self._retry = replace(retry or RetryPolicy(), max_retries=max_retries)
         self.pacer = (pacers or PACERS).get(client_id, tenant, clock=clock, sleep=sleep)
         self._http = httpx.Client(
             base_url=base_url,
@@ -424,7 +424,7 @@ class FortnoxClient:
             except _NOT_SENT as exc:
                 retries = self._retry_transport(method, path, retries, exc)
                 continue
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 if not safe:
                     raise AmbiguousWrite(
                         f"{method} {path} got no answer ({type(exc).__name__}): Fortnox may or may not "
@@ -472,7 +472,7 @@ class FortnoxClient:
             exc.with_tenant(self.tenant)
             raise
 
-    def _retry_transport(self, method: str, path: str, retries: int, exc: httpx.TransportError) -> int:
+    def _retry_transport(self, method: str, path: str, retries: int, exc: httpx.RequestError) -> int:
         if retries >= self._retry.max_retries:
             raise FortnoxUnavailable(
                 f"{method} {path} failed {retries + 1} times; last: {type(exc).__name__}",
