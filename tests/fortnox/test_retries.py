@@ -186,6 +186,14 @@ def test_post_5xx_is_an_error_not_a_retry(make_client: Make, server: FakeFortnox
     assert client.requests_sent == 1
 
 
+def test_put_other_than_bookkeep_is_not_repeated(make_client: Make, server: FakeFortnox) -> None:
+    server.queue("PUT", f"{PAYMENTS}/1", httpx.ReadTimeout("timed out"))
+    client = make_client()
+    with pytest.raises(AmbiguousWrite):
+        client.request("PUT", f"{PAYMENTS}/1", json={"InvoicePayment": {"Amount": 1}})
+    assert client.requests_sent == 1
+
+
 def test_post_that_could_not_connect_is_retried(make_client: Make, server: FakeFortnox) -> None:
     server.queue(
         "POST", PAYMENTS, httpx.ConnectError("connection refused"), httpx.ConnectTimeout("timed out")
@@ -212,8 +220,9 @@ def test_delete_retried_after_timeout_that_finds_it_gone_succeeds(
 
     server.queue("DELETE", f"{PAYMENTS}/1", deleted_but_timed_out)
     client = make_client()
-    client.delete_invoice_payment("1")
+    assert client.request("DELETE", f"{PAYMENTS}/1") is None
     assert client.requests_sent == 2
+    assert [s.method for s in server.seen] == ["DELETE", "DELETE"]
 
 
 def test_bookkeep_is_retried_after_5xx(make_client: Make, server: FakeFortnox) -> None:

@@ -462,7 +462,7 @@ class FortnoxClient:
                 self._backoff(method, path, retries, f"HTTP {status}")
                 continue
             if status == 404 and method == "DELETE" and outcome_unknown:
-                return response  # an earlier attempt deleted it
+                return httpx.Response(204, request=response.request)  # an earlier attempt deleted it
             raise self._error(self._error_class(status, error), method, path, status, error)
 
     def _token(self) -> Secret:
