@@ -66,20 +66,20 @@ def test_429_without_retry_after_waits_at_least_a_window_with_jitter(
     assert client.requests_sent == 3 and client.throttled_responses == 2
 
 
-def test_429_pause_holds_other_clients_of_the_pair(
+def test_429_pauses_every_client_of_the_pair_even_when_one_gives_up(
     make_client: Make, server: FakeFortnox, clock: FakeClock
 ) -> None:
     server.payments = [payment(1)]
-    first, second = make_client(), make_client()
-    server.queue("GET", PAYMENTS, too_many(**{"Retry-After": "4"}))
-    first.list_invoice_payments()
+    impatient, other = make_client(max_retries=0), make_client()
+    server.queue("GET", PAYMENTS, too_many())
     start = clock.now
-    second.get_invoice_payment("1")
-    assert clock.now == start  # the pause was over by the time the first client finished
-
-    first.pacer.pause_until(clock.now + 4)  # as a 429 seen by the first would
-    second.get_invoice_payment("1")
-    assert clock.now - start == pytest.approx(4.0)
+    with pytest.raises(RateLimited) as caught:
+        impatient.list_invoice_payments()
+    assert clock.now == start  # the one that gave up did not wait
+    assert caught.value.retry_after is not None and caught.value.retry_after >= 5.0
+    other.get_invoice_payment("1")
+    assert clock.now - start >= 5.0  # but the pair's next request let the window recover
+    assert other.pacer.stats().throttled == 1
 
 
 def test_429_until_retries_run_out_raises_rate_limited(make_client: Make, server: FakeFortnox) -> None:

@@ -500,16 +500,25 @@ class FortnoxClient:
     def _after_429(
         self, method: str, path: str, retries: int, response: httpx.Response, error: ErrorBody
     ) -> int:
+        """Pause the pair's pacer and return the new retry count, or raise ``RateLimited``.
+
+        The pause applies even when this request gives up, so the pair's other requests let the window
+        recover; a ``Retry-After`` too long to wait out is raised at once and pauses nobody.
+        """
         self._count(throttled=True)
         self.pacer.record_throttled()
         retry_after = self._retry.parse_retry_after(response.headers.get("Retry-After"))
-        too_long = retry_after is not None and retry_after > self._retry.max_retry_after
-        if retries >= self._retry.max_retries or too_long:
+        if retry_after is not None and retry_after > self._retry.max_retry_after:
             err = self._error(RateLimited, method, path, 429, error)
             err.retry_after = retry_after
             raise err
         retries += 1
         delay = self._retry.rate_limit_delay(retries, retry_after)
+        self.pacer.pause_until(self.pacer.clock() + delay)
+        if retries > self._retry.max_retries:
+            err = self._error(RateLimited, method, path, 429, error)
+            err.retry_after = delay
+            raise err
         log.warning(
             "Fortnox rate limit hit on %s %s; every request of this tenant pauses %.1f s (retry %d)",
             method,
@@ -518,7 +527,6 @@ class FortnoxClient:
             retries,
             extra={"tenant": self.tenant, "http_method": method, "http_path": path, "http_status": 429},
         )
-        self.pacer.pause_until(self.pacer.clock() + delay)
         return retries
 
     def _log_answer(self, method: str, path: str, status: int, retries: int) -> None:
