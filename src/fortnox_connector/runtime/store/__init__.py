@@ -1,0 +1,24 @@
+"""The runtime's embedded state: ``RuntimeStore`` (interface), ``SqliteStore`` (SQLite, sealed secrets)."""
+
+from fortnox_connector.runtime.store.base import (
+    AUTH_MODES,
+    AuthMode,
+    OutboxEntry,
+    RunRecord,
+    RuntimeStore,
+    TenantRecord,
+)
+from fortnox_connector.runtime.store.keys import KEY_ENV, load_or_create_key
+from fortnox_connector.runtime.store.sqlite import SqliteStore
+
+__all__ = [
+    "AUTH_MODES",
+    "KEY_ENV",
+    "AuthMode",
+    "OutboxEntry",
+    "RunRecord",
+    "RuntimeStore",
+    "SqliteStore",
+    "TenantRecord",
+    "load_or_create_key",
+]

@@ -1,0 +1,547 @@
+"""``SqliteStore``: the runtime's state in one SQLite file (WAL), safe across threads and processes.
+
+Each thread gets its own connection; writes run in ``BEGIN IMMEDIATE`` transactions, so concurrent writers
+(threads or processes) queue on SQLite's lock for up to ``busy_timeout``. Secrets and tokens are sealed with
+Fernet before they reach the file. ``lock(name)`` is an ``flock`` on ``locks/<hash>.lock`` next to the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+from fortnox_connector.auth.locks import FileLocks
+from fortnox_connector.contract.records import Event, RunSummary
+from fortnox_connector.contract.state import IdempotencyRecord, Token
+from fortnox_connector.errors import ConfigError, UnknownTenant
+from fortnox_connector.runtime.sinks.encoding import dumps, event_from_json, event_to_json
+from fortnox_connector.runtime.store.base import AUTH_MODES, AuthMode, OutboxEntry, RunRecord, TenantRecord
+from fortnox_connector.runtime.store.crypto import Cipher
+from fortnox_connector.runtime.store.keys import check_key
+from fortnox_connector.runtime.store.migrations import migrate
+from fortnox_connector.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+_TENANT_COLUMNS = "id, display_name, auth_mode, fortnox_tenant_id, created_at, paused_reason, paused_at"
+_CHUNK = 500  # ids per statement, well under SQLite's variable limit
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqliteStore:
+    """The runtime's ``RuntimeStore`` in SQLite. ``key`` is a Fernet key (see ``load_or_create_key``).
+
+    ``now`` (tests) gives the aware time written into records.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        key: bytes,
+        *,
+        busy_timeout_ms: int = 10_000,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.path = Path(path)
+        self._cipher = Cipher(check_key(key, source="the key given to the store"))
+        self._busy_timeout_ms = busy_timeout_ms
+        self._now = now
+        self._local = threading.local()
+        self._guard = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Create the file private before SQLite does: it holds event payloads (business data).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        self._locks = FileLocks(self.path.parent / "locks")
+        applied = migrate(self._conn())
+        if applied:
+            log.info("state database %s migrated to schema version %s", self.path, applied[-1])
+
+    # -- connections ---------------------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._guard:
+            if self._closed:
+                raise RuntimeError(f"the state store {self.path} is closed")
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,  # autocommit; transactions are explicit
+                check_same_thread=False,  # one per thread, but close() may run on another
+            )
+            self._conns.append(conn)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: takes SQLite's write lock at once, commits on success, rolls back on error."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every thread's connection; the store cannot be used afterwards."""
+        with self._guard:
+            self._closed = True
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore(path={str(self.path)!r})"
+
+    def _stamp(self) -> str:
+        return self._now().astimezone(UTC).isoformat()
+
+    # -- locks ---------------------------------------------------------------------------------------------
+
+    def lock(self, name: str) -> AbstractContextManager[None]:
+        """Hold ``name`` exclusively (threads and processes) for the ``with`` block."""
+        return self._locks.lock(name)
+
+    # -- tenants -------------------------------------------------------------------------------------------
+
+    def add_tenant(
+        self,
+        tenant: str,
+        *,
+        display_name: str,
+        auth_mode: AuthMode,
+        fortnox_tenant_id: str | None = None,
+    ) -> TenantRecord:
+        if auth_mode not in AUTH_MODES:
+            raise ConfigError(
+                f"unknown auth mode {auth_mode!r}",
+                field="auth_mode",
+                tenant=tenant,
+                hint=f"use one of {', '.join(AUTH_MODES)}",
+            )
+        with self._tx() as conn:
+            if _tenant_row(conn, tenant) is not None:
+                raise ConfigError(
+                    "a tenant with this id exists already",
+                    tenant=tenant,
+                    hint="pick another id, or remove the tenant first",
+                )
+            conn.execute(
+                "INSERT INTO tenants (id, display_name, auth_mode, fortnox_tenant_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (tenant, display_name, auth_mode, fortnox_tenant_id, self._stamp()),
+            )
+            return _tenant(_require_row(conn, tenant))
+
+    def update_tenant(
+        self, tenant: str, *, display_name: str | None = None, fortnox_tenant_id: str | None = None
+    ) -> TenantRecord:
+        with self._tx() as conn:
+            _require_row(conn, tenant)
+            if display_name is not None:
+                conn.execute("UPDATE tenants SET display_name = ? WHERE id = ?", (display_name, tenant))
+            if fortnox_tenant_id is not None:
+                conn.execute(
+                    "UPDATE tenants SET fortnox_tenant_id = ? WHERE id = ?", (fortnox_tenant_id, tenant)
+                )
+            return _tenant(_require_row(conn, tenant))
+
+    def get_tenant(self, tenant: str) -> TenantRecord | None:
+        row = _tenant_row(self._conn(), tenant)
+        return _tenant(row) if row else None
+
+    def require_tenant(self, tenant: str) -> TenantRecord:
+        """The tenant, or ``UnknownTenant`` saying how to add it."""
+        return _tenant(_require_row(self._conn(), tenant))
+
+    def list_tenants(self) -> list[TenantRecord]:
+        cur = self._conn().execute(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id")  # noqa: S608 - fixed
+        return [_tenant(r) for r in cur.fetchall()]
+
+    def remove_tenant(self, tenant: str) -> None:
+        """Forget the tenant and everything kept for it (config, secrets, tokens, cursors, outbox, runs)."""
+        with self._tx() as conn:
+            _require_row(conn, tenant)
+            for table in ("tokens", "cursors", "idempotency", "outbox_events", "outbox_batches", "runs"):
+                conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant,))  # noqa: S608 - fixed names
+            conn.execute("DELETE FROM tenants WHERE id = ?", (tenant,))  # config, secrets cascade
+
+    def pause_tenant(self, tenant: str, reason: str) -> None:
+        """Mark the tenant as waiting for its user (e.g. to reconnect); the scheduler skips it."""
+        with self._tx() as conn:
+            _require_row(conn, tenant)
+            conn.execute(
+                "UPDATE tenants SET paused_reason = ?, paused_at = ? WHERE id = ?",
+                (reason, self._stamp(), tenant),
+            )
+
+    def resume_tenant(self, tenant: str) -> None:
+        with self._tx() as conn:
+            _require_row(conn, tenant)
+            conn.execute("UPDATE tenants SET paused_reason = NULL, paused_at = NULL WHERE id = ?", (tenant,))
+
+    # -- config and secrets --------------------------------------------------------------------------------
+
+    def save_config(self, tenant: str, config: Mapping[str, Any]) -> None:
+        """Store the tenant's config (JSON; validate it before). Secrets belong in ``save_secret``."""
+        text = dumps(dict(config))
+        with self._tx() as conn:
+            _require_row(conn, tenant)
+            conn.execute(
+                "INSERT INTO tenant_config (tenant, config, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (tenant) DO UPDATE SET config = excluded.config,"
+                " updated_at = excluded.updated_at",
+                (tenant, text, self._stamp()),
+            )
+
+    def load_config(self, tenant: str) -> dict[str, Any] | None:
+        row = self._conn().execute("SELECT config FROM tenant_config WHERE tenant = ?", (tenant,)).fetchone()
+        return cast(dict[str, Any], json.loads(row[0])) if row else None
+
+    def save_secret(self, tenant: str, name: str, value: Secret) -> None:
+        """Store a secret of the tenant's (e.g. ``client_secret``), encrypted."""
+        sealed = self._cipher.seal(f"secret:{tenant}:{name}", value.reveal())
+        with self._tx() as conn:
+            _require_row(conn, tenant)
+            conn.execute(
+                "INSERT INTO secrets (tenant, name, sealed, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tenant, name) DO UPDATE SET sealed = excluded.sealed,"
+                " updated_at = excluded.updated_at",
+                (tenant, name, sealed, self._stamp()),
+            )
+
+    def load_secret(self, tenant: str, name: str) -> Secret | None:
+        row = (
+            self._conn()
+            .execute("SELECT sealed FROM secrets WHERE tenant = ? AND name = ?", (tenant, name))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return Secret(str(self._cipher.open(f"secret:{tenant}:{name}", row[0], tenant=tenant)))
+
+    def delete_secret(self, tenant: str, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM secrets WHERE tenant = ? AND name = ?", (tenant, name))
+
+    # -- tokens --------------------------------------------------------------------------------------------
+
+    def load_token(self, tenant: str) -> Token | None:
+        row = (
+            self._conn()
+            .execute("SELECT sealed, expires_at, scope, token_type FROM tokens WHERE tenant = ?", (tenant,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        secrets = self._cipher.open(f"token:{tenant}", row[0], tenant=tenant)
+        refresh = secrets.get("refresh")
+        return Token(
+            access_token=Secret(str(secrets["access"])),
+            refresh_token=Secret(refresh) if isinstance(refresh, str) else None,
+            expires_at=datetime.fromisoformat(row[1]),
+            scope=frozenset(json.loads(row[2])),
+            token_type=row[3],
+        )
+
+    def swap_token(self, tenant: str, expected_refresh_token: Secret | None, new: Token) -> bool:
+        """Store ``new`` only if the stored refresh token is still ``expected_refresh_token`` (one statement).
+
+        The comparison uses a keyed hash of the refresh token, so the token itself is never stored in clear.
+        ``expected_refresh_token=None`` matches no token stored, or a stored token without a refresh token.
+        """
+        if new.expires_at.tzinfo is None:
+            raise ValueError("Token.expires_at must be timezone-aware")
+        refresh = new.refresh_token.reveal() if new.refresh_token is not None else None
+        sealed = self._cipher.seal(
+            f"token:{tenant}", {"access": new.access_token.reveal(), "refresh": refresh}
+        )
+        values = (
+            sealed,
+            self._cipher.tag(refresh) if refresh is not None else None,
+            new.expires_at.isoformat(),
+            json.dumps(sorted(new.scope)),
+            new.token_type,
+            self._stamp(),
+        )
+        with self._tx() as conn:
+            if expected_refresh_token is None:
+                cur = conn.execute(
+                    "INSERT INTO tokens"
+                    " (sealed, refresh_tag, expires_at, scope, token_type, updated_at, tenant)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (tenant) DO UPDATE SET sealed = excluded.sealed,"
+                    " refresh_tag = excluded.refresh_tag, expires_at = excluded.expires_at,"
+                    " scope = excluded.scope, token_type = excluded.token_type,"
+                    " updated_at = excluded.updated_at"
+                    " WHERE tokens.refresh_tag IS NULL",
+                    (*values, tenant),
+                )
+            else:
+                cur = conn.execute(
+                    "UPDATE tokens SET sealed = ?, refresh_tag = ?, expires_at = ?, scope = ?,"
+                    " token_type = ?, updated_at = ? WHERE tenant = ? AND refresh_tag = ?",
+                    (*values, tenant, self._cipher.tag(expected_refresh_token.reveal())),
+                )
+            return cur.rowcount == 1
+
+    def delete_token(self, tenant: str) -> None:
+        """Forget the tenant's tokens (before a reconnect, or after consent was revoked)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM tokens WHERE tenant = ?", (tenant,))
+
+    # -- cursors -------------------------------------------------------------------------------------------
+
+    def load_cursor(self, tenant: str, trigger: str) -> str | None:
+        row = (
+            self._conn()
+            .execute("SELECT cursor FROM cursors WHERE tenant = ? AND trigger = ?", (tenant, trigger))
+            .fetchone()
+        )
+        return str(row[0]) if row else None
+
+    def commit_cursor(self, tenant: str, trigger: str, cursor: str) -> None:
+        with self._tx() as conn:
+            self._put_cursor(conn, tenant, trigger, cursor)
+
+    def _put_cursor(self, conn: sqlite3.Connection, tenant: str, trigger: str, cursor: str) -> None:
+        conn.execute(
+            "INSERT INTO cursors (tenant, trigger, cursor, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (tenant, trigger) DO UPDATE SET cursor = excluded.cursor,"
+            " updated_at = excluded.updated_at",
+            (tenant, trigger, cursor, self._stamp()),
+        )
+
+    # -- outbox --------------------------------------------------------------------------------------------
+
+    def enqueue(self, tenant: str, trigger: str, events: Sequence[Event], cursor: str) -> int:
+        """Store ``events`` and the ``cursor`` they lead to, in one transaction; return the batch id.
+
+        An event whose dedup key is already in the outbox for this trigger is skipped (a re-poll overlap).
+        """
+        for event in events:
+            if event.tenant != tenant or event.trigger != trigger:
+                raise ValueError(
+                    f"event {event.dedup_key!r} is for {event.tenant}/{event.trigger}, not {tenant}/{trigger}"
+                )
+        now = self._stamp()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO outbox_batches (tenant, trigger, cursor, created_at) VALUES (?, ?, ?, ?)",
+                (tenant, trigger, cursor, now),
+            )
+            batch = cast(int, cur.lastrowid)
+            conn.executemany(
+                "INSERT INTO outbox_events (batch_id, tenant, trigger, dedup_key, event)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant, trigger, dedup_key) DO NOTHING",
+                [(batch, tenant, trigger, e.dedup_key, event_to_json(e)) for e in events],
+            )
+        return batch
+
+    def pending(self, tenant: str, trigger: str, *, limit: int | None = None) -> list[OutboxEntry]:
+        """Events not yet delivered, oldest first."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id, batch_id, event FROM outbox_events"
+                " WHERE tenant = ? AND trigger = ? AND delivered_at IS NULL ORDER BY id LIMIT ?",
+                (tenant, trigger, -1 if limit is None else limit),
+            )
+            .fetchall()
+        )
+        return [OutboxEntry(id=r[0], batch=r[1], event=event_from_json(r[2])) for r in rows]
+
+    def mark_delivered(self, ids: Sequence[int]) -> None:
+        """Record that the sink accepted these outbox entries."""
+        now = self._stamp()
+        with self._tx() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    f"UPDATE outbox_events SET delivered_at = ? WHERE id IN ({marks})"  # noqa: S608 - only ?s
+                    " AND delivered_at IS NULL",
+                    (now, *chunk),
+                )
+
+    def commit_after_delivery(self, tenant: str, trigger: str) -> str | None:
+        """Commit the newest enqueued cursor whose events, and all events before them, were delivered.
+
+        The batches up to it leave the outbox. Returns the cursor committed, or None when none could move.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT MIN(batch_id) FROM outbox_events"
+                " WHERE tenant = ? AND trigger = ? AND delivered_at IS NULL",
+                (tenant, trigger),
+            ).fetchone()
+            blocked = row[0] if row else None
+            ready = conn.execute(
+                "SELECT id, cursor FROM outbox_batches WHERE tenant = ? AND trigger = ? AND id < ?"
+                " ORDER BY id DESC LIMIT 1",
+                (tenant, trigger, blocked if blocked is not None else 2**62),
+            ).fetchone()
+            if ready is None:
+                return None
+            batch, cursor = int(ready[0]), str(ready[1])
+            self._put_cursor(conn, tenant, trigger, cursor)
+            conn.execute(
+                "DELETE FROM outbox_events WHERE batch_id IN"
+                " (SELECT id FROM outbox_batches WHERE tenant = ? AND trigger = ? AND id <= ?)",
+                (tenant, trigger, batch),
+            )
+            conn.execute(
+                "DELETE FROM outbox_batches WHERE tenant = ? AND trigger = ? AND id <= ?",
+                (tenant, trigger, batch),
+            )
+            return cursor
+
+    # -- idempotency ---------------------------------------------------------------------------------------
+
+    def load_idempotency(self, tenant: str, key: str) -> IdempotencyRecord | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT key, fingerprint, status, result, attempts FROM idempotency"
+                " WHERE tenant = ? AND key = ?",
+                (tenant, key),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            key=row[0],
+            fingerprint=row[1],
+            status=row[2],
+            result=json.loads(row[3]) if row[3] is not None else None,
+            attempts=int(row[4]),
+        )
+
+    def save_idempotency(self, tenant: str, record: IdempotencyRecord) -> None:
+        result = dumps(dict(record.result)) if record.result is not None else None
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO idempotency (tenant, key, fingerprint, status, result, attempts, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, key) DO UPDATE SET"
+                " fingerprint = excluded.fingerprint, status = excluded.status, result = excluded.result,"
+                " attempts = excluded.attempts, updated_at = excluded.updated_at",
+                (
+                    tenant,
+                    record.key,
+                    record.fingerprint,
+                    record.status,
+                    result,
+                    record.attempts,
+                    self._stamp(),
+                ),
+            )
+
+    # -- run history ---------------------------------------------------------------------------------------
+
+    def start_run(self, tenant: str, trigger: str) -> int:
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (tenant, trigger, started_at) VALUES (?, ?, ?)",
+                (tenant, trigger, self._stamp()),
+            )
+            return cast(int, cur.lastrowid)
+
+    def finish_run(
+        self, run_id: int, *, summary: Mapping[str, Any] | RunSummary | None = None, error: str | None = None
+    ) -> None:
+        """Record how a run ended; ``error`` is the error's text (errors never carry secrets)."""
+        if isinstance(summary, RunSummary):
+            summary = dataclasses.asdict(summary)
+        text = dumps(dict(summary)) if summary is not None else None
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+                (self._stamp(), text, error, run_id),
+            )
+
+    def list_runs(self, tenant: str | None = None, *, limit: int = 50) -> list[RunRecord]:
+        """The newest runs first, of one tenant or of all."""
+        sql = "SELECT id, tenant, trigger, started_at, finished_at, summary, error FROM runs"
+        args: tuple[Any, ...] = ()
+        if tenant is not None:
+            sql += " WHERE tenant = ?"
+            args = (tenant,)
+        rows = self._conn().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [
+            RunRecord(
+                id=r[0],
+                tenant=r[1],
+                trigger=r[2],
+                started_at=datetime.fromisoformat(r[3]),
+                finished_at=datetime.fromisoformat(r[4]) if r[4] else None,
+                summary=json.loads(r[5]) if r[5] else None,
+                error=r[6],
+            )
+            for r in rows
+        ]
+
+
+def _tenant_row(conn: sqlite3.Connection, tenant: str) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(
+        f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ?",  # noqa: S608 - fixed column list
+        (tenant,),
+    ).fetchone()
+    return row
+
+
+def _require_row(conn: sqlite3.Connection, tenant: str) -> tuple[Any, ...]:
+    row = _tenant_row(conn, tenant)
+    if row is None:
+        raise UnknownTenant(
+            "no such tenant in the state database",
+            tenant=tenant,
+            hint="check the tenant id, or add the tenant first (see `fortnox-connector --help`)",
+        )
+    return row
+
+
+def _tenant(row: tuple[Any, ...]) -> TenantRecord:
+    return TenantRecord(
+        id=row[0],
+        display_name=row[1],
+        auth_mode=row[2],
+        fortnox_tenant_id=row[3],
+        created_at=datetime.fromisoformat(row[4]),
+        paused_reason=row[5],
+        paused_at=datetime.fromisoformat(row[6]) if row[6] else None,
+    )
