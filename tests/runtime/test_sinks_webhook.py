@@ -1,0 +1,218 @@
+"""The webhook sink against a loopback receiver: signature, idempotency key, retries, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from fortnox_connector.contract.records import Event
+from fortnox_connector.errors import ConfigError, DeliveryError
+from fortnox_connector.runtime.sinks import WebhookSink, make_sink, verify_signature
+from fortnox_connector.runtime.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from fortnox_connector.secrets import Secret
+
+pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
+
+SECRET = "whsec-7f3a9c2e1b"
+NOW = 1_795_000_000.0
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Answers with the scripted statuses in order (then 200) and records every request."""
+
+    statuses: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
+    requests: list[Received] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                state.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                answer = state.statuses.pop(0) if state.statuses else 200
+            status, headers = answer if isinstance(answer, tuple) else (answer, {})
+            reply = b'{"error":"bad event"}' if status == 400 else b"{}"
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/fortnox?token=query-secret"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _sink(url: str, sleeps: list[float], **kwargs: object) -> WebhookSink:
+    return WebhookSink(
+        url,
+        Secret(SECRET),
+        sleep=sleeps.append,
+        clock=lambda: NOW,
+        jitter=lambda: 1.0,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _event(key: str = "payment:acme:42") -> Event:
+    return Event("payment_received", "acme", key, {"Number": 42, "Amount": Decimal("1250.50")})
+
+
+def test_posts_each_event_signed_with_its_dedup_key(receiver: Receiver) -> None:
+    with _sink(receiver.url, []) as sink:
+        sink.deliver([_event("k1"), _event("k2")])
+    assert len(receiver.requests) == 2
+    first = receiver.requests[0]
+    assert json.loads(first.body) == {
+        "dedup_key": "k1",
+        "trigger": "payment_received",
+        "tenant": "acme",
+        "payload": {"Number": 42, "Amount": "1250.50"},
+    }
+    assert (
+        first.headers["idempotency-key"] == "k1" and receiver.requests[1].headers["idempotency-key"] == "k2"
+    )
+    assert first.headers["content-type"] == "application/json"
+    timestamp = first.headers[TIMESTAMP_HEADER.lower()]
+    assert timestamp == str(int(NOW))
+    # What a receiver computes by hand: HMAC-SHA256 over "<timestamp>.<raw body>".
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + first.body, hashlib.sha256).hexdigest()
+    assert first.headers[SIGNATURE_HEADER.lower()] == f"sha256={expected}"
+    assert verify_signature(Secret(SECRET), timestamp, first.body, f"sha256={expected}", now=NOW)
+    assert not verify_signature(Secret(SECRET), timestamp, first.body + b" ", f"sha256={expected}", now=NOW)
+    assert not verify_signature(Secret("other"), timestamp, first.body, f"sha256={expected}", now=NOW)
+    assert not verify_signature(Secret(SECRET), timestamp, first.body, f"sha256={expected}", now=NOW + 301)
+    assert all(SECRET not in v for r in receiver.requests for v in r.headers.values())
+
+
+def test_retries_a_503_then_succeeds(receiver: Receiver) -> None:
+    receiver.statuses = [503]
+    sleeps: list[float] = []
+    with _sink(receiver.url, sleeps) as sink:
+        sink.deliver([_event()])
+        assert sink.requests == 2
+    assert len(receiver.requests) == 2 and sleeps == [0.5]
+    assert receiver.requests[0].body == receiver.requests[1].body
+    assert receiver.requests[0].headers["idempotency-key"] == receiver.requests[1].headers["idempotency-key"]
+
+
+def test_a_400_fails_at_once_naming_tenant(receiver: Receiver) -> None:
+    receiver.statuses = [400]
+    sleeps: list[float] = []
+    with _sink(receiver.url, sleeps) as sink, pytest.raises(DeliveryError) as err:
+        sink.deliver([_event(), _event("k2")])
+    assert len(receiver.requests) == 1 and sleeps == []
+    text = str(err.value)
+    assert "tenant acme" in text and "HTTP 400" in text and "bad event" in text and "Fix:" in text
+    assert SECRET not in text and "query-secret" not in text and "/hooks/fortnox" in text
+
+
+def test_gives_up_after_max_attempts_with_growing_capped_backoff(receiver: Receiver) -> None:
+    receiver.statuses = [500] * 10
+    sleeps: list[float] = []
+    with (
+        _sink(receiver.url, sleeps, max_attempts=6, backoff_max_s=5.0) as sink,
+        pytest.raises(DeliveryError) as err,
+    ):
+        sink.deliver([_event()])
+    assert len(receiver.requests) == 6
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 5.0]
+    assert "after 6 attempts: HTTP 500" in str(err.value)
+
+
+def test_jitter_spreads_the_delay_between_half_and_full() -> None:
+    low = WebhookSink("http://127.0.0.1:1/", Secret(SECRET), jitter=lambda: 0.0)
+    high = WebhookSink("http://127.0.0.1:1/", Secret(SECRET), jitter=lambda: 1.0)
+    try:
+        assert [low._delay(n, None) for n in (1, 2, 3)] == [0.25, 0.5, 1.0]
+        assert [high._delay(n, None) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    finally:
+        low.close()
+        high.close()
+
+
+def test_429_waits_for_retry_after(receiver: Receiver) -> None:
+    receiver.statuses = [(429, {"Retry-After": "7"})]
+    sleeps: list[float] = []
+    with _sink(receiver.url, sleeps) as sink:
+        sink.deliver([_event()])
+    assert sleeps == [7.0] and len(receiver.requests) == 2
+
+
+def test_connection_refused_is_retried_then_reported() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps: list[float] = []
+    with (
+        _sink(f"http://127.0.0.1:{port}/", sleeps, max_attempts=3) as sink,
+        pytest.raises(DeliveryError) as err,
+    ):
+        sink.deliver([_event()])
+    assert sleeps == [0.5, 1.0] and sink.requests == 3
+    assert "connection failed" in str(err.value) and "tenant acme" in str(err.value)
+
+
+def test_batch_mode_sends_one_request(receiver: Receiver) -> None:
+    with _sink(receiver.url, [], batch=True) as sink:
+        sink.deliver([_event("k1"), _event("k2")])
+    assert len(receiver.requests) == 1
+    body = json.loads(receiver.requests[0].body)
+    assert [e["dedup_key"] for e in body["events"]] == ["k1", "k2"]
+    assert receiver.requests[0].headers["idempotency-key"] == hashlib.sha256(b"k1\nk2").hexdigest()
+
+
+def test_redirect_is_not_followed_and_fails(receiver: Receiver) -> None:
+    receiver.statuses = [(302, {"Location": "http://127.0.0.1:1/elsewhere"})]
+    with _sink(receiver.url, []) as sink, pytest.raises(DeliveryError, match="HTTP 302"):
+        sink.deliver([_event()])
+
+
+def test_factory_and_validation(receiver: Receiver) -> None:
+    sink = make_sink("webhook", {"url": receiver.url, "secret": SECRET, "batch": "true", "max_attempts": "2"})
+    try:
+        assert isinstance(sink, WebhookSink) and sink.batch and sink.max_attempts == 2
+        assert SECRET not in repr(sink) and "query-secret" not in repr(sink)
+        sink.deliver([_event()])
+    finally:
+        sink.close()
+    assert len(receiver.requests) == 1
+    with pytest.raises(ConfigError, match="needs the option secret"):
+        make_sink("webhook", {"url": receiver.url})
+    with pytest.raises(ConfigError, match="http"):
+        make_sink("webhook", {"url": "ftp://x/", "secret": SECRET})
+    with pytest.raises(ConfigError, match="no option"):
+        make_sink("webhook", {"url": receiver.url, "secret": SECRET, "retries": 3})
