@@ -140,7 +140,7 @@ def test_concurrent_swaps_only_one_wins(store: SqliteStore) -> None:
 
     def contend(i: int) -> None:
         start.wait()
-        wins.append(store.swap_token("acme", Secret("rt0"), _token(f"at{i}", f"rt{i}")))
+        wins.append(store.swap_token("acme", Secret("rt0"), _token(f"at{i + 1}", f"rt{i + 1}")))
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
     for t in threads:

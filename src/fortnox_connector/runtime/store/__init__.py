@@ -8,6 +8,7 @@ from fortnox_connector.runtime.store.base import (
     RuntimeStore,
     TenantRecord,
 )
+from fortnox_connector.runtime.store.delivery import OutboxDelivery
 from fortnox_connector.runtime.store.keys import KEY_ENV, load_or_create_key
 from fortnox_connector.runtime.store.sqlite import SqliteStore
 
@@ -15,6 +16,7 @@ __all__ = [
     "AUTH_MODES",
     "KEY_ENV",
     "AuthMode",
+    "OutboxDelivery",
     "OutboxEntry",
     "RunRecord",
     "RuntimeStore",

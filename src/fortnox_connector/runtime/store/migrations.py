@@ -157,6 +157,7 @@ def migrate(
                 applied.append(m.version)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return applied

@@ -61,7 +61,7 @@ class SqliteStore:
         self._now = now
         self._local = threading.local()
         self._guard = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Create the file private before SQLite does: it holds event payloads (business data).
@@ -75,8 +75,9 @@ class SqliteStore:
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
+        if conn is not None and self._local.pid == os.getpid():
             return conn
+        # None yet in this thread, or inherited through fork (never use a connection across fork).
         with self._guard:
             if self._closed:
                 raise RuntimeError(f"the state store {self.path} is closed")
@@ -86,12 +87,13 @@ class SqliteStore:
                 isolation_level=None,  # autocommit; transactions are explicit
                 check_same_thread=False,  # one per thread, but close() may run on another
             )
-            self._conns.append(conn)
+            self._conns.append((os.getpid(), conn))
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         self._local.conn = conn
+        self._local.pid = os.getpid()
         return conn
 
     @contextmanager
@@ -101,18 +103,21 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every thread's connection; the store cannot be used afterwards."""
         with self._guard:
             self._closed = True
             conns, self._conns = self._conns, []
-        for conn in conns:
-            conn.close()
+        pid = os.getpid()
+        for owner, conn in conns:
+            if owner == pid:  # a parent's connection inherited through fork is the parent's to close
+                conn.close()
         self._local = threading.local()
 
     def __enter__(self) -> SqliteStore:
