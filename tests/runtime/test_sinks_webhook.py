@@ -16,7 +16,7 @@ import pytest
 
 from fortnox_connector.contract.records import Event
 from fortnox_connector.errors import ConfigError, DeliveryError
-from fortnox_connector.runtime.sinks import WebhookSink, make_sink, verify_signature
+from fortnox_connector.runtime.sinks import WebhookSink, make_sink, sign, verify_signature
 from fortnox_connector.runtime.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from fortnox_connector.secrets import Secret
 
@@ -116,6 +116,22 @@ def test_posts_each_event_signed_with_its_dedup_key(receiver: Receiver) -> None:
     assert not verify_signature(Secret("other"), timestamp, first.body, f"sha256={expected}", now=NOW)
     assert not verify_signature(Secret(SECRET), timestamp, first.body, f"sha256={expected}", now=NOW + 301)
     assert all(SECRET not in v for r in receiver.requests for v in r.headers.values())
+
+
+def test_signature_matches_an_outside_oracle() -> None:
+    # printf '1795000000.{"a":1}' | openssl dgst -sha256 -hmac whsec-test
+    expected = "0156708aaf8b565d38436a4f55e4b264341b8caa1fed1a375d92868a5d220c09"
+    assert sign(Secret("whsec-test"), "1795000000", b'{"a":1}') == f"sha256={expected}"
+
+
+def test_unusual_dedup_key_is_hashed_into_the_header(receiver: Receiver) -> None:
+    with _sink(receiver.url, []) as sink:
+        sink.deliver([_event("betalning:åäö:1")])
+    assert (
+        receiver.requests[0].headers["idempotency-key"]
+        == "sha256:" + hashlib.sha256("betalning:åäö:1".encode()).hexdigest()
+    )
+    assert json.loads(receiver.requests[0].body)["dedup_key"] == "betalning:åäö:1"
 
 
 def test_retries_a_503_then_succeeds(receiver: Receiver) -> None:

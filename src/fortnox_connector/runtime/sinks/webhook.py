@@ -2,7 +2,8 @@
 
 One request per event by default (``batch=False``): the body is the event, ``Idempotency-Key`` its
 ``dedup_key``. With ``batch=True`` a delivery is one request ``{"events": [...]}`` whose ``Idempotency-Key``
-is a hash of the events' dedup keys. Headers:
+is the SHA-256 of the events' dedup keys joined by newlines (a dedup key that is not printable ASCII, or is
+longer than 200 characters, is sent as ``sha256:<hex of it>``). Headers:
 
 - ``X-Fortnox-Connector-Timestamp``: Unix seconds when the request was signed;
 - ``X-Fortnox-Connector-Signature``: ``sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>``.
@@ -124,7 +125,7 @@ class WebhookSink:
             self._post(body, hashlib.sha256(keys.encode()).hexdigest(), events[0].tenant, len(events))
             return
         for event in events:
-            self._post(dumps(event_to_dict(event)).encode(), event.dedup_key, event.tenant, 1)
+            self._post(dumps(event_to_dict(event)).encode(), _header_safe(event.dedup_key), event.tenant, 1)
 
     def _post(self, body: bytes, idempotency_key: str, tenant: str, count: int) -> None:
         where = _safe_url(self.url)
@@ -194,6 +195,13 @@ class WebhookSink:
 
     def __repr__(self) -> str:
         return f"WebhookSink(url={_safe_url(self.url)!r}, batch={self.batch})"
+
+
+def _header_safe(key: str) -> str:
+    """The dedup key as a header value: itself if printable ASCII, else its SHA-256 (still stable)."""
+    if key.isascii() and key.isprintable() and 0 < len(key) <= 200:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
