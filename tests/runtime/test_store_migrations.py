@@ -83,8 +83,11 @@ def test_database_from_a_newer_program_is_refused(tmp_path: Path) -> None:
 
 def test_wal_mode_and_private_file(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    with SqliteStore(path, Fernet.generate_key()):
+    with SqliteStore(path, Fernet.generate_key()) as store:
+        store.commit_cursor("acme", "t", "1")
         conn = _connect(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn.close()
+        for name in ("state.db", "state.db-wal", "state.db-shm"):  # SQLite gives its files the db's mode
+            assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
     assert path.stat().st_mode & 0o077 == 0
