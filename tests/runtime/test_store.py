@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 
 from fortnox_connector.contract.records import RunSummary
 from fortnox_connector.contract.state import IdempotencyRecord, Token
-from fortnox_connector.errors import ConfigError, UnknownTenant
+from fortnox_connector.errors import ConfigError, ConnectorError, UnknownTenant
 from fortnox_connector.runtime.store import RuntimeStore, SqliteStore
 from fortnox_connector.secrets import Secret
 
@@ -275,3 +275,22 @@ def test_closed_store_refuses_work(tmp_path: Path, key: bytes) -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.load_cursor("acme", "t")
+
+
+def test_a_long_foreign_write_lock_is_a_clear_error(tmp_path: Path, key: bytes) -> None:
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    with SqliteStore(path, key, busy_timeout_ms=50) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+        try:
+            with pytest.raises(ConnectorError, match="stayed locked") as err:
+                store.commit_cursor("acme", "t", "1")
+            assert err.value.hint
+            assert store.load_cursor("acme", "t") is None  # reads still work under WAL
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        store.commit_cursor("acme", "t", "1")  # and the store is usable again
+        assert store.load_cursor("acme", "t") == "1"

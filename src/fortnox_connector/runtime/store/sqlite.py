@@ -23,7 +23,7 @@ from typing import Any, cast
 from fortnox_connector.auth.locks import FileLocks
 from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.contract.state import IdempotencyRecord, Token
-from fortnox_connector.errors import ConfigError, UnknownTenant
+from fortnox_connector.errors import ConfigError, ConnectorError, UnknownTenant
 from fortnox_connector.runtime.sinks.encoding import dumps, event_from_json, event_to_json
 from fortnox_connector.runtime.store.base import AUTH_MODES, AuthMode, OutboxEntry, RunRecord, TenantRecord
 from fortnox_connector.runtime.store.crypto import Cipher
@@ -67,7 +67,11 @@ class SqliteStore:
         # Create the file private before SQLite does: it holds event payloads (business data).
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._locks = FileLocks(self.path.parent / "locks")
-        applied = migrate(self._conn())
+        try:
+            applied = migrate(self._conn())
+        except BaseException:
+            self.close()
+            raise
         if applied:
             log.info("state database %s migrated to schema version %s", self.path, applied[-1])
 
@@ -100,7 +104,16 @@ class SqliteStore:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: takes SQLite's write lock at once, commits on success, rolls back on error."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise ConnectorError(
+                f"the state database {self.path} stayed locked for {self._busy_timeout_ms / 1000:g} s",
+                hint="another process holds a long write transaction on it; wait for it to finish, "
+                "or give each runtime its own state database",
+            ) from exc
         try:
             yield conn
             conn.execute("COMMIT")
