@@ -294,3 +294,20 @@ def test_a_long_foreign_write_lock_is_a_clear_error(tmp_path: Path, key: bytes) 
             other.close()
         store.commit_cursor("acme", "t", "1")  # and the store is usable again
         assert store.load_cursor("acme", "t") == "1"
+
+
+def test_key_rotation_reseals_everything(tmp_path: Path, key: bytes) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStore(path, key) as store:
+        store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
+        store.save_secret("acme", "client_secret", Secret("cs-value"))
+        assert store.swap_token("acme", None, _token("at1", "rt1"))
+    new = Fernet.generate_key()
+    with SqliteStore(path, new, previous_keys=[key]) as store:
+        assert store.load_secret("acme", "client_secret") == Secret("cs-value")
+    with SqliteStore(path, new) as store:  # the old key is no longer needed
+        assert store.load_secret("acme", "client_secret") == Secret("cs-value")
+        assert store.swap_token("acme", Secret("rt1"), _token("at2", "rt2"))  # CAS works under the new key
+        assert store.load_token("acme") == _token("at2", "rt2")
+    with SqliteStore(path, key) as store, pytest.raises(ConfigError, match="cannot be decrypted"):
+        store.load_secret("acme", "client_secret")

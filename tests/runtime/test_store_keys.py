@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from fortnox_connector.errors import ConfigError
-from fortnox_connector.runtime.store import KEY_ENV, load_or_create_key
+from fortnox_connector.runtime.store import KEY_ENV, PREVIOUS_KEYS_ENV, load_or_create_key, previous_keys
 
 
 @pytest.fixture
@@ -68,3 +68,11 @@ def test_creation_never_logs_the_key(tmp_path: Path, caplog: pytest.LogCaptureFi
     caplog.set_level(logging.DEBUG)
     key = load_or_create_key(tmp_path / "store.key", env={})
     assert "created" in caplog.text and key.decode() not in caplog.text
+
+
+def test_previous_keys_from_environment() -> None:
+    a, b = Fernet.generate_key(), Fernet.generate_key()
+    assert previous_keys({PREVIOUS_KEYS_ENV: f"{a.decode()}, {b.decode()},"}) == [a, b]
+    assert previous_keys({}) == []
+    with pytest.raises(ConfigError, match=PREVIOUS_KEYS_ENV):
+        previous_keys({PREVIOUS_KEYS_ENV: "nope"})

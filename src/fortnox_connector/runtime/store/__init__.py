@@ -9,12 +9,13 @@ from fortnox_connector.runtime.store.base import (
     TenantRecord,
 )
 from fortnox_connector.runtime.store.delivery import OutboxDelivery
-from fortnox_connector.runtime.store.keys import KEY_ENV, load_or_create_key
+from fortnox_connector.runtime.store.keys import KEY_ENV, PREVIOUS_KEYS_ENV, load_or_create_key, previous_keys
 from fortnox_connector.runtime.store.sqlite import SqliteStore
 
 __all__ = [
     "AUTH_MODES",
     "KEY_ENV",
+    "PREVIOUS_KEYS_ENV",
     "AuthMode",
     "OutboxDelivery",
     "OutboxEntry",
@@ -23,4 +24,5 @@ __all__ = [
     "SqliteStore",
     "TenantRecord",
     "load_or_create_key",
+    "previous_keys",
 ]

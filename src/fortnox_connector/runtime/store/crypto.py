@@ -11,9 +11,10 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.runtime.store.keys import KEY_ENV
@@ -24,8 +25,9 @@ class Cipher:
 
     __slots__ = ("_fernet", "_mac_key")
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+    def __init__(self, key: bytes, previous: Sequence[bytes] = ()) -> None:
+        # New values are sealed with ``key``; ``previous`` keys (a rotation) can still open old ones.
+        self._fernet = MultiFernet([Fernet(key), *(Fernet(k) for k in previous)])
         raw = base64.urlsafe_b64decode(key)
         self._mac_key = hmac.new(raw, b"fortnox-connector/store-tag/v1", hashlib.sha256).digest()
 
@@ -50,6 +52,18 @@ class Cipher:
                 hint="store the secret again (for tokens: reconnect the tenant)",
             )
         return doc["v"]
+
+    def reseal(self, blob: bytes, *, tenant: str | None = None) -> bytes:
+        """``blob`` sealed again with the current key (its content and context unchanged)."""
+        try:
+            return self._fernet.rotate(blob)
+        except InvalidToken:
+            raise ConfigError(
+                "a stored secret opens with neither the key nor the previous keys",
+                field=KEY_ENV,
+                tenant=tenant,
+                hint="give the key this store was last written with as a previous key",
+            ) from None
 
     def tag(self, value: str) -> str:
         """A keyed, non-reversible hash of ``value`` for equality look-ups."""

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from fortnox_connector.errors import ConfigError
 
 KEY_ENV = "FORTNOX_CONNECTOR_KEY"
+PREVIOUS_KEYS_ENV = "FORTNOX_CONNECTOR_PREVIOUS_KEYS"  # comma-separated, during a key rotation
 log = logging.getLogger(__name__)
 
 
@@ -79,3 +80,12 @@ def _read(path: Path) -> bytes:
             hint=f"restore the key file from a backup or set ${KEY_ENV}",
         )
     return check_key(key, source=str(path))
+
+
+def previous_keys(env: Mapping[str, str] | None = None) -> list[bytes]:
+    """Keys in ``$FORTNOX_CONNECTOR_PREVIOUS_KEYS`` (comma-separated): ``SqliteStore(previous_keys=…)``."""
+    environ = os.environ if env is None else env
+    raw = environ.get(PREVIOUS_KEYS_ENV, "")
+    return [
+        check_key(k.strip().encode(), source=f"${PREVIOUS_KEYS_ENV}") for k in raw.split(",") if k.strip()
+    ]

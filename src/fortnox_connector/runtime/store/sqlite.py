@@ -54,9 +54,13 @@ class SqliteStore:
         *,
         busy_timeout_ms: int = 10_000,
         now: Callable[[], datetime] = _utcnow,
+        previous_keys: Sequence[bytes] = (),
     ) -> None:
         self.path = Path(path)
-        self._cipher = Cipher(check_key(key, source="the key given to the store"))
+        self._cipher = Cipher(
+            check_key(key, source="the key given to the store"),
+            [check_key(k, source="a previous key given to the store") for k in previous_keys],
+        )
         self._busy_timeout_ms = busy_timeout_ms
         self._now = now
         self._local = threading.local()
@@ -74,6 +78,8 @@ class SqliteStore:
             raise
         if applied:
             log.info("state database %s migrated to schema version %s", self.path, applied[-1])
+        if previous_keys:
+            self._reseal_all()
 
     # -- connections ---------------------------------------------------------------------------------------
 
@@ -132,6 +138,33 @@ class SqliteStore:
             if owner == pid:  # a parent's connection inherited through fork is the parent's to close
                 conn.close()
         self._local = threading.local()
+
+    def _reseal_all(self) -> None:
+        """Key rotation: seal every secret and token again with the current key, in one transaction."""
+        with self._tx() as conn:
+            secrets = conn.execute("SELECT tenant, name, sealed FROM secrets").fetchall()
+            for tenant, name, sealed in secrets:
+                conn.execute(
+                    "UPDATE secrets SET sealed = ? WHERE tenant = ? AND name = ?",
+                    (self._cipher.reseal(sealed, tenant=tenant), tenant, name),
+                )
+            tokens = conn.execute("SELECT tenant, sealed FROM tokens").fetchall()
+            for tenant, sealed in tokens:
+                refresh = self._cipher.open(f"token:{tenant}", sealed, tenant=tenant).get("refresh")
+                conn.execute(  # the refresh tag is keyed too: recompute it with the current key
+                    "UPDATE tokens SET sealed = ?, refresh_tag = ? WHERE tenant = ?",
+                    (
+                        self._cipher.reseal(sealed, tenant=tenant),
+                        self._cipher.tag(refresh) if isinstance(refresh, str) else None,
+                        tenant,
+                    ),
+                )
+        log.info(
+            "state database %s: %d secrets and %d tokens sealed with the current key",
+            self.path,
+            len(secrets),
+            len(tokens),
+        )
 
     def __enter__(self) -> SqliteStore:
         return self
