@@ -73,13 +73,13 @@ class SqliteStore:
         self._locks = FileLocks(self.path.parent / "locks")
         try:
             applied = migrate(self._conn())
+            if applied:
+                log.info("state database %s migrated to schema version %s", self.path, applied[-1])
+            if previous_keys:
+                self._reseal_all()
         except BaseException:
             self.close()
             raise
-        if applied:
-            log.info("state database %s migrated to schema version %s", self.path, applied[-1])
-        if previous_keys:
-            self._reseal_all()
 
     # -- connections ---------------------------------------------------------------------------------------
 
