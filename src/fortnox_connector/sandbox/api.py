@@ -1,0 +1,220 @@
+"""The /3/ resources: company information, invoices, invoice payments, modes of payment."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from .errors import ApiError
+from .store import MODES_OF_PAYMENT, Store, Tenant
+from .wire import invoice_json, payment_full
+
+T = TypeVar("T")
+Answer = tuple[int, Any]
+INVOICE_FILTERS = ("cancelled", "fullypaid", "unpaid", "unpaidoverdue", "unbooked")
+
+# path regex -> (scope, handler name)
+ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/3/companyinformation/?$"), "companyinformation"),
+    ("GET", re.compile(r"^/3/invoices/?$"), "invoice"),
+    ("GET", re.compile(r"^/3/invoices/(?P<id>[^/]+)/?$"), "invoice"),
+    ("GET", re.compile(r"^/3/invoicepayments/?$"), "payment"),
+    ("POST", re.compile(r"^/3/invoicepayments/?$"), "payment"),
+    ("GET", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/?$"), "payment"),
+    ("DELETE", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/?$"), "payment"),
+    ("PUT", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/bookkeep/?$"), "payment"),
+    ("GET", re.compile(r"^/3/modesofpayments/?$"), "settings"),
+]
+
+
+def scope_for(path: str) -> str | None:
+    """The OAuth scope guarding a /3/ path (None for unknown paths)."""
+    for _method, pattern, scope in ROUTES:
+        if pattern.match(path):
+            return scope
+    return None
+
+
+def parse_lastmodified(value: str) -> datetime:
+    """``YYYY-MM-DD HH:MM`` (seconds optional) or a date, read as naive Europe/Stockholm."""
+    text = value.strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ApiError(2000588, f"Ogiltig parameter: lastmodified={value}")
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(2000108, f"Värdet måste vara numeriskt ({name}).") from None
+
+
+def paged(
+    items: Sequence[T], query: dict[str, str], render: Callable[[T], dict[str, Any]], key: str
+) -> Answer:
+    limit = _int(query.get("limit", "100"), "limit")
+    if limit < 1 or limit > 500:
+        raise ApiError(2000588, "Ogiltig parameter: limit (max 500).")
+    page = _int(query.get("page", "1"), "page")
+    if page < 1:
+        raise ApiError(2000588, "Ogiltig parameter: page.")
+    start = _int(query["offset"], "offset") if "offset" in query else (page - 1) * limit
+    total = len(items)
+    pages = max(1, math.ceil(total / limit))
+    chunk = items[start : start + limit]
+    meta = {"@TotalResources": total, "@TotalPages": pages, "@CurrentPage": page}
+    return 200, {"MetaInformation": meta, key: [render(x) for x in chunk]}
+
+
+class Api:
+    """Resource handlers; each runs with the store lock held by the caller."""
+
+    def __init__(self, store: Store, today: Callable[[], datetime]) -> None:
+        self.store = store
+        self.now = today
+
+    def handle(self, tenant: Tenant, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        for route_method, pattern, _scope in ROUTES:
+            m = pattern.match(path)
+            if m is None or route_method != method:
+                continue
+            ident = m.groupdict().get("id")
+            name = path.split("/")[2]
+            if name == "companyinformation":
+                return self.company(tenant)
+            if name == "modesofpayments":
+                return self.modes(query)
+            if name == "invoices":
+                return self.invoice(tenant, ident) if ident else self.invoices(tenant, query)
+            if method == "POST":
+                return self.create_payment(tenant, body)
+            if ident is None:
+                return self.payments(tenant, query)
+            number = _int(ident, "Number")
+            if method == "PUT":
+                return 200, {
+                    "InvoicePayment": payment_full(tenant, self.store.book(tenant, number, self.now()), True)
+                }
+            if method == "DELETE":
+                self.store.delete_payment(tenant, number, self.now())
+                return 204, None
+            return 200, {"InvoicePayment": payment_full(tenant, self.store.payment(tenant, number), True)}
+        raise ApiError(2000588, f"Ogiltig parameter: {method} {path}")
+
+    def company(self, tenant: Tenant) -> Answer:
+        return 200, {
+            "CompanyInformation": {
+                "Address": "Storgatan 1",
+                "City": "Växjö",
+                "CountryCode": "SE",
+                "DatabaseNumber": tenant.id,
+                "CompanyName": tenant.name,
+                "OrganizationNumber": tenant.organisation_number,
+                "VisitAddress": "Storgatan 1",
+                "VisitCity": "Växjö",
+                "VisitCountryCode": "SE",
+                "VisitZipCode": "35230",
+                "ZipCode": "35230",
+            }
+        }
+
+    def modes(self, query: dict[str, str]) -> Answer:
+        modes = [
+            {
+                "@url": f"https://api.fortnox.se/3/modesofpayments/{c}",
+                "Code": c,
+                "Description": d,
+                "AccountNumber": a,
+            }
+            for c, d, a in MODES_OF_PAYMENT
+        ]
+        return paged(modes, query, lambda m: m, "ModesOfPayments")
+
+    def invoice(self, tenant: Tenant, ident: str) -> Answer:
+        try:
+            number = int(ident)
+        except ValueError:
+            raise ApiError(2000434) from None
+        return 200, {"Invoice": invoice_json(self.store.invoice(tenant, number), True)}
+
+    def invoices(self, tenant: Tenant, query: dict[str, str]) -> Answer:
+        items = sorted(tenant.invoices.values(), key=lambda i: i.document_number)
+        flt = query.get("filter")
+        today = self.now().date()
+        if flt is not None:
+            if flt not in INVOICE_FILTERS:
+                raise ApiError(2000587)
+            keep = {
+                "cancelled": lambda i: i.cancelled,
+                "fullypaid": lambda i: not i.cancelled and i.balance == 0 and i.final_pay_date is not None,
+                "unpaid": lambda i: not i.cancelled and i.balance != 0,
+                "unpaidoverdue": lambda i: not i.cancelled and i.balance != 0 and i.due_date < today,
+                "unbooked": lambda i: not i.cancelled and not i.booked,
+            }[flt]
+            items = [i for i in items if keep(i)]
+        if "lastmodified" in query:
+            since = parse_lastmodified(query["lastmodified"])
+            items = [i for i in items if i.modified >= since]
+        if "fromdate" in query:
+            d = _date_param(query["fromdate"])
+            items = [i for i in items if i.invoice_date >= d]
+        if "todate" in query:
+            d = _date_param(query["todate"])
+            items = [i for i in items if i.invoice_date <= d]
+        if "documentnumber" in query:
+            items = [i for i in items if str(i.document_number) == query["documentnumber"]]
+        if "ocr" in query:
+            items = [i for i in items if i.ocr == query["ocr"]]
+        if "customernumber" in query:
+            items = [i for i in items if i.customer_number == query["customernumber"]]
+        if "currency" in query:
+            items = [i for i in items if i.currency == query["currency"].upper()]
+        return paged(items, query, lambda i: invoice_json(i, False), "Invoices")
+
+    def payments(self, tenant: Tenant, query: dict[str, str]) -> Answer:
+        items = list(tenant.payments.values())
+        if "invoicenumber" in query:
+            inv = _int(query["invoicenumber"], "invoicenumber")
+            items = [p for p in items if p.invoice_number == inv]
+        if "lastmodified" in query:
+            since = parse_lastmodified(query["lastmodified"])
+            items = [p for p in items if p.modified >= since]
+        if query.get("sortby") == "paymentdate":
+            items.sort(key=lambda p: (p.payment_date, p.number))
+        else:
+            items.sort(key=lambda p: p.number)
+        return paged(items, query, lambda p: payment_full(tenant, p, False), "InvoicePayments")
+
+    def create_payment(self, tenant: Tenant, body: Any) -> Answer:
+        if not isinstance(body, dict) or not isinstance(body.get("InvoicePayment"), dict):
+            raise ApiError(2001392, "Inga eller felaktiga data: InvoicePayment saknas.")
+        fields = dict(body["InvoicePayment"])
+        if "InvoiceNumber" not in fields:
+            raise ApiError(2001392, "Inga eller felaktiga data: InvoiceNumber saknas.")
+        inv = _int(str(fields.pop("InvoiceNumber")), "InvoiceNumber")
+        for ignored in (
+            "WriteOffs",
+            "ExternalInvoiceReference1",
+            "ExternalInvoiceReference2",
+            "CurrencyUnit",
+        ):
+            fields.pop(ignored, None)
+        for key in ("Number", "Booked", "Source", "modified", "rate_as_string"):
+            if key in fields:
+                raise ApiError(2001399, f"Ogiltigt fältnamn: {key}")
+        pay = self.store.add_payment(tenant, inv, self.now(), Source="manual", **fields)
+        return 201, {"InvoicePayment": payment_full(tenant, pay, True)}
+
+
+def _date_param(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(2000588, f"Ogiltig parameter: {value}") from None
