@@ -1,4 +1,4 @@
-"""A local Fortnox emulator: OAuth, invoices and payments, rate limit, faults and a control API (docs/sandbox.md)."""
+"""A local Fortnox emulator: OAuth, invoices, payments, rate limit, faults, control API (docs/sandbox.md)."""
 
 from .faults import FAULT_KINDS, Stats
 from .server import Sandbox, SandboxOptions, run_sandbox

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from .errors import ApiError
-from .store import MODES_OF_PAYMENT, Store, Tenant
+from .store import MODES_OF_PAYMENT, Invoice, Store, Tenant
 from .wire import invoice_json, payment_full
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ def parse_lastmodified(value: str) -> datetime:
     text = value.strip().replace("T", " ")
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text, fmt)
+            return datetime.strptime(text, fmt)  # noqa: DTZ007 - Fortnox compares naive Stockholm time
         except ValueError:
             continue
     raise ApiError(2000588, f"Ogiltig parameter: lastmodified={value}")
@@ -151,7 +151,7 @@ class Api:
         if flt is not None:
             if flt not in INVOICE_FILTERS:
                 raise ApiError(2000587)
-            keep = {
+            keep: Callable[[Invoice], bool] = {
                 "cancelled": lambda i: i.cancelled,
                 "fullypaid": lambda i: not i.cancelled and i.balance == 0 and i.final_pay_date is not None,
                 "unpaid": lambda i: not i.cancelled and i.balance != 0,

@@ -1,4 +1,4 @@
-"""The sandbox's two clocks: a movable business clock (Europe/Stockholm) and a wall clock for rate limiting."""
+"""Two clocks: a movable business clock (Europe/Stockholm) and a wall clock for rate limiting."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class BusinessClock:
 
 
 class WallClock:
-    """Monotonic seconds plus an offset tests can push forward (to slide the rate-limit window without sleeping)."""
+    """Monotonic seconds plus an offset tests push forward (slides the rate-limit window without sleeping)."""
 
     def __init__(self) -> None:
         self._offset = 0.0

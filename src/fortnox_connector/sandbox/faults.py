@@ -31,7 +31,7 @@ class Faults:
 
     def __init__(self, seed: int) -> None:
         self._lock = threading.Lock()
-        self._rng = random.Random(seed ^ 0x5EED)
+        self._rng = random.Random(seed ^ 0x5EED)  # noqa: S311 - reproducible, not security
         self._rules: list[Fault] = []
 
     def add(self, fault: Fault) -> None:

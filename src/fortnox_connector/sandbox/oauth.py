@@ -72,7 +72,7 @@ class OAuthState:
     def issue(
         self, tenant_id: int, scopes: tuple[str, ...], client_id: str, now: datetime, refresh: bool
     ) -> dict[str, object]:
-        """The token endpoint's answer: a JWT-like access token carrying ``tenantId``, plus a refresh token."""
+        """The token endpoint's answer: a JWT-like access token (claim ``tenantId``) and a refresh token."""
         exp = now + timedelta(seconds=self.token_ttl)
         claims = {
             "tenantId": tenant_id,

@@ -42,7 +42,8 @@ def _oauth_error(err: OAuthError) -> Reply:
 
 
 def _page(status: int, title: str, text: str) -> Reply:
-    body = f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    t = html.escape(title)
+    body = f"<!doctype html><html><head><title>{t}</title></head><body><h1>{t}</h1><p>{html.escape(text)}</p></body></html>"
     return Reply(status, body.encode(), "text/html; charset=utf-8")
 
 
@@ -111,7 +112,8 @@ class OAuthRoutes:
         )
         options = "".join(f'<option value="{t}">{t}</option>' for t in tenants)
         body = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>Fortnox sandbox – godkänn</title></head><body>"
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<title>Fortnox sandbox - godkänn</title></head><body>"
             "<h1>Fortnox sandbox</h1>"
             f"<p>The integration asks for: {html.escape(' '.join(scopes))}</p>"
             '<form id="consent" method="post" action="/oauth-v1/auth">'
@@ -124,7 +126,7 @@ class OAuthRoutes:
 
     def _client(self, headers: Mapping[str, str]) -> str | None:
         """The client id if Basic credentials are right, else None."""
-        auth = headers.get("Authorization", "")
+        auth = headers.get("authorization", "")
         if not auth.lower().startswith("basic "):
             return None
         try:
@@ -171,7 +173,7 @@ class OAuthRoutes:
         self, headers: Mapping[str, str], form: dict[str, str], client: str, now: datetime
     ) -> Reply:
         sb = self.sb
-        raw = headers.get("TenantId", "").strip()
+        raw = headers.get("tenantid", "").strip()
         bad = OAuthError("invalid_request", "Invalid or missing TenantId", 400, "text/html")
         if not raw.isdigit():
             return _oauth_error(bad)

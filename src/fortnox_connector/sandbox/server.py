@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -36,7 +37,7 @@ class SandboxOptions:
     retry_after: int | None = None  # seconds to send in Retry-After with a 429 (Fortnox: unconfirmed)
     token_ttl: int = 3600
     client_id: str = "sandbox-client"
-    client_secret: str = "sandbox-secret"
+    client_secret: str = "sandbox-secret"  # noqa: S105 - the demo client of a local emulator
     redirect_uri: str | None = None  # the registered redirect URI; None accepts any
     error_key_case: str = "pascal"  # "pascal" (Error/Message/Code) or "lower" (error/message/code)
     tenants: int = 3
@@ -73,10 +74,8 @@ class _Server(ThreadingHTTPServer):
         with self.sock_lock:
             socks = list(self.open_sockets)
         for sock in socks:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -84,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 60
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _go(self) -> None:
@@ -103,10 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class Sandbox:
@@ -142,8 +139,8 @@ class Sandbox:
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = _Server((host, port), self)
-        bound = self._server.server_address
-        self.base_url = f"http://{bound[0]}:{bound[1]}"
+        bound_host, bound_port = self._server.server_address[:2]
+        self.base_url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fortnox-sandbox", daemon=True
         )
@@ -269,7 +266,7 @@ class Sandbox:
         method: str | None = None,
         delay: float = 1.0,
     ) -> None:
-        """Make the next ``count`` (or a ``fraction`` of) matching requests fail: 429, 500, 503, slow, malformed, drop."""
+        """Fail the next ``count`` (or a ``fraction`` of) matching requests; kinds in ``FAULT_KINDS``."""
         if count is None and fraction is None:
             count = 1
         self.faults.add(Fault(str(kind), count, fraction, path_prefix, method, delay))
@@ -340,9 +337,9 @@ class Sandbox:
         if path == "/oauth-v1/auth":
             return self.oauth_routes.authorize(h.command, {**query, **form})
         if path == "/oauth-v1/token" and h.command == "POST":
-            return self.oauth_routes.token(h.headers, form)
+            return self.oauth_routes.token(_lower(h), form)
         if path == "/oauth-v1/revoke" and h.command == "POST":
-            return self.oauth_routes.revoke(h.headers, form)
+            return self.oauth_routes.revoke(_lower(h), form)
         if path.startswith("/3/"):
             return self._api(h, path, query, raw)
         return Reply(404, b'{"message":"not found"}')
@@ -381,6 +378,10 @@ class Sandbox:
         return Reply(
             status, json.dumps(answer, ensure_ascii=False).encode(), "application/json; charset=utf-8"
         )
+
+
+def _lower(h: _Handler) -> dict[str, str]:
+    return {k.lower(): v for k, v in h.headers.items()}
 
 
 def run_sandbox(

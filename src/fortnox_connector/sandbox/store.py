@@ -1,4 +1,4 @@
-"""In-memory Fortnox data: tenants, invoices, payments; business rules of payments. Callers hold ``Store.lock``."""
+"""In-memory Fortnox data: tenants, invoices, payments and the payment rules. Callers hold ``Store.lock``."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ class Store:
 
     def __init__(self, seed: int) -> None:
         self.lock = threading.RLock()
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible seeding, not security
         self.tenants: dict[int, Tenant] = {}
 
     # ---- tenants and customers

@@ -11,14 +11,14 @@ API = "https://api.fortnox.se/3"
 
 
 def num(value: Decimal) -> int | float:
-    """A JSON number for an amount: ints stay ints; two-decimal amounts round-trip exactly through float repr."""
+    """A JSON number: integral amounts as ints; öre amounts round-trip exactly through float repr."""
     if value == value.to_integral_value():
         return int(value)
     return float(value)
 
 
 def payment_json(p: Payment, single: bool) -> dict[str, Any]:
-    """``InvoiceTotal`` a string in the single item and a number in the list; ``ModeOfPaymentAccount`` the reverse."""
+    """Quirks: ``InvoiceTotal`` a string when single, a number in lists; ``ModeOfPaymentAccount`` reversed."""
     return {
         "@url": f"{API}/invoicepayments/{p.number}",
         "Amount": num(p.amount),
