@@ -1,6 +1,6 @@
 """Shared fixtures: a fresh Fortnox sandbox per test over loopback HTTP and quick bearer tokens.
 
-Use ``@pytest.mark.sandbox(rate_limit=True, ...)`` to pass other ``SandboxOptions`` to the ``sandbox`` fixture.
+Use ``@pytest.mark.sandbox(rate_limit=True, ...)`` to pass other ``SandboxOptions`` to ``sandbox``.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def _oauth_error(err: OAuthError) -> Reply:
 
 def _page(status: int, title: str, text: str) -> Reply:
     t = html.escape(title)
-    body = f"<!doctype html><html><head><title>{t}</title></head><body><h1>{t}</h1><p>{html.escape(text)}</p></body></html>"
+    body = f"<!doctype html><html><head><title>{t}</title></head>"
+    body += f"<body><h1>{t}</h1><p>{html.escape(text)}</p></body></html>"
     return Reply(status, body.encode(), "text/html; charset=utf-8")
 
 

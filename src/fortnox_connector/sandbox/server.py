@@ -142,7 +142,10 @@ class Sandbox:
         bound_host, bound_port = self._server.server_address[:2]
         self.base_url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fortnox-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fortnox-sandbox",
+            daemon=True,
         )
         self._thread.start()
 
