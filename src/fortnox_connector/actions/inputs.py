@@ -1,0 +1,169 @@
+"""Reading and checking ``register_payment``'s input; its fingerprint for idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from fortnox_connector.actions.errors import ActionRejected
+from fortnox_connector.actions.money import parse_decimal
+from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRef:
+    """An invoice named by its document number or by its OCR (exactly one)."""
+
+    document_number: str | None = None
+    ocr: str | None = None
+
+    def __str__(self) -> str:
+        return self.document_number if self.document_number is not None else f"with OCR {self.ocr}"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """A checked ``register_payment`` input with the tenant's defaults applied."""
+
+    invoice: InvoiceRef
+    amount: Decimal  # in the invoice's currency
+    currency: str
+    currency_rate: Decimal | None  # None: the invoice's rate
+    payment_date: date
+    mode_of_payment: str
+    mode_of_payment_account: int
+    bookkeep: bool
+    allow_overpayment: bool
+    move_date_to_invoice_date: bool
+    idempotency_key: str
+    fingerprint: str
+
+
+def invoice_ref(data: Mapping[str, Any], tenant: str) -> InvoiceRef:
+    """``invoice`` as ``{"document_number": …}`` or ``{"ocr": …}``."""
+    raw = data.get("invoice")
+    if not isinstance(raw, Mapping):
+        raise _bad(tenant, "'invoice' must be an object with 'document_number' or 'ocr'")
+    doc = _text(raw.get("document_number"))
+    ocr = _text(raw.get("ocr"))
+    if (doc is None) == (ocr is None):
+        raise _bad(tenant, "'invoice' needs exactly one of 'document_number' and 'ocr'")
+    return InvoiceRef(document_number=doc, ocr=ocr)
+
+
+def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: str) -> PaymentRequest:
+    """Check the input and apply ``config``'s defaults; raise ``ActionRejected`` or ``ConfigError``."""
+    ref = invoice_ref(data, tenant)
+    amount = parse_decimal(data.get("amount"))
+    if amount is None or amount <= 0:
+        raise _bad(tenant, "'amount' must be a positive decimal string such as \"1250.00\"", ref)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise _bad(tenant, f"'amount' {amount} has more than two decimals", ref)
+    currency = _text(data.get("currency"))
+    if currency is None or len(currency) != 3 or not currency.isalpha():
+        raise _bad(tenant, "'currency' must be a three-letter code such as SEK or EUR", ref)
+    rate: Decimal | None = None
+    if data.get("currency_rate") is not None:
+        rate = parse_decimal(data.get("currency_rate"))
+        if rate is None or rate <= 0:
+            raise _bad(tenant, "'currency_rate' must be a positive decimal string", ref)
+    try:
+        payment_date = date.fromisoformat(str(data.get("payment_date")))
+    except ValueError:
+        raise _bad(tenant, "'payment_date' must be a date YYYY-MM-DD", ref) from None
+    key = _text(data.get("idempotency_key"))
+    if key is None:
+        raise _bad(tenant, "'idempotency_key' is required: a retry with the same key pays once", ref)
+    mode = _text(data.get("mode_of_payment")) or config.default_mode_of_payment
+    if mode is None:
+        raise ConfigError(
+            "no mode of payment: the input has no 'mode_of_payment' and the tenant has no default",
+            field="default_mode_of_payment",
+            tenant=tenant,
+            hint="set 'default_mode_of_payment' (e.g. BG) in the tenant's config or pass 'mode_of_payment'",
+        )
+    account = _account(data.get("mode_of_payment_account"), tenant, ref)
+    if account is None:
+        account = config.default_mode_of_payment_account
+    if account is None:
+        raise ConfigError(
+            "no mode-of-payment account: no 'mode_of_payment_account' in the input and no tenant default",
+            field="default_mode_of_payment_account",
+            tenant=tenant,
+            hint="set 'default_mode_of_payment_account' (e.g. 1930) in the tenant's config or pass it",
+        )
+    return PaymentRequest(
+        invoice=ref,
+        amount=amount,
+        currency=currency.upper(),
+        currency_rate=rate,
+        payment_date=payment_date,
+        mode_of_payment=mode,
+        mode_of_payment_account=account,
+        bookkeep=_flag(data, "bookkeep", config.bookkeep_payments, tenant),
+        allow_overpayment=_flag(data, "allow_overpayment", config.allow_overpayment, tenant),
+        move_date_to_invoice_date=_flag(data, "move_date_to_invoice_date", False, tenant),
+        idempotency_key=key,
+        fingerprint=fingerprint(data),
+    )
+
+
+def fingerprint(data: Mapping[str, Any]) -> str:
+    """SHA-256 of the input without its idempotency key, numbers normalised (``"10.5"`` = ``"10.50"``)."""
+    normal = {k: _normal(v) for k, v in data.items() if k != "idempotency_key" and v is not None}
+    blob = json.dumps(normal, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _normal(v) for k, v in value.items() if v is not None}
+    if isinstance(value, str):
+        number = parse_decimal(value)
+        if number is not None:
+            return format(number.normalize(), "f")
+        return value.strip()
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return format(Decimal(value).normalize(), "f")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+def _account(value: Any, tenant: str, ref: InvoiceRef) -> int | None:
+    if value is None:
+        return None
+    try:
+        account = int(str(value))
+    except ValueError:
+        account = 0
+    if not 1000 <= account <= 9999:
+        raise _bad(tenant, "'mode_of_payment_account' must be an account number 1000-9999", ref)
+    return account
+
+
+def _flag(data: Mapping[str, Any], name: str, default: bool, tenant: str) -> bool:
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _bad(tenant, f"'{name}' must be true or false")
+    return value
+
+
+def _bad(tenant: str, reason: str, ref: InvoiceRef | None = None) -> ActionRejected:
+    return ActionRejected(
+        reason, tenant=tenant, invoice=str(ref) if ref else None, hint="correct the action's input"
+    )
