@@ -194,6 +194,28 @@ def test_post_payment_rules(sandbox: Sandbox, api: httpx.Client) -> None:
     )
     assert broken.status_code == 400 and code_of(broken) == 2002115
     assert sandbox.invoice(tenant, inv["DocumentNumber"])["Balance"] == 100
+    odd = post_payment(api, InvoiceNumber=int(inv["DocumentNumber"]), Amount=10, Colour="blue")
+    assert odd.status_code == 400 and code_of(odd) == 2001399
+
+
+def test_post_payment_accepts_echoed_schema_fields(sandbox: Sandbox, api: httpx.Client) -> None:
+    inv = sandbox.add_invoice(sandbox.tenant_ids()[0], InvoiceDate="2026-02-10", Total="100")
+    r = post_payment(
+        api,
+        InvoiceNumber=int(inv["DocumentNumber"]),
+        Amount="25.50",
+        Number="77",
+        Booked=True,
+        WriteOffs=[],
+        Source="file",
+        ModeOfPaymentAccount="1920",
+        ModeOfPayment="PG",
+        PaymentDate="2026-02-11",
+    )
+    assert r.status_code == 201
+    body = r.json()["InvoicePayment"]
+    assert body["Number"] != "77" and body["Booked"] is False and body["Source"] == "file"
+    assert body["Amount"] == 25.5 and body["ModeOfPaymentAccount"] == 1920
 
 
 def test_bookkeep_and_delete(sandbox: Sandbox, api: httpx.Client) -> None:

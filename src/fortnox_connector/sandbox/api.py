@@ -14,6 +14,39 @@ from .wire import invoice_json, payment_full
 
 T = TypeVar("T")
 Answer = tuple[int, Any]
+# POST /3/invoicepayments: fields the sandbox applies, and schema fields it accepts but derives itself.
+WRITABLE = frozenset(
+    {
+        "Amount",
+        "AmountCurrency",
+        "Currency",
+        "CurrencyRate",
+        "PaymentDate",
+        "ModeOfPayment",
+        "ModeOfPaymentAccount",
+        "Source",
+    }
+)
+IGNORED_ON_CREATE = frozenset(
+    {
+        "@url",
+        "Booked",
+        "CurrencyUnit",
+        "ExternalInvoiceReference1",
+        "ExternalInvoiceReference2",
+        "InvoiceCustomerName",
+        "InvoiceCustomerNumber",
+        "InvoiceDueDate",
+        "InvoiceOCR",
+        "InvoiceTotal",
+        "Number",
+        "VoucherNumber",
+        "VoucherSeries",
+        "VoucherYear",
+        "WriteOffs",
+        "WriteOffExist",
+    }
+)
 INVOICE_FILTERS = ("cancelled", "fullypaid", "unpaid", "unpaidoverdue", "unbooked")
 
 # path regex -> (scope, handler name)
@@ -199,17 +232,12 @@ class Api:
         if "InvoiceNumber" not in fields:
             raise ApiError(2001392, "Inga eller felaktiga data: InvoiceNumber saknas.")
         inv = _int(str(fields.pop("InvoiceNumber")), "InvoiceNumber")
-        for ignored in (
-            "WriteOffs",
-            "ExternalInvoiceReference1",
-            "ExternalInvoiceReference2",
-            "CurrencyUnit",
-        ):
-            fields.pop(ignored, None)
-        for key in ("Number", "Booked", "Source", "modified", "rate_as_string"):
-            if key in fields:
-                raise ApiError(2001399, f"Ogiltigt fältnamn: {key}")
-        pay = self.store.add_payment(tenant, inv, self.now(), Source="manual", **fields)
+        unknown = sorted(set(fields) - WRITABLE - IGNORED_ON_CREATE)
+        if unknown:
+            raise ApiError(2001399, f"Ogiltigt fältnamn: {unknown[0]}")
+        kept = {k: v for k, v in fields.items() if k in WRITABLE and v is not None}
+        kept.setdefault("Source", "manual")
+        pay = self.store.add_payment(tenant, inv, self.now(), **kept)
         return 201, {"InvoicePayment": payment_full(tenant, pay, True)}
 
 
