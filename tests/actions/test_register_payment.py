@@ -348,3 +348,17 @@ def register_payment_pending(ctx: TenantContext, data: dict[str, Any], known: li
         status="pending",
         result={"planned": planned, "known_payments": known},
     )
+
+
+def test_a_deleted_payment_of_an_earlier_attempt_is_reported_not_reposted(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
+) -> None:
+    add(sandbox, sandbox_tenant)
+    sandbox.inject_fault("500", count=1, path_prefix="/3/invoicepayments/", method="PUT")
+    with pytest.raises(FortnoxUnavailable):
+        register_payment.run(ctx, pay())
+    [stored] = payments_of(sandbox, sandbox_tenant)
+    ctx.client.delete_invoice_payment(str(stored["Number"]))
+    with pytest.raises(ActionRejected, match="is gone from Fortnox"):
+        register_payment.run(ctx, pay())
+    assert recorder.posts() == 1

@@ -150,8 +150,16 @@ def _same_money_and_date(payment: InvoicePayment, planned: PlannedPayment) -> bo
 
 
 def _get_payment(at: _Attempt, number: str, planned: PlannedPayment) -> InvoicePayment:
-    with explained(at.tenant, planned.invoice_number, "payment"):
-        return at.ctx.client.get_invoice_payment(number)
+    try:
+        with explained(at.tenant, planned.invoice_number, "payment"):
+            return at.ctx.client.get_invoice_payment(number)
+    except ActionRejected as exc:  # NotFound: the payment an earlier attempt registered was deleted
+        raise ActionRejected(
+            f"payment {number}, registered by an earlier attempt with this key, is gone from Fortnox",
+            tenant=at.tenant,
+            invoice=planned.invoice_number,
+            hint="check the invoice in Fortnox; to register the payment again use a new idempotency key",
+        ) from exc
 
 
 def _claim(at: _Attempt, number: str) -> None:
