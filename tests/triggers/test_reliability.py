@@ -200,7 +200,7 @@ def test_a_missing_scope_stops_the_run_naming_tenant_and_fix(
             "page",
         ),
         (
-            '{"v": 1, "trigger": "payment_received", "since": "2026-03-01T00:00:00Z", "seen": {"b": [[5, 1]]}}',
+            '{"v": 1, "trigger": "payment_received", "since": "2026-03-01T00:00:00Z", "seen": {"b": [[5]]}}',
             "ranges",
         ),
     ],
