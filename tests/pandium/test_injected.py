@@ -96,7 +96,7 @@ def test_without_expiry_or_scope_or_client_the_defaults_apply() -> None:
         ({EXPIRES_IN_ENV: "inf"}, EXPIRES_IN_ENV),
     ],
 )
-def test_a_missing_or_malformed_value_names_variable_tenant_and_fix(values: dict[str, str], field: str) -> None:
+def test_a_bad_value_names_variable_tenant_and_fix(values: dict[str, str], field: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_injected_token(env(**values), tenant="acme", now=now)
     err = caught.value
