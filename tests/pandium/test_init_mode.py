@@ -27,7 +27,11 @@ def test_init_prints_the_company_and_its_modes_of_payment(sandbox: Sandbox, sand
     assert options["company"]["name"]
     expected = sorted((code, account) for code, _name, account in MODES_OF_PAYMENT)
     assert [(m["code"], m["account_number"]) for m in options["modes_of_payment"]] == expected
-    assert options["mode_of_payment_codes"] == [code for code, _ in expected]
+    # The dynamic-config choices, named like the definitions in PANDIUM.yaml.
+    assert [m["const"] for m in doc["modes_of_payment"]] == [code for code, _ in expected]
+    assert doc["modes_of_payment"][0]["title"].startswith("AG")
+    accounts = sorted({account for _, account in expected})
+    assert [a["const"] for a in doc["mode_of_payment_accounts"]] == accounts
     assert doc["payment_received"]["events"] == []
     assert doc["payment_received"]["cursor"] is None
     assert doc["run"]["mode"] == "init"
@@ -50,7 +54,8 @@ def test_init_keeps_the_committed_cursors_so_the_next_normal_run_repeats_nothing
     payments.items.append(4)
     after = run_pandium(next_run_env(env, init.stdout), triggers=specs(payments))
     assert after.dedup_keys("payment_received") == ["payment_received:4"]
-    assert after.document["options"] == init.document["options"]  # the form's options survive normal runs
+    for key in ("options", "modes_of_payment", "mode_of_payment_accounts"):
+        assert after.document[key] == init.document[key]  # the form's choices survive normal runs
 
 
 def test_init_without_the_settings_scope_fails_with_the_scope_to_grant(

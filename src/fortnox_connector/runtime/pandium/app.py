@@ -149,7 +149,7 @@ class _Run:
         self.log.info(
             "found %d modes of payment for %s",
             len(self.options["modes_of_payment"]),
-            self.options["company"]["name"] or "the company",
+            self.options["options"]["company"]["name"] or "the company",
         )
         self.status = "init"
         return EXIT_OK
@@ -217,7 +217,7 @@ class _Run:
         own = [r.trigger for r in self.reports] + ["run"]
         kept = self.previous.kept_keys(own)
         if self.options is not None:
-            kept["options"] = self.options
+            kept.update(self.options)
         run = {
             "mode": self.settings.run_mode,
             "status": self.status,

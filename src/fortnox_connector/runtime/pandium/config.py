@@ -20,6 +20,8 @@ from fortnox_connector.errors import ConfigError
 
 
 def tenant_config(raw: Mapping[str, str], *, tenant: str) -> TenantConfig:
+    """Blank values are settings left empty in the form: they take their defaults."""
+    raw = {key: value for key, value in raw.items() if value.strip()}
     module = importlib.import_module("fortnox_connector.declaration.config")
     parse = getattr(module, "parse_config", None)
     if parse is not None:
@@ -34,8 +36,6 @@ def _coerce(raw: Mapping[str, str], tenant: str) -> TenantConfig:
     fields = {f.name: f for f in dataclasses.fields(TenantConfig)}
     values: dict[str, Any] = {}
     for key, text in raw.items():
-        if not text.strip():
-            continue  # a setting left blank in the form
         if key not in fields:
             raise ConfigError(
                 f"unknown setting {key!r}",
