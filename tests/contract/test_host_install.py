@@ -25,7 +25,7 @@ HOST = Path(__file__).with_name("host.py")
 
 
 def _purelib(python: Path) -> Path:
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
         capture_output=True,
@@ -45,39 +45,21 @@ def test_pip_install_then_a_host_script_lists_triggers_and_actions_with_schemas(
         **{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))},
         "PIP_CONFIG_FILE": os.devnull,
     }
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "--quiet",
-            "--no-index",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            str(ROOT),
-        ],
-        check=True,
-        cwd=tmp_path,
-        env=pip_env,
-        capture_output=True,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index"]
+    pip += ["--no-deps", "--no-build-isolation", "--no-cache-dir", "--disable-pip-version-check"]
+    subprocess.run([*pip, str(ROOT)], check=True, cwd=tmp_path, env=pip_env, capture_output=True)  # noqa: S603
     installed = site / "fortnox_connector"
     assert (installed / "declaration" / "data" / "connector.yaml").is_file()
     assert (installed / "declaration" / "data" / "schemas" / "config.json").is_file()
 
     where = "import fortnox_connector.declaration.schemas as s; print(s.__file__); print(s.data_dir())"
-    run = subprocess.run(
+    run = subprocess.run(  # noqa: S603 - the new venv's interpreter, fixed code
         [str(python), "-I", "-c", where], check=True, capture_output=True, text=True, cwd=tmp_path
     )
     module, data = run.stdout.split()
     assert Path(module).is_relative_to(site) and Path(data) == installed / "declaration" / "data"
 
-    run = subprocess.run(
+    run = subprocess.run(  # noqa: S603 - the new venv's interpreter, our host script
         [str(python), "-I", str(HOST)], check=True, capture_output=True, text=True, cwd=tmp_path
     )
     assert run.stderr == ""
