@@ -233,7 +233,7 @@ class Target:
     # -- clients -------------------------------------------------------------------------------------
     def client(self, token: str | None = None, *, tokens: TokenProvider | None = None) -> FortnoxClient:
         """A real FortnoxClient for the tenant. Pacing is real when live, unlimited otherwise."""
-        time = FakeTime()
+        fake = FakeTime()
         provider = tokens or StaticTokens(token if token is not None else self.access_token())
         if self.live is not None:
             return FortnoxClient(
@@ -249,8 +249,8 @@ class Target:
             client_id=self.client_id,
             base_url=self.base_url,
             pacers=PacerRegistry(limit=1_000_000),
-            clock=time.clock,
-            sleep=time.sleep,
+            clock=fake.clock,
+            sleep=fake.sleep,
             retry=RetryPolicy(rate_limit_jitter=0.0),
         )
 
