@@ -74,14 +74,22 @@ class StaticTokens:
         return {}
 
 
-def make_client(base_url: str, token: str, client_id: str, tenant: int, *, paced: bool) -> FortnoxClient:
+def make_client(
+    base_url: str,
+    token: str,
+    client_id: str,
+    tenant: int,
+    *,
+    paced: bool,
+    pacers: PacerRegistry | None = None,
+) -> FortnoxClient:
     """The real client: the process-wide pacer (20 per 5 s) when ``paced``, none otherwise (limit off)."""
     return FortnoxClient(
         tenant=str(tenant),
         tokens=StaticTokens(token),
         client_id=client_id,
         base_url=base_url,
-        pacers=PACERS if paced else PacerRegistry(limit=10**9),
+        pacers=(pacers or PACERS) if paced else PacerRegistry(limit=10**9),
     )
 
 
@@ -123,12 +131,10 @@ class CountingSink:
 def run(
     ctx: TenantContext, spec: TriggerSpec, sink: CountingSink, cursor: str | None = None
 ) -> tuple[RunOutcome, str | None]:
-    """One run to the end (``more`` false); returns the outcome and the last committed cursor."""
-    committed: list[str] = []
+    """One run to the end (``more`` false), committing to ``ctx.state``; the outcome and the last cursor."""
 
     def commit(c: str) -> None:
         ctx.state.commit_cursor(ctx.tenant, spec.name, c)
-        committed.append(c)
 
     outcome = run_trigger(ctx, spec, cursor=cursor, deliver=sink.deliver, commit=commit)
     if outcome.error is not None:

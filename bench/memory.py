@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,27 @@ def rss_mb() -> float:
     with open("/proc/self/statm", encoding="ascii") as f:
         pages = int(f.read().split()[1])
     return pages * resource.getpagesize() / 2**20
+
+
+class Watcher(threading.Thread):
+    """Samples RSS every 5 ms in the background, to catch a peak inside a page (not only between pages)."""
+
+    def __init__(self, delivered: list[int]) -> None:
+        super().__init__(daemon=True)
+        self._delivered = delivered
+        self._done = threading.Event()
+        self.highest = 0.0
+        self.at_events = 0
+
+    def run(self) -> None:
+        while not self._done.wait(0.005):
+            now = rss_mb()
+            if now > self.highest:
+                self.highest, self.at_events = now, self._delivered[0]
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,16 +59,26 @@ def main(argv: list[str] | None = None) -> int:
     spec = trigger_spec("payment_received")
     start_rss = rss_mb()
 
+    highest = [0.0, 0]  # the highest RSS seen after any page, and when (events delivered)
+    delivered = [0]
+    watcher = Watcher(delivered)
+
     def sample(events: int) -> None:
+        delivered[0] = events
+        now = rss_mb()
+        if now > highest[0]:
+            highest[:] = [now, events]
         if not samples or events - samples[-1][0] >= 50_000:
-            samples.append((events, round(rss_mb(), 1)))
+            samples.append((events, round(now, 1)))
 
     sink = CountingSink(keep_keys=False, on_page=sample)
     with make_client(args.base_url, args.token, args.client_id, args.tenant, paced=False) as client:
         ctx = make_ctx(client, lambda: datetime.now(UTC) + offset, MemoryStateStore())
         started = time.perf_counter()
+        watcher.start()
         outcome, _ = run(ctx, spec, sink)
         wall = time.perf_counter() - started
+        watcher.stop()
     samples.append((sink.events, round(rss_mb(), 1)))
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
     print(
@@ -58,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 "rss_at_start_mb": round(baseline, 1),
                 "rss_after_imports_mb": round(start_rss, 1),
                 "rss_samples_mb": samples,
+                "highest_rss_after_a_page_mb": [round(highest[0], 1), highest[1]],
+                "highest_rss_any_time_mb": [round(watcher.highest, 1), watcher.at_events],
                 "peak_rss_mb": round(peak_kb / 1024, 1),
             }
         ),
