@@ -64,7 +64,7 @@ def test_plugin_records_agree_with_the_declaration() -> None:
     assert [t.name for t in m.triggers()] == [t.name for t in decl.triggers]
     for module, declared in zip(fortnox_plugin.TRIGGER_MODULES, decl.triggers, strict=True):
         assert declared.event_schema == module.EVENT_SCHEMA_PATH
-        assert m.trigger(declared.name).description == module.DESCRIPTION
+        assert m.trigger(declared.name).description == module.DESCRIPTION == declared.description
     assert sorted(fortnox_plugin.ACTION_FUNCTIONS) == sorted(a.name for a in decl.actions)
 
 
