@@ -22,7 +22,9 @@ from fortnox_connector.contract import (
     hookspecs,
     manager,
 )
+from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
+from fortnox_connector.secrets import Secret
 from tests.contract import plugins
 from tests.contract.plugins import NullSink, poll
 
@@ -249,6 +251,11 @@ def test_observers_are_called_and_a_failing_one_does_not_stop_the_others(
         ("t1", "payment_received", "2026-03-02T10:00:00|731"),
         ("t1", frozenset({"invoice", "payment"})),
     ]
+    m.token_refreshed(
+        "t2", Token(Secret("at-secret"), datetime(2026, 3, 2, 12, tzinfo=UTC), frozenset({"x"}))
+    )
+    assert recorder.calls[-1] == ("t2", frozenset({"x"}))
+    assert "at-secret" not in caplog.text
     [failed] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "failed in on_checkpoint" in failed.getMessage() and failed.tenant == "t1"  # type: ignore[attr-defined]
     refreshed = [r.getMessage() for r in caplog.records if r.name == "fortnox_connector.plugin"]

@@ -35,6 +35,7 @@ from fortnox_connector.contract.records import (
     SinkSpec,
     TriggerSpec,
 )
+from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
 
 LOAD_PLUGINS_ENV = "FORTNOX_CONNECTOR_LOAD_PLUGINS"
@@ -243,6 +244,14 @@ class ConnectorManager:
     def notify_token_refreshed(self, tenant: str, expires_at: datetime, scope: Iterable[str]) -> None:
         """Tell every plugin that ``tenant`` has a new token (its expiry and scope only, never the token)."""
         self._notify("on_token_refreshed", tenant=tenant, expires_at=expires_at, scope=frozenset(scope))
+
+    def token_refreshed(self, tenant: str, token: Token) -> None:
+        """``notify_token_refreshed`` shaped as the auth providers' ``on_refresh`` callback.
+
+        ``AuthorizationCodeTokens(..., on_refresh=manager.token_refreshed)``: plugins hear of each refresh
+        with its expiry and scope; the token itself never leaves this method.
+        """
+        self.notify_token_refreshed(tenant, token.expires_at, token.scope)
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
