@@ -36,7 +36,7 @@ from fortnox_connector.runtime.pandium.discover import discover_options
 from fortnox_connector.runtime.pandium.output import TriggerReport, build_document, write_document
 from fortnox_connector.runtime.pandium.settings import PandiumSettings
 from fortnox_connector.runtime.pandium.state import PreviousState, load_previous_state
-from fortnox_connector.runtime.pandium.triggers import default_triggers
+from fortnox_connector.runtime.pandium.triggers import TRIGGER_NAMES, default_triggers
 from fortnox_connector.runtime.runner import run_trigger
 
 EXIT_OK = 0
@@ -121,10 +121,17 @@ class _Run:
         tenant = self.settings.tenant
         injected = parse_injected_token(self.env, tenant=tenant, now=self.over.now)
         register_secret(injected.token.access_token)
-        specs = list(self.over.triggers) if self.over.triggers is not None else default_triggers(tenant)
-        names = [s.name for s in specs]
+        if self.over.triggers is not None:
+            specs = list(self.over.triggers)
+            names = [s.name for s in specs]
+        elif self.settings.run_mode == "init":
+            specs = []  # init polls nothing: it only needs the names, to carry their cursors forward
+            names = list(TRIGGER_NAMES)
+        else:
+            specs = default_triggers(tenant)
+            names = [s.name for s in specs]
         self.previous = load_previous_state(self.env, tenant=tenant, trigger_names=names)
-        self.reports = [TriggerReport(s.name, self.previous.cursor(s.name, tenant=tenant)) for s in specs]
+        self.reports = [TriggerReport(name, self.previous.cursor(name, tenant=tenant)) for name in names]
         if self.previous.source:
             self.log.info("resuming from the state in %s", self.previous.source)
         return injected, specs
