@@ -166,13 +166,17 @@ SECOND_FORTNOX = SecondFortnox()
 def test_a_broken_entry_point_is_skipped_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, target: str, reason: str
 ) -> None:
-    fake_entry_points(monkeypatch, ("broken", target))
+    fake_entry_points(monkeypatch, ("broken", target), ("acme", "tests.contract.plugins:acme"))
     with pytest.warns(PluginLoadWarning, match="skipped the connectors plugin 'broken'") as caught:
         m = ConnectorManager.load()
-    assert reason in str(caught[0].message)
-    assert [c.name for c in m.connectors()] == ["fortnox"]
-    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice"]
+    assert len(caught) == 1 and reason in str(caught[0].message)
+    assert f"({target}" in str(caught[0].message) and "FORTNOX_CONNECTOR_LOAD_PLUGINS" in str(
+        caught[0].message
+    )
+    assert [c.name for c in m.connectors()] == ["fortnox", "acme"]
+    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice", "echo"]
     assert [s.name for s in m.skipped] == ["broken"] and reason in m.skipped[0].reason
+    assert [p.name for p in m.plugins() if p.source == "entry point"] == ["fortnox", "acme"]
     assert not m.plugin_manager.has_plugin("broken")
 
 
