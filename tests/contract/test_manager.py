@@ -48,6 +48,8 @@ def test_the_installed_entry_point_loads_the_fortnox_connector() -> None:
     assert (info.name, info.distribution) == ("fortnox", "fortnox-connector")
     fortnox = m.connector("fortnox")
     assert fortnox.title == "Fortnox" and fortnox.declaration is not None
+    assert fortnox.config_schema["properties"]["backfill_days"]["default"] == 30
+    assert "common.json" in fortnox.config_schema["$defs"]  # self-contained
     assert [t.name for t in m.triggers("fortnox")] == ["payment_received", "invoice_paid"]
     assert [a.name for a in m.actions("fortnox")] == ["register_payment", "get_invoice"]
     action = m.action("register_payment")

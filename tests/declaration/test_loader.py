@@ -16,6 +16,7 @@ from fortnox_connector.declaration import AUTH_MODES, load_declaration, parse_de
 from fortnox_connector.declaration.loader import declaration_path
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
+from fortnox_connector.secrets import Secret
 
 PANDIUM = {
     "access_token": "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN",
@@ -152,3 +153,45 @@ def test_the_manifest_names_the_variables_the_code_reads() -> None:
     assert decl.secret("injected_client_id").env == injected.CLIENT_ID_ENV
     assert decl.auth.base_urls["api"].default == DEFAULT_BASE_URL
     assert decl.auth.base_urls["auth"].default == DEFAULT_AUTH_BASE_URL
+
+
+def test_read_secrets_per_mode() -> None:
+    decl = load_declaration()
+    env = {
+        "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": "eyJ.token.sig",
+        "PAN_SEC_FORTNOX_OAUTH_SCOPE": "invoice,payment",
+    }
+    got = decl.read_secrets("host_managed", env, tenant="acme")
+    assert got == {"access_token": Secret("eyJ.token.sig"), "scope": "invoice,payment"}
+    assert "eyJ" not in repr(got)
+    env = {"FORTNOX_CLIENT_ID": "app", "FORTNOX_CLIENT_SECRET": "s3cr3t", "FORTNOX_TENANT_ID": " 100001 "}
+    got = decl.read_secrets("client_credentials", env)
+    assert got == {"client_id": "app", "client_secret": Secret("s3cr3t"), "tenant_id": "100001"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "env", "missing"),
+    [
+        ("host_managed", {"PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": "  "}, "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"),
+        (
+            "client_credentials",
+            {"FORTNOX_CLIENT_ID": "app", "FORTNOX_CLIENT_SECRET": "s3cr3t"},
+            "FORTNOX_TENANT_ID",
+        ),
+        ("authorization_code", {"FORTNOX_CLIENT_ID": "app"}, "FORTNOX_CLIENT_SECRET"),
+    ],
+)
+def test_a_missing_secret_names_the_variable_and_the_tenant(
+    mode: str, env: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_declaration().read_secrets(mode, env, tenant="acme")
+    assert err.value.field == missing and err.value.tenant == "acme"
+    assert str(err.value).startswith(f"tenant acme: the {mode} auth mode needs ${missing}")
+    assert "s3cr3t" not in str(err.value) and "app" not in str(err.value).split("needs")[0]
+
+
+def test_read_secrets_refuses_an_unknown_mode() -> None:
+    with pytest.raises(ConfigError, match="no auth mode 'magic'") as err:
+        load_declaration().read_secrets("magic", {}, tenant="acme")
+    assert err.value.hint == "choose one of: authorization_code, client_credentials, host_managed"
