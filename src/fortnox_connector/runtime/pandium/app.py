@@ -1,0 +1,238 @@
+"""One Pandium run, start to finish: read the environment, run the mode, print one JSON document, exit.
+
+- stdout carries exactly one JSON document (``output``); while the run works, ``sys.stdout`` is pointed at
+  stderr, so a stray ``print`` in any library cannot corrupt it. Logs go to stderr (``runtime.logs``).
+- ``normal`` polls every trigger through the shared loop (``runtime.runner.run_trigger``) under one
+  deadline, shared out so a long backfill of the first trigger cannot starve the second.
+- ``init`` reports the options a tenant picks from and carries the committed cursors forward unchanged
+  (the init run's stdout becomes the last successful one, so dropping them would restart the backfill).
+- Exit codes: 0 done or stopped by the deadline with partial state (a successful run: Pandium feeds its
+  stdout to the next run); 1 a run error (message on stderr; the JSON is still printed when a trigger
+  committed something, since those events were delivered by being printed); 2 a configuration problem found
+  before any work (nothing printed, nothing changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import httpx
+
+from fortnox_connector import __version__
+from fortnox_connector.auth.injected import InjectedToken, parse_injected_token
+from fortnox_connector.auth.oauth import Clock, utc_now
+from fortnox_connector.contract.records import TenantContext, TriggerSpec
+from fortnox_connector.contract.state import MemoryStateStore
+from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
+from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.runtime.logs import configure_logging, register_secret, tenant_logger
+from fortnox_connector.runtime.pandium.config import tenant_config
+from fortnox_connector.runtime.pandium.discover import discover_options
+from fortnox_connector.runtime.pandium.output import TriggerReport, build_document, write_document
+from fortnox_connector.runtime.pandium.settings import PandiumSettings
+from fortnox_connector.runtime.pandium.state import PreviousState, load_previous_state
+from fortnox_connector.runtime.pandium.triggers import TRIGGER_NAMES, default_triggers
+from fortnox_connector.runtime.runner import run_trigger
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+LOGGER = "fortnox_connector.pandium"
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What tests (and embedders) may replace; a real run uses the defaults."""
+
+    triggers: Sequence[TriggerSpec] | None = None
+    clock: Callable[[], float] = time.monotonic  # the deadline's clock
+    now: Clock = utc_now  # wall time: token expiry, timestamps
+    pacers: PacerRegistry | None = None
+    transport: httpx.BaseTransport | None = None
+
+
+def main(env: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
+    """``fortnox-connector pandium``: one run as Pandium starts it. Returns the exit code."""
+    return run(env, stdout=stdout, stderr=stderr)
+
+
+def run(env: Mapping[str, str], *, stdout: TextIO, stderr: TextIO, overrides: Overrides | None = None) -> int:
+    over = overrides or Overrides()
+    try:
+        settings = PandiumSettings.from_env(env)
+    except ConfigError as exc:
+        configure_logging(stream=stderr)
+        tenant_logger(exc.tenant, LOGGER).error("cannot start the Pandium run: %s", exc)
+        return EXIT_CONFIG
+    configure_logging(json=settings.log_json, level=settings.log_level, stream=stderr)
+    with contextlib.redirect_stdout(stderr):
+        return _Run(env, settings, over).execute(stdout)
+
+
+@dataclass
+class _Run:
+    env: Mapping[str, str]
+    settings: PandiumSettings
+    over: Overrides
+    reports: list[TriggerReport] = field(default_factory=list)
+    previous: PreviousState = field(default_factory=PreviousState)
+    options: dict[str, Any] | None = None
+    status: str = "failed"
+
+    def __post_init__(self) -> None:
+        self.log = tenant_logger(self.settings.tenant, LOGGER)
+        self.started_at = self.over.now()
+
+    def execute(self, stdout: TextIO) -> int:
+        mode = self.settings.run_mode
+        self.log.info(
+            "Pandium %s run of tenant %s%s (fortnox-connector %s)",
+            mode,
+            self.settings.tenant,
+            f" ({self.settings.tenant_name})" if self.settings.tenant_name else "",
+            __version__,
+        )
+        try:
+            code = self._init() if mode == "init" else self._normal()
+        except ConfigError as exc:
+            self.log.error("the run cannot start: %s", exc)
+            return EXIT_CONFIG
+        except ConnectorError as exc:
+            self.log.error("the run failed: %s", exc)
+            code = EXIT_FAILED
+        except Exception:
+            self.log.exception("the run failed on an unexpected error (a bug: please report it)")
+            code = EXIT_FAILED
+        if code == EXIT_OK or any(r.committed for r in self.reports):
+            write_document(stdout, self._document())
+            self.log.info("printed the run's state (status %s) on stdout", self.status)
+        else:
+            self.log.error("nothing was committed: no state printed; the next run starts where this one did")
+        return code
+
+    # -- modes -------------------------------------------------------------------------------
+    def _prepare(self) -> tuple[InjectedToken, list[TriggerSpec]]:
+        tenant = self.settings.tenant
+        injected = parse_injected_token(self.env, tenant=tenant, now=self.over.now)
+        register_secret(injected.token.access_token)
+        if self.over.triggers is not None:
+            specs = list(self.over.triggers)
+            names = [s.name for s in specs]
+        elif self.settings.run_mode == "init":
+            specs = []  # init polls nothing: it only needs the names, to carry their cursors forward
+            names = list(TRIGGER_NAMES)
+        else:
+            specs = default_triggers(tenant)
+            names = [s.name for s in specs]
+        self.previous = load_previous_state(self.env, tenant=tenant, trigger_names=names)
+        self.reports = [TriggerReport(name, self.previous.cursor(name, tenant=tenant)) for name in names]
+        if self.previous.source:
+            self.log.info("resuming from the state in %s", self.previous.source)
+        return injected, specs
+
+    def _client(self, injected: InjectedToken) -> FortnoxClient:
+        tenant = self.settings.tenant
+        return FortnoxClient(
+            tenant=tenant,
+            tokens=injected.provider(tenant, clock=self.over.now),
+            client_id=injected.client_id,
+            base_url=self.settings.base_url,
+            transport=self.over.transport,
+            pacers=self.over.pacers,
+        )
+
+    def _init(self) -> int:
+        injected, _ = self._prepare()
+        for report in self.reports:
+            report.skipped = "init run: triggers are polled in normal runs"
+        with self._client(injected) as client:
+            self.options = discover_options(client)
+        self.log.info(
+            "found %d modes of payment for %s",
+            len(self.options["modes_of_payment"]),
+            self.options["options"]["company"]["name"] or "the company",
+        )
+        self.status = "init"
+        return EXIT_OK
+
+    def _normal(self) -> int:
+        injected, specs = self._prepare()
+        tenant = self.settings.tenant
+        config = tenant_config(self.settings.config, tenant=tenant)
+        clock = self.over.clock
+        deadline = clock() + self.settings.deadline_s
+        with self._client(injected) as client:
+            ctx = TenantContext(
+                tenant=tenant,
+                config=config,
+                client=client,
+                state=MemoryStateStore(),
+                now=self.over.now,
+                log=tenant_logger(tenant, "fortnox_connector.triggers"),
+            )
+            auth_failure: ConnectorError | None = None
+            for index, (spec, report) in enumerate(zip(specs, self.reports, strict=True)):
+                if auth_failure is not None:
+                    report.skipped = "not polled: Fortnox refused the token earlier in this run"
+                    continue
+                share = clock() + max(0.0, deadline - clock()) / (len(specs) - index)
+                outcome = run_trigger(
+                    ctx,
+                    spec,
+                    cursor=report.cursor,
+                    deliver=report.deliver,
+                    commit=report.commit,
+                    deadline=share,
+                    clock=clock,
+                )
+                report.summary = outcome.summary
+                report.complete = outcome.complete
+                report.stopped_by_deadline = outcome.stopped_by_deadline
+                report.error = outcome.error
+                self._log_outcome(report)
+                if isinstance(outcome.error, AuthError):
+                    auth_failure = outcome.error
+        errors = [r for r in self.reports if r.error is not None]
+        if errors:
+            self.status = "failed"
+            return EXIT_FAILED
+        self.status = "complete" if all(r.complete for r in self.reports) else "partial"
+        return EXIT_OK
+
+    def _log_outcome(self, report: TriggerReport) -> None:
+        if report.error is not None:
+            self.log.error(
+                "%s failed after delivering %d events: %s", report.trigger, len(report.events), report.error
+            )
+        elif report.stopped_by_deadline:
+            self.log.warning(
+                "%s stopped at the deadline after %d events; the next run continues from its cursor",
+                report.trigger,
+                len(report.events),
+            )
+        else:
+            self.log.info("%s delivered %d events", report.trigger, len(report.events))
+
+    # -- output ------------------------------------------------------------------------------
+    def _document(self) -> dict[str, Any]:
+        own = [r.trigger for r in self.reports] + ["run"]
+        kept = self.previous.kept_keys(own)
+        if self.options is not None:
+            kept.update(self.options)
+        run = {
+            "mode": self.settings.run_mode,
+            "status": self.status,
+            "tenant": self.settings.tenant,
+            "tenant_name": self.settings.tenant_name,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.over.now().isoformat(),
+            "deadline_s": self.settings.deadline_s,
+            "connector_version": __version__,
+        }
+        return build_document(self.reports, kept=kept, run=run)
