@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.triggers import payment_received
@@ -260,7 +262,7 @@ def test_cursor_is_versioned_json_naming_its_trigger(make_host: Callable[..., Ho
 
 
 def test_a_payment_booked_after_summer_time_ends_is_not_missed(
-    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host]
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host], caplog: pytest.LogCaptureFixture
 ) -> None:
     sandbox.set_clock(datetime(2026, 10, 25, 2, 50, tzinfo=STOCKHOLM))  # 02:50 CEST, the first 02:50
     host = make_host(lastmodified_overlap_minutes=30)  # too little: the 65-minute floor applies
@@ -273,3 +275,4 @@ def test_a_payment_booked_after_summer_time_ends_is_not_missed(
     host.run()
 
     assert pay["Number"] in _numbers(host)
+    assert "lastmodified_overlap_minutes is 30, too short" in caplog.text
