@@ -54,7 +54,10 @@ def fetch_step(ctx: TenantContext, text: str | None, trigger: str, fetch: Fetch[
     """Fetch the page the cursor points at and work out the cursor after it."""
     now = ctx.now()
     cursor = load(ctx, text, trigger, now)
-    run = cursor.run if cursor.run is not None else Run(started=now)
+    run = cursor.run
+    if run is None:
+        run = Run(started=now)
+        _warn_short_overlap(ctx, trigger)
     page = fetch(cursor.since, run.page)
     restarted = run.total is not None and page.total_resources < run.total
     if restarted:
@@ -76,3 +79,17 @@ def fetch_step(ctx: TenantContext, text: str | None, trigger: str, fetch: Fetch[
         cursor.run = Run(started=run.started, page=run.page + 1, total=page.total_resources)
         more = True
     return Step(page=page, cursor=cursor, more=more, restarted=restarted, observed_at=now)
+
+
+def _warn_short_overlap(ctx: TenantContext, trigger: str) -> None:
+    configured = ctx.config.lastmodified_overlap_minutes
+    if configured < window.MIN_OVERLAP_MINUTES:
+        ctx.log.warning(
+            "%s: lastmodified_overlap_minutes is %d, too short to cover a DST hour and clock skew; "
+            "using %d (set it to %d or more to silence this)",
+            trigger,
+            configured,
+            window.MIN_OVERLAP_MINUTES,
+            window.MIN_OVERLAP_MINUTES,
+            extra={"tenant": ctx.tenant},
+        )
