@@ -239,6 +239,8 @@ def test_config_strings_are_coerced_for_the_triggers(env: dict[str, str]) -> Non
         ({"PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": ""}, "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"),
         ({"PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT": "soon"}, "PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT"),
         ({"FORTNOX_API_BASE_URL": "http://evil.example"}, "FORTNOX_API_BASE_URL"),
+        ({"FORTNOX_API_BASE_URL": "http://localhost.evil.example"}, "FORTNOX_API_BASE_URL"),
+        ({"FORTNOX_API_BASE_URL": "ftp://127.0.0.1"}, "FORTNOX_API_BASE_URL"),
         ({"FORTNOX_PANDIUM_DEADLINE_SECONDS": "900"}, "FORTNOX_PANDIUM_DEADLINE_SECONDS"),
         ({"PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT": "[1, 2]"}, "PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT"),
         ({"PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT": '{"payment_received": {"cursor": 5}}'}, "payment_received"),

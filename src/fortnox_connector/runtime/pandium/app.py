@@ -180,6 +180,7 @@ class _Run:
             for index, (spec, report) in enumerate(zip(specs, self.reports, strict=True)):
                 if auth_failure is not None:
                     report.skipped = "not polled: Fortnox refused the token earlier in this run"
+                    self.log.warning("%s not polled: %s", spec.name, report.skipped)
                     continue
                 share = clock() + max(0.0, deadline - clock()) / (len(specs) - index)
                 outcome = run_trigger(

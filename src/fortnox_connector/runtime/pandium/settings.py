@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
@@ -36,6 +37,8 @@ LOG_LEVEL_ENV: Final = "FORTNOX_LOG_LEVEL"
 DEFAULT_DEADLINE_S: Final = 540.0  # Pandium stops a run at 10 minutes; stop starting polls at 9
 MAX_DEADLINE_S: Final = 600.0
 NO_TENANT: Final = "pandium-tenant"
+
+_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 RunMode = Literal["init", "normal"]
 
@@ -93,7 +96,9 @@ def _run_mode(env: Mapping[str, str], tenant: str) -> RunMode:
 
 def _base_url(env: Mapping[str, str], tenant: str) -> str:
     url = _get(env, BASE_URL_ENV) or DEFAULT_BASE_URL
-    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if not (parts.scheme == "https" and parts.hostname) and not loopback:
         raise ConfigError(
             f"{BASE_URL_ENV} must be an https URL (plain http only on loopback)",
             field=BASE_URL_ENV,
