@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ def test_runs_deliver_each_event_once_and_resume_from_the_printed_state(
     assert first.document["run"]["status"] == "complete"
     assert first.dedup_keys("payment_received")  # the seeded, booked payments of the backfill window
     assert all(first.document[t]["cursor"] for t in TRIGGERS)
+    assert all(f"tenant={sandbox_tenant} " in line for line in first.stderr.splitlines())
     check_events(first)
 
     sandbox.advance(24 * 3600)
@@ -111,3 +113,17 @@ def test_a_deadline_split_backfill_delivers_what_one_long_run_would(
         assert sorted(split[trigger]) == sorted(whole[trigger]), trigger
         assert len(split[trigger]) == len(set(split[trigger])), trigger
     assert len(whole["payment_received"]) > 500
+
+
+def test_debug_json_logs_name_the_tenant_on_every_record_and_never_the_token(
+    sandbox: Sandbox, sandbox_tenant: int, env: dict[str, str]
+) -> None:
+    env.update(FORTNOX_LOG_FORMAT="json", FORTNOX_LOG_LEVEL="DEBUG")
+    result = run_pandium(env, now=sandbox.now)
+    assert result.code == EXIT_OK
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any(r.get("http_path") == "/3/invoicepayments" for r in records)  # the client's answer lines
+    assert {r["tenant"] for r in records} == {str(sandbox_tenant)}
+    token = env["PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"]
+    assert token not in result.stderr
+    assert token not in result.stdout

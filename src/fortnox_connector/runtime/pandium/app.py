@@ -30,7 +30,12 @@ from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PacerRegistry
-from fortnox_connector.runtime.logs import configure_logging, register_secret, tenant_logger
+from fortnox_connector.runtime.logs import (
+    configure_logging,
+    register_secret,
+    set_default_tenant,
+    tenant_logger,
+)
 from fortnox_connector.runtime.pandium.config import tenant_config
 from fortnox_connector.runtime.pandium.discover import discover_options
 from fortnox_connector.runtime.pandium.output import TriggerReport, build_document, write_document
@@ -71,8 +76,12 @@ def run(env: Mapping[str, str], *, stdout: TextIO, stderr: TextIO, overrides: Ov
         tenant_logger(exc.tenant, LOGGER).error("cannot start the Pandium run: %s", exc)
         return EXIT_CONFIG
     configure_logging(json=settings.log_json, level=settings.log_level, stream=stderr)
-    with contextlib.redirect_stdout(stderr):
-        return _Run(env, settings, over).execute(stdout)
+    previous = set_default_tenant(settings.tenant)  # one tenant per process: httpx's lines name it too
+    try:
+        with contextlib.redirect_stdout(stderr):
+            return _Run(env, settings, over).execute(stdout)
+    finally:
+        set_default_tenant(previous)
 
 
 @dataclass
