@@ -27,7 +27,7 @@ from fortnox_connector.auth.injected import InjectedToken, parse_injected_token
 from fortnox_connector.auth.oauth import Clock, utc_now
 from fortnox_connector.contract.records import TenantContext, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
-from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
+from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.logs import (
@@ -39,10 +39,10 @@ from fortnox_connector.runtime.logs import (
 from fortnox_connector.runtime.pandium.config import tenant_config
 from fortnox_connector.runtime.pandium.discover import discover_options
 from fortnox_connector.runtime.pandium.output import TriggerReport, build_document, write_document
+from fortnox_connector.runtime.pandium.poll import poll_triggers
 from fortnox_connector.runtime.pandium.settings import PandiumSettings
 from fortnox_connector.runtime.pandium.state import PreviousState, load_previous_state
 from fortnox_connector.runtime.pandium.triggers import TRIGGER_NAMES, default_triggers
-from fortnox_connector.runtime.runner import run_trigger
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -174,8 +174,6 @@ class _Run:
         injected, specs = self._prepare()
         tenant = self.settings.tenant
         config = tenant_config(self.settings.config, tenant=tenant)
-        clock = self.over.clock
-        deadline = clock() + self.settings.deadline_s
         with self._client(injected) as client:
             ctx = TenantContext(
                 tenant=tenant,
@@ -185,49 +183,21 @@ class _Run:
                 now=self.over.now,
                 log=tenant_logger(tenant, "fortnox_connector.triggers"),
             )
-            auth_failure: ConnectorError | None = None
-            for index, (spec, report) in enumerate(zip(specs, self.reports, strict=True)):
-                if auth_failure is not None:
-                    report.skipped = "not polled: Fortnox refused the token earlier in this run"
-                    self.log.warning("%s not polled: %s", spec.name, report.skipped)
-                    continue
-                share = clock() + max(0.0, deadline - clock()) / (len(specs) - index)
-                outcome = run_trigger(
-                    ctx,
-                    spec,
-                    cursor=report.cursor,
-                    deliver=report.deliver,
-                    commit=report.commit,
-                    deadline=share,
-                    clock=clock,
-                )
-                report.summary = outcome.summary
-                report.complete = outcome.complete
-                report.stopped_by_deadline = outcome.stopped_by_deadline
-                report.error = outcome.error
-                self._log_outcome(report)
-                if isinstance(outcome.error, AuthError):
-                    auth_failure = outcome.error
+            poll_triggers(
+                ctx,
+                specs,
+                self.reports,
+                seconds=self.settings.deadline_s,
+                max_events=self.settings.max_events,
+                clock=self.over.clock,
+                log=self.log,
+            )
         errors = [r for r in self.reports if r.error is not None]
         if errors:
             self.status = "failed"
             return EXIT_FAILED
         self.status = "complete" if all(r.complete for r in self.reports) else "partial"
         return EXIT_OK
-
-    def _log_outcome(self, report: TriggerReport) -> None:
-        if report.error is not None:
-            self.log.error(
-                "%s failed after delivering %d events: %s", report.trigger, len(report.events), report.error
-            )
-        elif report.stopped_by_deadline:
-            self.log.warning(
-                "%s stopped at the deadline after %d events; the next run continues from its cursor",
-                report.trigger,
-                len(report.events),
-            )
-        else:
-            self.log.info("%s delivered %d events", report.trigger, len(report.events))
 
     # -- output ------------------------------------------------------------------------------
     def _document(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ to change are plain ``FORTNOX_*`` variables, set on the ``run`` line of ``PANDIU
   a tenant-editable URL would let anyone with access to the settings form send the token elsewhere.
 - ``FORTNOX_PANDIUM_DEADLINE_SECONDS``: when to stop starting polls (default 540 s, a minute inside
   Pandium's ten-minute limit; a run killed at the limit is "Failed (Timeout)" and keeps nothing).
+- ``FORTNOX_PANDIUM_MAX_EVENTS``: a soft cap on the events one run prints (default none); the rest follow
+  in the next runs, as after the deadline.
 - ``FORTNOX_LOG_FORMAT`` (``text`` or ``json``) and ``FORTNOX_LOG_LEVEL``.
 """
 
@@ -31,6 +33,7 @@ CONFIG_PREFIX: Final = "PAN_CFG_"
 
 BASE_URL_ENV: Final = "FORTNOX_API_BASE_URL"
 DEADLINE_ENV: Final = "FORTNOX_PANDIUM_DEADLINE_SECONDS"
+MAX_EVENTS_ENV: Final = "FORTNOX_PANDIUM_MAX_EVENTS"
 LOG_FORMAT_ENV: Final = "FORTNOX_LOG_FORMAT"
 LOG_LEVEL_ENV: Final = "FORTNOX_LOG_LEVEL"
 
@@ -50,6 +53,7 @@ class PandiumSettings:
     tenant_name: str | None
     base_url: str
     deadline_s: float
+    max_events: int | None  # a soft cap on the events one run prints (None: no cap)
     log_json: bool
     log_level: str
     config: Mapping[str, str] = field(default_factory=dict)  # PAN_CFG_* without the prefix, lower case
@@ -64,6 +68,7 @@ class PandiumSettings:
             tenant_name=tenant_name,
             base_url=_base_url(env, tenant),
             deadline_s=_deadline(env, tenant),
+            max_events=_max_events(env, tenant),
             log_json=_log_json(env, tenant),
             log_level=(_get(env, LOG_LEVEL_ENV) or "INFO").upper(),
             config={
@@ -125,6 +130,20 @@ def _deadline(env: Mapping[str, str], tenant: str) -> float:
             "state before Pandium's ten-minute limit.",
         )
     return value
+
+
+def _max_events(env: Mapping[str, str], tenant: str) -> int | None:
+    raw = _get(env, MAX_EVENTS_ENV)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"{MAX_EVENTS_ENV}={raw!r} is not a positive whole number",
+            field=MAX_EVENTS_ENV,
+            tenant=tenant,
+            hint="unset it for no cap, or give e.g. 5000 to keep each run's output small.",
+        )
+    return int(raw)
 
 
 def _log_json(env: Mapping[str, str], tenant: str) -> bool:
