@@ -97,6 +97,7 @@ class _Run:
     def __post_init__(self) -> None:
         self.log = tenant_logger(self.settings.tenant, LOGGER)
         self.started_at = self.over.now()
+        self.deadline = self.over.clock() + self.settings.deadline_s  # counted from the start of the run
 
     def execute(self, stdout: TextIO) -> int:
         mode = self.settings.run_mode
@@ -187,7 +188,7 @@ class _Run:
                 ctx,
                 specs,
                 self.reports,
-                seconds=self.settings.deadline_s,
+                deadline=self.deadline,
                 max_events=self.settings.max_events,
                 clock=self.over.clock,
                 log=self.log,

@@ -1,7 +1,8 @@
 """Normal mode's loop over the triggers: one shared deadline, an optional event budget, the shared poll loop.
 
-- The deadline is shared out: each trigger may use an equal part of the time left when it starts, so a long
-  backfill of the first cannot starve the second, and time one leaves over goes to the next.
+- The deadline (a ``clock()`` value, counted from the start of the run) is shared out: each trigger may use
+  an equal part of the time left when it starts, so a long backfill of the first cannot starve the second,
+  and time one leaves over goes to the next.
 - The event budget (``FORTNOX_PANDIUM_MAX_EVENTS``) bounds the stdout document: once the run has delivered
   that many events, no trigger starts another poll (a soft cap: the poll in progress finishes).
 - Each trigger runs through ``runtime.runner.run_trigger`` (deliver, then commit). The budget reaches it
@@ -25,12 +26,11 @@ def poll_triggers(
     specs: Sequence[TriggerSpec],
     reports: Sequence[TriggerReport],
     *,
-    seconds: float,
+    deadline: float,
     max_events: int | None,
     clock: Callable[[], float],
     log: logging.LoggerAdapter[logging.Logger],
 ) -> None:
-    deadline = clock() + seconds
     share = deadline
 
     def delivered() -> int:
