@@ -4,7 +4,7 @@ Pandium injects ``PAN_CTX_*`` (context it controls), ``PAN_CFG_*`` (the tenant's
 strings) and ``PAN_SEC_*`` (secrets; read by ``auth.injected``). Operator knobs that a tenant must not be able
 to change are plain ``FORTNOX_*`` variables, set on the ``run`` line of ``PANDIUM.yaml``:
 
-- ``FORTNOX_API_BASE_URL``: the Fortnox API (the sandbox in tests). Deliberately not a ``PAN_CFG_`` setting:
+- ``FORTNOX_API_URL``: the Fortnox API (the sandbox in tests). Deliberately not a ``PAN_CFG_`` setting:
   a tenant-editable URL would let anyone with access to the settings form send the token elsewhere.
 - ``FORTNOX_PANDIUM_DEADLINE_SECONDS``: when to stop starting polls (default 540 s, a minute inside
   Pandium's ten-minute limit; a run killed at the limit is "Failed (Timeout)" and keeps nothing).
@@ -31,7 +31,7 @@ METADATA_FILE_ENV: Final = "PAN_CTX_TENANT_METADATA_FILE"
 LAST_STDOUT_ENV: Final = "PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT"
 CONFIG_PREFIX: Final = "PAN_CFG_"
 
-BASE_URL_ENV: Final = "FORTNOX_API_BASE_URL"
+BASE_URL_ENV: Final = "FORTNOX_API_URL"
 DEADLINE_ENV: Final = "FORTNOX_PANDIUM_DEADLINE_SECONDS"
 MAX_EVENTS_ENV: Final = "FORTNOX_PANDIUM_MAX_EVENTS"
 LOG_FORMAT_ENV: Final = "FORTNOX_LOG_FORMAT"
