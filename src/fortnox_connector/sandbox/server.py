@@ -249,6 +249,13 @@ class Sandbox:
         with self.store.lock:
             self.store.tenant(tenant_id).service_consent = consented
 
+    def revoke_consent(self, tenant_id: int) -> int:
+        """The customer removes the integration in Fortnox: every token and code of the tenant dies and its
+        service-account consent ends. Returns how many tokens and codes were revoked."""
+        with self.store.lock:
+            self.store.tenant(tenant_id).service_consent = False
+        return self.oauth.revoke_tenant(tenant_id)
+
     def now(self) -> datetime:
         return self.clock.now()
 
@@ -301,6 +308,10 @@ class Sandbox:
             with self._stats_lock:
                 self.stats.faults += 1
             if fault.kind == "drop":
+                h.drop()
+                return
+            if fault.kind == "drop_response":
+                self._route(h, path, query, raw)  # done, but the answer never leaves
                 h.drop()
                 return
             if fault.kind == "slow":

@@ -1,0 +1,92 @@
+"""A real ``FortnoxClient`` against the in-process sandbox over loopback, on a fake monotonic clock.
+
+The fake clock moves only when the client sleeps (pacing, backoff, ``Retry-After``), so retries cost no real
+time; the sandbox's own rate limiter is off in the ``sandbox`` fixture unless a test turns it on.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import httpx
+
+from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.fortnox.retry import RetryPolicy
+from fortnox_connector.sandbox import Sandbox
+from fortnox_connector.secrets import Secret
+
+
+class SleepClock:
+    """Monotonic seconds that advance only by what the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Bearer:
+    """A TokenProvider for one fixed sandbox access token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = Secret(token)
+        self.invalidated: list[Secret] = []
+
+    def access_token(self) -> Secret:
+        return self.token
+
+    def invalidate(self, token: Secret) -> None:
+        self.invalidated.append(token)
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+
+class Wire(httpx.BaseTransport):
+    """Real HTTP that also keeps each request (method, path, query) in order."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path, dict(request.url.params)))
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def sandbox_client(
+    sandbox: Sandbox,
+    tokens: TokenProvider,
+    tenant: str,
+    *,
+    clock: SleepClock | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> FortnoxClient:
+    """A client for ``tenant`` on ``sandbox``; ``options`` override the FortnoxClient defaults."""
+    clock = clock or SleepClock()
+    fields: dict[str, Any] = {
+        "tenant": tenant,
+        "tokens": tokens,
+        "client_id": sandbox.client_id,
+        "base_url": sandbox.base_url,
+        "transport": transport or httpx.HTTPTransport(),
+        "pacers": PacerRegistry(),
+        "clock": clock,
+        "sleep": clock.sleep,
+        "retry": RetryPolicy(rng=random.Random(3)),
+        "timeout": 5.0,
+    }
+    fields.update(options)
+    return FortnoxClient(**fields)
