@@ -15,39 +15,10 @@ from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.fortnox.retry import RetryPolicy
 from fortnox_connector.sandbox import Sandbox
-from fortnox_connector.secrets import Secret
+from tests.actions.support import StaticTokens as Bearer
+from tests.fortnox.conftest import FakeClock as SleepClock
 
-
-class SleepClock:
-    """Monotonic seconds that advance only by what the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-class Bearer:
-    """A TokenProvider for one fixed sandbox access token."""
-
-    def __init__(self, token: str) -> None:
-        self.token = Secret(token)
-        self.invalidated: list[Secret] = []
-
-    def access_token(self) -> Secret:
-        return self.token
-
-    def invalidate(self, token: Secret) -> None:
-        self.invalidated.append(token)
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
+__all__ = ["Bearer", "SleepClock", "Wire", "sandbox_client"]
 
 
 class Wire(httpx.BaseTransport):
