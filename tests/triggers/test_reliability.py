@@ -178,6 +178,28 @@ def test_thin_list_items_fetch_single_payments_and_count_the_requests(
         assert event["voucher"]["number"] == p["VoucherNumber"]
 
 
+def test_a_payment_deleted_before_its_single_fetch_is_skipped(
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host], recorder: Recorder
+) -> None:
+    def add_a_vanished_thin_item(request: httpx.Request, data: Any) -> Any:
+        if request.url.path == LIST:
+            ghost = dict(data["InvoicePayments"][0], Number="99999", Booked=True)
+            del ghost["InvoiceOCR"]
+            data["InvoicePayments"].append(ghost)
+        return data
+
+    recorder.rewrite = add_a_vanished_thin_item
+    host = make_host()
+
+    outcome = host.run()
+
+    assert "99999" not in {p["payment_number"] for p in host.payloads()}
+    assert f"GET {LIST}/99999" in recorder.paths()
+    booked = sum(1 for p in sandbox.payments(sandbox_tenant) if p["Booked"])
+    assert outcome.summary.events == booked
+    assert outcome.summary.skipped == len(sandbox.payments(sandbox_tenant)) - booked + 1
+
+
 def test_a_missing_scope_stops_the_run_naming_tenant_and_fix(
     sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
 ) -> None:

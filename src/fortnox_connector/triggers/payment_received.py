@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.records import InvoicePayment
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.cursor import encode
@@ -71,7 +72,11 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
             skipped += 1  # already emitted in this state (overlap or restarted paging)
             continue
         if needs_detail(p):
-            p = client.get_invoice_payment(p.number)
+            try:
+                p = client.get_invoice_payment(p.number)
+            except NotFound:
+                skipped += 1  # deleted since the list was read: only unbooked payments can be
+                continue
             if not p.booked and not all_payments:
                 skipped += 1
                 continue
