@@ -58,8 +58,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     emitted_booked: list[int] = []
     emitted_unbooked: list[int] = []
     skipped = 0
-    for payment in step.page.items:
-        p = payment
+    for p in step.page.items:
         if (
             (not p.booked and not all_payments)
             or (not_before is not None and p.payment_date < not_before)
