@@ -76,6 +76,18 @@ def test_eur_payment_converts_to_sek_rounded_to_the_ore(
     assert stored["Currency"] == "EUR"
 
 
+def test_a_currency_quoted_per_100_units_divides_by_the_unit(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    add(sandbox, sandbox_tenant, Currency="JPY", CurrencyRate="6.7", CurrencyUnit=100, Total="50000")
+    out = register_payment.run(ctx, pay(amount="12345", currency="JPY"))
+    # 12345 JPY x 6.7 SEK / 100 JPY = 827.115 -> 827.12 (half up)
+    assert out["amount"] == "827.12" and out["amount_currency"] == "12345.00"
+    [stored] = payments_of(sandbox, sandbox_tenant)
+    assert Decimal(str(stored["Amount"])) == Decimal("827.12") and stored["CurrencyUnit"] == 100
+    assert Decimal(str(sandbox.invoice(sandbox_tenant, DOC)["Balance"])) == Decimal("37655")
+
+
 def test_given_currency_rate_overrides_the_invoices(
     ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
 ) -> None:
