@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment, MalformedRecord
+from fortnox_connector.fortnox.wire import loads_lenient
 from fortnox_connector.sandbox import Sandbox
 from tests.fortnox.live import Bearer, sandbox_client
 
@@ -119,3 +120,10 @@ def test_every_record_the_sandbox_serves_reads_through_the_client(sandbox: Sandb
             [p.amount for p in payments] + [i.total for i in invoices] + [p.currency_rate for p in payments]
         )
         assert all(type(m) is Decimal for m in money)
+
+
+def test_money_from_the_wire_never_passes_through_a_float() -> None:
+    data = loads_lenient(b'{"InvoicePayments":[{"Amount":1414.33,"CurrencyRate":11.234567890123456789}]}')
+    [raw] = data["InvoicePayments"]
+    assert raw["Amount"] == Decimal("1414.33") and type(raw["Amount"]) is Decimal
+    assert raw["CurrencyRate"] == Decimal("11.234567890123456789")  # a float would keep 17 digits at most
