@@ -18,7 +18,7 @@ from fortnox_connector.sandbox import Sandbox
 from tests.actions.support import StaticTokens as Bearer
 from tests.fortnox.conftest import FakeClock as SleepClock
 
-__all__ = ["Bearer", "SleepClock", "Wire", "sandbox_client"]
+__all__ = ["Bearer", "SharedClock", "SleepClock", "Wire", "sandbox_client"]
 
 
 class Wire(httpx.BaseTransport):
@@ -61,3 +61,15 @@ def sandbox_client(
     }
     fields.update(options)
     return FortnoxClient(**fields)
+
+
+class SharedClock(SleepClock):
+    """Sleeping moves the client's clock and slides the sandbox's rate-limit window alike."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__()
+        self.sandbox = sandbox
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.sandbox.advance_wall(seconds)

@@ -10,19 +10,7 @@ import pytest
 
 from fortnox_connector.fortnox.pacing import FORTNOX_LIMIT, PacerRegistry
 from fortnox_connector.sandbox import Sandbox
-from tests.fortnox.live import Bearer, SleepClock, sandbox_client
-
-
-class SharedClock(SleepClock):
-    """Sleeping moves the client's clock and slides the sandbox's rate-limit window alike."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        super().__init__()
-        self.sandbox = sandbox
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        self.sandbox.advance_wall(seconds)
+from tests.fortnox.live import Bearer, SharedClock, sandbox_client
 
 
 @pytest.mark.sandbox(rate_limit=True)
