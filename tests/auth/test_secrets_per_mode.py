@@ -33,7 +33,7 @@ from fortnox_connector.auth.injected import (
     parse_injected_token,
 )
 from fortnox_connector.contract.state import MemoryStateStore, Token
-from fortnox_connector.errors import ConfigError, ConnectorError, ReconnectRequired, TokenExpired
+from fortnox_connector.errors import AuthError, ConfigError, ConnectorError, ReconnectRequired, TokenExpired
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.sandbox import Sandbox
@@ -290,4 +290,27 @@ def test_missing_licence_and_missing_scope_name_the_tenant_and_the_fix(
             licence
         )
         assert client.requests_sent == 2  # neither is retried
+    leaks.check()
+
+
+def test_a_lost_refresh_answer_ends_in_a_clear_reconnect(
+    sandbox: Sandbox, oauth: FortnoxOAuth, clock: Clock, leaks: Leaks
+) -> None:
+    """Fortnox used the single-use refresh token but its answer was lost: nothing can recover the new one,
+    so the next attempt asks the customer to reconnect (docs/oauth.md, known limits), never a loop."""
+    store = MemoryStateStore()
+    code = consent(sandbox, oauth, ALL_SCOPES)
+    leaks.secret(code)
+    leaks.token(connect_tenant(TENANT, oauth, store, code))
+    tokens = AuthorizationCodeTokens(TENANT, oauth, store)
+    with sandbox_client(sandbox, tokens, TENANT) as client:
+        clock.advance(3600)
+        sandbox.inject_fault("drop_response", count=1, path_prefix="/oauth-v1/token")
+        lost = expect(AuthError, client.company_information, leaks)
+        assert lost.tenant == TENANT and "could not reach" in str(lost)
+        gone = expect(ReconnectRequired, client.company_information, leaks)
+        assert gone.tenant == TENANT and "reconnect" in str(gone)
+        sent = oauth.token_requests
+        expect(ReconnectRequired, client.company_information, leaks)
+        assert oauth.token_requests == sent and client.requests_sent == 0
     leaks.check()
