@@ -1,0 +1,202 @@
+"""Building a ``TenantContext`` for a stored tenant: its config, a token provider for its auth mode, a client.
+
+``Runtime`` holds what every tenant shares in one process (settings, the store, the catalog, one OAuth
+client for refreshes); ``Runtime.context(tenant)`` opens one tenant's context and closes its HTTP client
+afterwards. The Fortnox client paces per (client id, tenant) across the whole process, so two contexts of
+one tenant never exceed its rate limit together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
+from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
+from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.errors import ConfigError
+from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.runtime.catalog import Catalog, load_catalog
+from fortnox_connector.runtime.settings import RuntimeSettings
+from fortnox_connector.runtime.store import RuntimeStore, SqliteStore, load_or_create_key, previous_keys
+from fortnox_connector.runtime.store.base import TenantRecord
+
+Clock = Callable[[], datetime]
+_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(TenantConfig)}
+
+
+def _fallback_config(data: Mapping[str, Any], tenant: str) -> TenantConfig:
+    """TenantConfig from a stored mapping when the schema-validating parser is not installed."""
+    unknown = sorted(set(data) - set(_CONFIG_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"unknown config setting {unknown[0]!r}",
+            field=unknown[0],
+            tenant=tenant,
+            hint=f"the settings are: {', '.join(sorted(_CONFIG_FIELDS))}",
+        )
+    values = dict(data)
+    raw_day = values.get("ignore_payments_before")
+    if isinstance(raw_day, str):
+        try:
+            values["ignore_payments_before"] = date.fromisoformat(raw_day)
+        except ValueError:
+            raise ConfigError(
+                f"ignore_payments_before {raw_day!r} is not a date",
+                field="ignore_payments_before",
+                tenant=tenant,
+                hint="write it as YYYY-MM-DD",
+            ) from None
+    return TenantConfig(**values)
+
+
+def tenant_config(data: Mapping[str, Any] | None, tenant: str) -> TenantConfig:
+    """The tenant's typed config, validated by ``declaration.config.parse_config`` when it exists."""
+    parser: Any = getattr(
+        importlib.import_module("fortnox_connector.declaration.config"), "parse_config", None
+    )
+    if parser is not None:
+        config: TenantConfig = parser(data or {}, tenant=tenant)
+        return config
+    return _fallback_config(data or {}, tenant)
+
+
+def config_to_json(config: TenantConfig) -> dict[str, Any]:
+    """A TenantConfig as JSON values (dates ISO 8601), for storing and showing."""
+    out: dict[str, Any] = {}
+    for name in _CONFIG_FIELDS:
+        value = getattr(config, name)
+        out[name] = value.isoformat() if isinstance(value, date) else value
+    return out
+
+
+def tenant_logger(tenant: str) -> logging.LoggerAdapter[logging.Logger]:
+    """The pandium engineer's ``runtime.logs.tenant_logger`` when present; else a plain adapter."""
+    try:
+        logs: Any = importlib.import_module("fortnox_connector.runtime.logs")
+        adapter: logging.LoggerAdapter[logging.Logger] = logs.tenant_logger(tenant)
+        return adapter
+    except (ImportError, AttributeError):
+        return logging.LoggerAdapter(logging.getLogger("fortnox_connector"), {"tenant": tenant})
+
+
+def open_store(settings: RuntimeSettings) -> SqliteStore:
+    """The state database under ``settings.home``; its key from the environment or the 0600 key file."""
+    key = load_or_create_key(settings.key_path)
+    return SqliteStore(settings.db_path, key, previous_keys=previous_keys())
+
+
+@dataclass
+class Runtime:
+    """One process's runtime: settings, store and catalog, and an OAuth client shared by every tenant."""
+
+    settings: RuntimeSettings
+    store: RuntimeStore
+    catalog: Catalog = field(default_factory=load_catalog)
+    now: Clock = utc_now
+    transport: httpx.BaseTransport | None = None  # tests and embedding only
+    pacers: PacerRegistry | None = None  # None: the process-wide registry (one window per client+tenant)
+    _oauth: FortnoxOAuth | None = field(default=None, init=False, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @classmethod
+    def open(cls, settings: RuntimeSettings, *, catalog: Catalog | None = None) -> Runtime:
+        store = open_store(settings)
+        return cls(settings=settings, store=store, catalog=catalog or load_catalog())
+
+    def close(self) -> None:
+        with self._guard:
+            oauth, self._oauth = self._oauth, None
+        if oauth is not None:
+            oauth.close()
+        self.store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def new_oauth(self, *, tenant: str | None = None, redirect_uri: str | None = None) -> FortnoxOAuth:
+        """A new OAuth client for this runtime's Fortnox app (the connect flow needs its own redirect URI)."""
+        client_id, secret = self.settings.require_client(tenant)
+        return FortnoxOAuth(
+            client_id,
+            secret,
+            auth_base_url=self.settings.auth_url,
+            redirect_uri=redirect_uri,
+            transport=self.transport,
+            clock=self.now,
+        )
+
+    def oauth(self, tenant: str | None = None) -> FortnoxOAuth:
+        """The shared OAuth client (refreshes and client-credentials tokens)."""
+        with self._guard:
+            if self._oauth is None:
+                self._oauth = self.new_oauth(tenant=tenant)
+            return self._oauth
+
+    def config(self, tenant: str) -> TenantConfig:
+        return tenant_config(self.store.load_config(tenant), tenant)
+
+    def token_provider(self, record: TenantRecord) -> TokenProvider:
+        """The token provider for the tenant's auth mode."""
+        if record.auth_mode == "authorization_code":
+            return AuthorizationCodeTokens(record.id, self.oauth(record.id), self.store, clock=self.now)
+        if record.auth_mode == "client_credentials":
+            if not record.fortnox_tenant_id:
+                raise ConfigError(
+                    "a service-account tenant needs its Fortnox tenant id (DatabaseNumber)",
+                    field="fortnox_tenant_id",
+                    tenant=record.id,
+                    hint=f"run `fortnox-connector connect {record.id} --service-account`",
+                )
+            return ClientCredentialsTokens(
+                record.id, record.fortnox_tenant_id, self.oauth(record.id), clock=self.now
+            )
+        raise ConfigError(
+            "the tenant's tokens are managed by its host (auth mode host_managed)",
+            field="auth_mode",
+            tenant=record.id,
+            hint="run it through its host (`fortnox-connector pandium`), or add it again in another mode",
+        )
+
+    def client(self, record: TenantRecord, tokens: TokenProvider) -> FortnoxClient:
+        client_id, _ = self.settings.require_client(record.id)
+        return FortnoxClient(
+            tenant=record.id,
+            tokens=tokens,
+            client_id=client_id,
+            base_url=self.settings.api_url,
+            transport=self.transport,
+            pacers=self.pacers,
+        )
+
+    @contextmanager
+    def context(self, tenant: str, *, tokens: TokenProvider | None = None) -> Iterator[TenantContext]:
+        """The tenant's ``TenantContext`` for the ``with`` block (its HTTP client is closed afterwards)."""
+        record = self.store.require_tenant(tenant)
+        config = self.config(tenant)
+        client = self.client(record, tokens or self.token_provider(record))
+        try:
+            yield TenantContext(
+                tenant=tenant,
+                config=config,
+                client=client,
+                state=self.store,
+                now=self.now,
+                log=tenant_logger(tenant),
+            )
+        finally:
+            client.close()
