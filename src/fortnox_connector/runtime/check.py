@@ -49,7 +49,7 @@ _PROBES = ("companyinformation", "invoice", "payment", "settings")
 
 def _clock_item(runtime: Runtime) -> CheckItem:
     try:
-        with httpx.Client(transport=runtime.transport, timeout=10) as http:
+        with httpx.Client(transport=runtime.http_transport(), timeout=10) as http:
             answer = http.get(runtime.settings.api_url.rstrip("/") + "/3/companyinformation")
         theirs = parsedate_to_datetime(answer.headers["date"])
     except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:

@@ -190,7 +190,7 @@ def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
         tokens=tokens,
         client_id=client_id,
         base_url=runtime.settings.api_url,
-        transport=runtime.transport,
+        transport=runtime.http_transport(),
         pacers=runtime.pacers,
     ) as client:
         info = client.company_information()

@@ -91,10 +91,25 @@ def tenant_logger(tenant: str) -> logging.LoggerAdapter[logging.Logger]:
         return logging.LoggerAdapter(logging.getLogger("fortnox_connector"), {"tenant": tenant})
 
 
-def open_store(settings: RuntimeSettings) -> SqliteStore:
-    """The state database under ``settings.home``; its key from the environment or the 0600 key file."""
-    key = load_or_create_key(settings.key_path)
-    return SqliteStore(settings.db_path, key, previous_keys=previous_keys())
+def open_store(settings: RuntimeSettings, env: Mapping[str, str] | None = None) -> SqliteStore:
+    """The state database under ``settings.home``; its key from ``env`` (default: the process's) or the
+    0600 key file there (created on first use)."""
+    key = load_or_create_key(settings.key_path, env=env)
+    return SqliteStore(settings.db_path, key, previous_keys=previous_keys(env))
+
+
+class SharedTransport(httpx.HTTPTransport):
+    """One connection pool (and one TLS context) for every client of a runtime; clients cannot close it.
+
+    Building a TLS context loads the CA bundle (tens of milliseconds); a client per tenant run would pay
+    that every time, and keep-alive connections to Fortnox would not be reused across tenants.
+    """
+
+    def close(self) -> None:
+        return None  # closed by ``Runtime.close`` through ``really_close``
+
+    def really_close(self) -> None:
+        super().close()
 
 
 @dataclass
@@ -108,7 +123,8 @@ class Runtime:
     transport: httpx.BaseTransport | None = None  # tests and embedding only
     pacers: PacerRegistry | None = None  # None: the process-wide registry (one window per client+tenant)
     _oauth: FortnoxOAuth | None = field(default=None, init=False, repr=False)
-    _guard: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _guard: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _shared: SharedTransport | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, settings: RuntimeSettings, *, catalog: Catalog | None = None) -> Runtime:
@@ -118,9 +134,21 @@ class Runtime:
     def close(self) -> None:
         with self._guard:
             oauth, self._oauth = self._oauth, None
+            shared, self._shared = self._shared, None
         if oauth is not None:
             oauth.close()
+        if shared is not None:
+            shared.really_close()
         self.store.close()
+
+    def http_transport(self) -> httpx.BaseTransport:
+        """The transport every HTTP client of this runtime uses (the given one, else a shared pool)."""
+        if self.transport is not None:
+            return self.transport
+        with self._guard:
+            if self._shared is None:
+                self._shared = SharedTransport()
+            return self._shared
 
     def __enter__(self) -> Runtime:
         return self
@@ -136,7 +164,7 @@ class Runtime:
             secret,
             auth_base_url=self.settings.auth_url,
             redirect_uri=redirect_uri,
-            transport=self.transport,
+            transport=self.http_transport(),
             clock=self.now,
         )
 
@@ -179,7 +207,7 @@ class Runtime:
             tokens=tokens,
             client_id=client_id,
             base_url=self.settings.api_url,
-            transport=self.transport,
+            transport=self.http_transport(),
             pacers=self.pacers,
         )
 

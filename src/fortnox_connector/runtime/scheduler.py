@@ -203,7 +203,7 @@ class Scheduler:
                 "tenant %s is paused and must reconnect", report.tenant, extra={"tenant": report.tenant}
             )
         elif report.error is not None:
-            log.error("tenant %s: %s", report.tenant, report.error, extra={"tenant": report.tenant})
+            log.error("%s", report.error, extra={"tenant": report.tenant})
         if self.on_result is not None:
             self.on_result(report)
 

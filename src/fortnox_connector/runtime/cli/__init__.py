@@ -98,7 +98,7 @@ _register()
 def main(argv: Sequence[str] | None = None, *, app: App | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     try:
-        cli.main(
+        code = cli.main(
             args=list(argv) if argv is not None else sys.argv[1:],
             prog_name="fortnox-connector",
             standalone_mode=False,
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None, *, app: App | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code if isinstance(code, int) else 0  # click returns a ctx.exit() code in this mode
 
 
 __all__ = ["App", "cli", "main"]

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from fortnox_connector.errors import ConfigError, ConnectorError
+from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
 from fortnox_connector.runtime.context import Runtime, open_store
 from fortnox_connector.runtime.settings import RuntimeSettings
@@ -48,6 +49,7 @@ class App:
     catalog: Catalog | None = None
     transport: httpx.BaseTransport | None = None
     open_url: Callable[[str], None] | None = None
+    pacers: PacerRegistry | None = None  # tests: a fresh registry, so tests do not share rate windows
     json: bool = False  # set by the running command's --json
     _runtime: Runtime | None = None
 
@@ -60,9 +62,10 @@ class App:
             settings = self.settings()
             self._runtime = Runtime(
                 settings=settings,
-                store=open_store(settings),
+                store=open_store(settings, self.env),
                 catalog=self.catalog or load_catalog(),
                 transport=self.transport,
+                pacers=self.pacers,
             )
         return self._runtime
 
@@ -118,19 +121,6 @@ def to_json(data: Any, *, indent: int | None = None) -> str:
 
 def echo_json(data: Any) -> None:
     click.echo(to_json(data))
-
-
-def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--json``: one JSON document on stdout instead of tables."""
-
-    def mark(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            app_of(ctx).json = True
-        return value
-
-    return click.option(
-        "--json", "as_json", is_flag=True, expose_value=True, callback=mark, help="Print JSON (for scripts)."
-    )(f)
 
 
 def read_json_arg(value: str, what: str) -> Any:
