@@ -11,11 +11,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from fortnox_connector.contract.state import StateStore
     from fortnox_connector.declaration.config import TenantConfig
+    from fortnox_connector.declaration.manifest import Declaration
     from fortnox_connector.fortnox.client import FortnoxClient
 
 JSON = Any  # a JSON-serialisable value; money is a decimal string, dates ISO 8601
@@ -97,3 +98,37 @@ class ActionSpec:
     input_schema: Mapping[str, JSON]
     output_schema: Mapping[str, JSON]
     run: ActionFn
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorDefinition:
+    """A connector a host can offer: who it is and, read without running it, what it needs.
+
+    ``name`` is the id its triggers and actions are registered under (``TriggerSpec.connector``);
+    ``declaration`` is its validated ``connector.yaml`` (auth, secrets manifest, schedule);
+    ``config_schema`` the JSON Schema of a tenant's config, self-contained (a host renders its form from it).
+    """
+
+    name: str
+    title: str
+    version: str
+    description: str
+    declaration: Declaration | None = None
+    config_schema: Mapping[str, JSON] = field(default_factory=dict)
+
+
+class EventSink(Protocol):
+    """Where a host delivers events: all of a batch, or raise ``DeliveryError`` (none of it counts)."""
+
+    def deliver(self, events: Sequence[Event]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSpec:
+    """An event sink a plugin offers; ``factory(options)`` builds one (options from a CLI or config file)."""
+
+    name: str
+    description: str
+    factory: Callable[[Mapping[str, Any]], EventSink]

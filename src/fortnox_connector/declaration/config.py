@@ -1,12 +1,29 @@
-"""A tenant's configuration, typed. Validated against ``schemas/config.json`` before it is built."""
+"""A tenant's configuration, typed. Validated against ``schemas/config.json`` before it is built.
+
+``parse_config`` takes what a host has: JSON-ish values (a settings UI), or strings from the environment
+(Pandium's ``PAN_CFG_*``) with ``from_strings=True``, which converts each by the type its schema gives
+(integers, booleans, dates; an empty string is "not set"). Errors name the field, the tenant and the fix.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from fortnox_connector.declaration.schemas import check, load_schema
+from fortnox_connector.errors import ConfigError
 
 DEFAULT_SCHEDULE = "0 23 * * *"
 DEFAULT_TIMEZONE = "Europe/Stockholm"
+CONFIG_SCHEMA = "config.json"
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +39,118 @@ class TenantConfig:
     default_mode_of_payment_account: int | None = None  # e.g. 1930
     bookkeep_payments: bool = True
     allow_overpayment: bool = False
+
+
+def parse_config(
+    data: Mapping[str, Any], *, tenant: str | None = None, from_strings: bool = False
+) -> TenantConfig:
+    """Check ``data`` against ``schemas/config.json`` and build the ``TenantConfig`` (absent: defaults).
+
+    With ``from_strings`` every value is a string to convert by the field's schema type, and keys match
+    case-insensitively (``BACKFILL_DAYS`` = ``backfill_days``).
+    """
+    what = "the tenant's config"  # the error's tenant prefixes the message
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{what} must be a mapping of settings, not {type(data).__name__}",
+            field="(top level)",
+            tenant=tenant,
+            hint='pass the settings as an object, e.g. {"backfill_days": 30}',
+        )
+    values = coerce_strings(data, tenant=tenant) if from_strings else dict(data)
+    values = {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
+    check(values, CONFIG_SCHEMA, what=what, tenant=tenant, hint=None)
+    schedule = str(values.get("schedule", DEFAULT_SCHEDULE)).strip()
+    if not croniter.is_valid(schedule):
+        raise ConfigError(
+            f"{what}: schedule: {schedule!r} is not a cron expression",
+            field="schedule",
+            tenant=tenant,
+            hint="give five fields: minute hour day-of-month month day-of-week, e.g. '0 23 * * *'",
+        )
+    timezone = str(values.get("timezone", DEFAULT_TIMEZONE))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{what}: timezone: {timezone!r} is not a known timezone",
+            field="timezone",
+            tenant=tenant,
+            hint="use an IANA name such as Europe/Stockholm",
+        ) from None
+    before = values.get("ignore_payments_before")
+    return TenantConfig(
+        backfill_days=values.get("backfill_days", 30),
+        ignore_payments_before=date.fromisoformat(before) if before is not None else None,
+        ignore_invoice_numbers_below=values.get("ignore_invoice_numbers_below", 0),
+        schedule=schedule,
+        timezone=timezone,
+        emit_unbooked_payments=values.get("emit_unbooked_payments", False),
+        lastmodified_overlap_minutes=values.get("lastmodified_overlap_minutes", 90),
+        default_mode_of_payment=values.get("default_mode_of_payment"),
+        default_mode_of_payment_account=values.get("default_mode_of_payment_account"),
+        bookkeep_payments=values.get("bookkeep_payments", True),
+        allow_overpayment=values.get("allow_overpayment", False),
+    )
+
+
+def coerce_strings(data: Mapping[str, Any], *, tenant: str | None = None) -> dict[str, Any]:
+    """Environment strings converted by ``config.json``'s types; unknown keys pass through to be refused."""
+    properties: Mapping[str, Any] = load_schema(CONFIG_SCHEMA, bundle=False)["properties"]
+    by_lower = {name.lower(): name for name in properties}
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        name = by_lower.get(str(key).strip().lower(), str(key))
+        spec = properties.get(name)
+        if spec is None or not isinstance(raw, str):
+            out[name] = raw
+            continue
+        text = raw.strip()
+        if text == "":
+            if _allows_null(spec):
+                out[name] = None
+            continue  # "not set": the default applies
+        out[name] = _convert(name, text, _types(spec), tenant)
+    return out
+
+
+def _types(spec: Mapping[str, Any]) -> set[str]:
+    kinds: set[str] = set()
+    declared = spec.get("type")
+    if isinstance(declared, str):
+        kinds.add(declared)
+    elif isinstance(declared, list):
+        kinds.update(str(t) for t in declared)
+    for option in spec.get("anyOf", []):
+        kinds.update(_types(option))
+    return kinds
+
+
+def _allows_null(spec: Mapping[str, Any]) -> bool:
+    return "null" in _types(spec)
+
+
+def _convert(name: str, text: str, kinds: set[str], tenant: str | None) -> Any:
+    if "integer" in kinds:
+        try:
+            return int(text, 10)
+        except ValueError:
+            raise _bad(name, text, "a whole number, e.g. 30", tenant) from None
+    if "boolean" in kinds:
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise _bad(name, text, "true or false", tenant)
+    return text  # strings and dates (a date is checked by its schema's format)
+
+
+def _bad(name: str, text: str, expected: str, tenant: str | None) -> ConfigError:
+    shown = text if len(text) <= 40 else text[:39] + "…"
+    return ConfigError(
+        f"the tenant's config: {name}: {shown!r} is not {expected.split(',')[0]}",
+        field=name,
+        tenant=tenant,
+        hint=f"set {name} to {expected}",
+    )

@@ -1,14 +1,16 @@
 """Event sinks the runtime delivers to: stdout and file (JSON Lines) and a signed HTTP webhook.
 
-``SINKS`` lists them as ``(name, description, factory(options) -> sink)``; ``make_sink`` builds one by name.
+This module is a built-in plugin: ``ConnectorManager`` registers it, and its ``register_sinks`` hook offers
+``SINKS`` next to the sinks other plugins add. ``make_sink`` builds one by name from all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from fortnox_connector.errors import ConfigError
+from fortnox_connector.contract.hookspecs import hookimpl
+from fortnox_connector.contract.records import SinkSpec
 from fortnox_connector.runtime.sinks.base import Sink, SinkFactory, SinkInfo
 from fortnox_connector.runtime.sinks.encoding import event_from_json, event_to_dict, event_to_json
 from fortnox_connector.runtime.sinks.stream import FileSink, StdoutSink, file_sink, stdout_sink
@@ -25,16 +27,19 @@ SINKS: tuple[SinkInfo, ...] = (
 )
 
 
-def make_sink(name: str, options: Mapping[str, Any] | None = None) -> Sink:
-    """Build the sink called ``name``; an unknown name is a ``ConfigError`` listing the sinks."""
+@hookimpl
+def register_sinks() -> Iterator[SinkSpec]:
+    """The built-in sinks, offered through the plugin contract like any other plugin's."""
     for info in SINKS:
-        if info.name == name:
-            return info.factory(options or {})
-    raise ConfigError(
-        f"there is no sink called {name!r}",
-        field="sink",
-        hint=f"choose one of: {', '.join(i.name for i in SINKS)}",
-    )
+        yield SinkSpec(info.name, info.description, info.factory)
+
+
+def make_sink(name: str, options: Mapping[str, Any] | None = None) -> Sink:
+    """Build the sink called ``name`` (built-in or from a plugin); an unknown name is a ``ConfigError``."""
+    from fortnox_connector.contract.manager import ConnectorManager  # the manager imports this module
+
+    sink: Sink = ConnectorManager.load().make_sink(name, options)
+    return sink
 
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "event_to_dict",
     "event_to_json",
     "make_sink",
+    "register_sinks",
     "sign",
     "verify_signature",
 ]

@@ -1,0 +1,256 @@
+"""``python -m bench`` (``make bench``): the four figures of issue #4 against the sandbox on loopback.
+
+1. backfill of 100,000 payments with the real rate limit: wall time vs pages ÷ 5 req/s, 429s, requests;
+2. CPU with the limit off: events per CPU-second of the client process (sandbox in another process);
+3. peak RSS of a client process backfilling 1,000,000 payments (sandbox in another process);
+4. an incremental poll when nothing changed: requests per trigger.
+
+Results go to ``bench/results/<date>.json``; ``docs/bench.md`` explains them. ``--quick`` shrinks every
+size for a smoke run (its figures mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.harness import (
+    CountingSink,
+    TriggersMissing,
+    make_client,
+    make_ctx,
+    run,
+    summary_json,
+    trigger_spec,
+)
+from bench.remote import RemoteSandbox, SandboxClock
+from fortnox_connector.contract.state import MemoryStateStore
+from fortnox_connector.fortnox.client import PAGE_LIMIT
+from fortnox_connector.fortnox.pacing import PACERS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FORTNOX_RATE = 5.0  # 25 requests per 5-second window
+SETTLE_S = 2 * 3600.0
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# -- 1 ------------------------------------------------------------------------------------------------
+def backfill_rate_limited(n: int) -> dict[str, Any]:
+    with RemoteSandbox.start(n, rate_limit=True) as sb:
+        pages = math.ceil(sb.payments / PAGE_LIMIT)
+        spec = trigger_spec("payment_received")
+        sink = CountingSink()
+        with make_client(sb.base_url, sb.token, sb.client_id, sb.tenant, paced=True) as client:
+            ctx = make_ctx(client, SandboxClock(sb), MemoryStateStore())
+            started = time.perf_counter()
+            outcome, _ = run(ctx, spec, sink)
+            wall = time.perf_counter() - started
+            stats = sb.stats()
+            pacer = client.pacer.stats()
+        minimum = pages / FORTNOX_RATE
+        return {
+            "payments": sb.payments,
+            "events": sink.events,
+            "distinct_keys": len(sink.keys),
+            "pages_needed": pages,
+            "requests_used": client.requests_sent,
+            "requests_minimum": pages,
+            "wall_s": round(wall, 2),
+            "minimum_s": round(minimum, 2),
+            "ratio": round(wall / minimum, 3),
+            "goal_ratio": 1.05,
+            "client_429s": client.throttled_responses,
+            "sandbox_429s": stats["rate_limited"],
+            "sandbox_requests": stats["requests"],
+            "pacer_limit_per_window": PACERS.limit,
+            "pacer": dataclasses.asdict(pacer),
+            "summary": summary_json(outcome.summary),
+        }
+
+
+# -- 2 and 4 --------------------------------------------------------------------------------------------
+def cpu_and_incremental(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    with RemoteSandbox.start(n, rate_limit=False) as sb:
+        spec = trigger_spec("payment_received")
+        # The seed is stamped "now"; two hours later it is older than the 90-minute lastmodified overlap,
+        # as a real company's history is, so the poll after the backfill measures "nothing changed".
+        sb.advance(SETTLE_S)
+        clock = SandboxClock(sb)
+        cpu: dict[str, Any] = {"payments": sb.payments}
+        with make_client(sb.base_url, sb.token, sb.client_id, sb.tenant, paced=False) as client:
+            # a) fetch and parse only: every page as typed records, no trigger
+            c0, s0, w0 = time.process_time(), sb.cpu_seconds(), time.perf_counter()
+            parsed = 0
+            page_no, total_pages = 1, 1
+            while page_no <= total_pages:
+                page = client.list_invoice_payments(page=page_no)
+                parsed += len(page.items)
+                total_pages = page.total_pages
+                page_no += 1
+            cpu["fetch_and_parse"] = _cpu_figures(parsed, c0, s0, w0, sb)
+            # b) the trigger through the runner: parsed, checked, events built, delivered, cursor committed
+            results = {}
+            for label, schema in (("trigger", None), ("trigger_with_schema_validation", spec.event_schema)):
+                sink = CountingSink(schema=dict(schema) if schema is not None else None)
+                ctx = make_ctx(client, clock, MemoryStateStore())
+                c0, s0, w0 = time.process_time(), sb.cpu_seconds(), time.perf_counter()
+                outcome, cursor = run(ctx, spec, sink)
+                results[label] = (outcome, cursor, ctx)
+                cpu[label] = _cpu_figures(sink.events, c0, s0, w0, sb)
+                cpu[label]["summary"] = summary_json(outcome.summary)
+                cpu[label]["distinct_keys"] = len(sink.keys)
+            cpu["goal_events_per_cpu_s"] = 50_000
+
+            # 4) incremental polls when nothing changed
+            incremental: dict[str, Any] = {}
+            _, cursor, ctx = results["trigger"]
+            before = client.requests_sent
+            again, _ = run(ctx, spec, CountingSink(), cursor)
+            incremental["payment_received_right_after_backfill"] = {
+                "requests": client.requests_sent - before,
+                "events": again.summary.events,
+                "goal_requests": 1,
+            }
+            paid = trigger_spec("invoice_paid")
+            paid_ctx = make_ctx(client, clock, MemoryStateStore())
+            paid_outcome, paid_cursor = run(paid_ctx, paid, CountingSink())
+            before = client.requests_sent
+            paid_again, _ = run(paid_ctx, paid, CountingSink(), paid_cursor)
+            incremental["invoice_paid_right_after_backfill"] = {
+                "requests": client.requests_sent - before,
+                "events": paid_again.summary.events,
+                "goal_requests": 1,
+            }
+            day = 24 * 3600.0
+            sb.advance(day)
+            clock.advance(day)
+            for name, spec_, ctx_ in (("payment_received", spec, ctx), ("invoice_paid", paid, paid_ctx)):
+                before = client.requests_sent
+                later, _ = run(ctx_, spec_, CountingSink(), ctx_.state.load_cursor(ctx_.tenant, name))
+                incremental[f"{name}_a_day_later"] = {
+                    "requests": client.requests_sent - before,
+                    "events": later.summary.events,
+                    "goal_requests": 1,
+                }
+            result = summary_json(paid_outcome.summary)
+            incremental["invoice_paid_backfill"] = {**result, "backfill": True}
+        return cpu, incremental
+
+
+def _cpu_figures(events: int, c0: float, s0: float, w0: float, sb: RemoteSandbox) -> dict[str, Any]:
+    client_cpu = time.process_time() - c0
+    sandbox_cpu = sb.cpu_seconds() - s0
+    wall = time.perf_counter() - w0
+    return {
+        "events": events,
+        "client_cpu_s": round(client_cpu, 3),
+        "sandbox_cpu_s": round(sandbox_cpu, 3),
+        "wall_s": round(wall, 3),
+        "events_per_client_cpu_s": round(events / client_cpu) if client_cpu else None,
+        "events_per_wall_s": round(events / wall) if wall else None,
+    }
+
+
+# -- 3 ------------------------------------------------------------------------------------------------
+def memory(n: int) -> dict[str, Any]:
+    with RemoteSandbox.start(n, rate_limit=False) as sb:
+        offset = (sb.now() - datetime.now(UTC)).total_seconds()
+        cmd = [
+            sys.executable, "-m", "bench.memory", "--base-url", sb.base_url, "--token", sb.token,
+            "--client-id", sb.client_id, "--tenant", str(sb.tenant), "--offset-s", str(offset),
+        ]  # fmt: skip
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)  # noqa: S603
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        result["payments"] = sb.payments
+        result["sandbox_seed_s"] = sb.seed_s
+        result["goal_peak_rss_mb"] = 150
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--payments", type=int, default=100_000, help="scenarios 1 and 2")
+    parser.add_argument("--memory-payments", type=int, default=1_000_000, help="scenario 3")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
+    parser.add_argument("--only", choices=("1", "2", "3"), action="append", help="run only these")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.payments, args.memory_payments = 2_000, 5_000
+    only = set(args.only or ("1", "2", "3"))
+    try:
+        trigger_spec("payment_received")
+        trigger_spec("invoice_paid")
+    except TriggersMissing as exc:
+        say(f"bench: {exc} — merge main once the triggers have landed.")
+        return 2
+
+    result: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
+    result["quick"] = args.quick
+    if "1" in only:
+        say(f"[1] backfill of {args.payments:,} payments, rate limit on (25/5 s sandbox, client pacer)…")
+        r = result["backfill_rate_limited"] = backfill_rate_limited(args.payments)
+        say(
+            f"    wall {r['wall_s']} s vs minimum {r['minimum_s']} s ({r['pages_needed']} pages ÷ 5/s): "
+            f"{r['ratio']}x (goal <= 1.05x); 429s: client {r['client_429s']}, sandbox {r['sandbox_429s']} "
+            f"(goal 0); requests {r['requests_used']} vs minimum {r['requests_minimum']}"
+        )
+    if "2" in only:
+        say(f"[2] CPU with the limit off, {args.payments:,} payments, sandbox in another process…")
+        cpu, inc = cpu_and_incremental(args.payments)
+        result["cpu"], result["incremental"] = cpu, inc
+        for label in ("fetch_and_parse", "trigger", "trigger_with_schema_validation"):
+            c = cpu[label]
+            say(
+                f"    {label}: {c['events_per_client_cpu_s']:,} events per client CPU-second "
+                f"({c['events']:,} in {c['client_cpu_s']} s CPU, {c['wall_s']} s wall; sandbox CPU "
+                f"{c['sandbox_cpu_s']} s) (goal ≥ 50,000)"
+            )
+        say("[4] incremental poll when nothing changed:")
+        for name, figures in inc.items():
+            if "goal_requests" in figures:
+                say(f"    {name}: {figures['requests']} request(s), {figures['events']} events")
+    if "3" in only:
+        say(f"[3] peak memory, {args.memory_payments:,} payments (client process alone)…")
+        m = result["memory"] = memory(args.memory_payments)
+        say(
+            f"    peak RSS {m['peak_rss_mb']} MB (goal < 150 MB); RSS by events delivered: "
+            f"{m['rss_samples_mb']}; {m['events']:,} events in {m['wall_s']} s"
+        )
+    out = args.out or RESULTS / f"{datetime.now(UTC).date().isoformat()}{'-quick' if args.quick else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    say(f"results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

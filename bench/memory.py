@@ -1,0 +1,70 @@
+"""Scenario 3 in a fresh process: a whole backfill with the limit off, peak RSS of this (client) process.
+
+``python -m bench.memory --base-url URL --token T --client-id C --tenant N`` prints one JSON line.
+RSS is sampled as pages are delivered, to show whether it grows with the number of payments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from datetime import UTC, datetime, timedelta
+
+from bench.harness import CountingSink, make_client, make_ctx, run, summary_json, trigger_spec
+from fortnox_connector.contract.state import MemoryStateStore
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory")
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--tenant", type=int, required=True)
+    parser.add_argument("--offset-s", type=float, default=0.0, help="sandbox clock minus this clock")
+    args = parser.parse_args(argv)
+
+    offset = timedelta(seconds=args.offset_s)
+    samples: list[tuple[int, float]] = []
+    baseline = rss_mb()
+    spec = trigger_spec("payment_received")
+    start_rss = rss_mb()
+
+    def sample(events: int) -> None:
+        if not samples or events - samples[-1][0] >= 50_000:
+            samples.append((events, round(rss_mb(), 1)))
+
+    sink = CountingSink(keep_keys=False, on_page=sample)
+    with make_client(args.base_url, args.token, args.client_id, args.tenant, paced=False) as client:
+        ctx = make_ctx(client, lambda: datetime.now(UTC) + offset, MemoryStateStore())
+        started = time.perf_counter()
+        outcome, _ = run(ctx, spec, sink)
+        wall = time.perf_counter() - started
+    samples.append((sink.events, round(rss_mb(), 1)))
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
+    print(
+        json.dumps(
+            {
+                "events": sink.events,
+                "summary": summary_json(outcome.summary),
+                "wall_s": round(wall, 2),
+                "rss_at_start_mb": round(baseline, 1),
+                "rss_after_imports_mb": round(start_rss, 1),
+                "rss_samples_mb": samples,
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""One Pandium run, start to finish: read the environment, run the mode, print one JSON document, exit.
+
+- stdout carries exactly one JSON document (``output``); while the run works, ``sys.stdout`` is pointed at
+  stderr, so a stray ``print`` in any library cannot corrupt it. Logs go to stderr (``runtime.logs``).
+- ``normal`` polls every trigger through the shared loop (``runtime.runner.run_trigger``) under one
+  deadline, shared out so a long backfill of the first trigger cannot starve the second.
+- ``init`` reports the options a tenant picks from and carries the committed cursors forward unchanged
+  (the init run's stdout becomes the last successful one, so dropping them would restart the backfill).
+- Exit codes: 0 done or stopped by the deadline with partial state (a successful run: Pandium feeds its
+  stdout to the next run); 1 a run error (message on stderr; the JSON is still printed when a trigger
+  committed something, since those events were delivered by being printed); 2 a configuration problem found
+  before any work (nothing printed, nothing changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import httpx
+
+from fortnox_connector import __version__
+from fortnox_connector.auth.injected import InjectedToken, parse_injected_token
+from fortnox_connector.auth.oauth import Clock, utc_now
+from fortnox_connector.contract.records import TenantContext, TriggerSpec
+from fortnox_connector.contract.state import MemoryStateStore
+from fortnox_connector.errors import ConfigError, ConnectorError
+from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.runtime.logs import (
+    configure_logging,
+    register_secret,
+    set_default_tenant,
+    tenant_logger,
+)
+from fortnox_connector.runtime.pandium.config import tenant_config
+from fortnox_connector.runtime.pandium.discover import discover_options
+from fortnox_connector.runtime.pandium.output import TriggerReport, build_document, write_document
+from fortnox_connector.runtime.pandium.poll import poll_triggers
+from fortnox_connector.runtime.pandium.settings import PandiumSettings
+from fortnox_connector.runtime.pandium.state import PreviousState, load_previous_state
+from fortnox_connector.runtime.pandium.triggers import TRIGGER_NAMES, default_triggers
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+LOGGER = "fortnox_connector.pandium"
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What tests (and embedders) may replace; a real run uses the defaults."""
+
+    triggers: Sequence[TriggerSpec] | None = None
+    clock: Callable[[], float] = time.monotonic  # the deadline's clock
+    now: Clock = utc_now  # wall time: token expiry, timestamps
+    pacers: PacerRegistry | None = None
+    transport: httpx.BaseTransport | None = None
+
+
+def main(env: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
+    """``fortnox-connector pandium``: one run as Pandium starts it. Returns the exit code."""
+    return run(env, stdout=stdout, stderr=stderr)
+
+
+def run(env: Mapping[str, str], *, stdout: TextIO, stderr: TextIO, overrides: Overrides | None = None) -> int:
+    over = overrides or Overrides()
+    try:
+        settings = PandiumSettings.from_env(env)
+    except ConfigError as exc:
+        configure_logging(stream=stderr)
+        tenant_logger(exc.tenant, LOGGER).error("cannot start the Pandium run: %s", exc)
+        return EXIT_CONFIG
+    configure_logging(json=settings.log_json, level=settings.log_level, stream=stderr)
+    previous = set_default_tenant(settings.tenant)  # one tenant per process: httpx's lines name it too
+    try:
+        with contextlib.redirect_stdout(stderr):
+            return _Run(env, settings, over).execute(stdout)
+    finally:
+        set_default_tenant(previous)
+
+
+@dataclass
+class _Run:
+    env: Mapping[str, str]
+    settings: PandiumSettings
+    over: Overrides
+    reports: list[TriggerReport] = field(default_factory=list)
+    previous: PreviousState = field(default_factory=PreviousState)
+    options: dict[str, Any] | None = None
+    status: str = "failed"
+
+    def __post_init__(self) -> None:
+        self.log = tenant_logger(self.settings.tenant, LOGGER)
+        self.started_at = self.over.now()
+        self.deadline = self.over.clock() + self.settings.deadline_s  # counted from the start of the run
+
+    def execute(self, stdout: TextIO) -> int:
+        mode = self.settings.run_mode
+        self.log.info(
+            "Pandium %s run of tenant %s%s (fortnox-connector %s)",
+            mode,
+            self.settings.tenant,
+            f" ({self.settings.tenant_name})" if self.settings.tenant_name else "",
+            __version__,
+        )
+        try:
+            code = self._init() if mode == "init" else self._normal()
+        except ConfigError as exc:
+            self.log.error("the run cannot start: %s", exc)
+            return EXIT_CONFIG
+        except ConnectorError as exc:
+            self.log.error("the run failed: %s", exc)
+            code = EXIT_FAILED
+        except Exception:
+            self.log.exception("the run failed on an unexpected error (a bug: please report it)")
+            code = EXIT_FAILED
+        if code == EXIT_OK or any(r.committed for r in self.reports):
+            write_document(stdout, self._document())
+            self.log.info("printed the run's state (status %s) on stdout", self.status)
+        else:
+            self.log.error("nothing was committed: no state printed; the next run starts where this one did")
+        return code
+
+    # -- modes -------------------------------------------------------------------------------
+    def _prepare(self) -> tuple[InjectedToken, list[TriggerSpec]]:
+        tenant = self.settings.tenant
+        injected = parse_injected_token(self.env, tenant=tenant, now=self.over.now)
+        register_secret(injected.token.access_token)
+        if self.over.triggers is not None:
+            specs = list(self.over.triggers)
+            names = [s.name for s in specs]
+        elif self.settings.run_mode == "init":
+            specs = []  # init polls nothing: it only needs the names, to carry their cursors forward
+            names = list(TRIGGER_NAMES)
+        else:
+            specs = default_triggers(tenant)
+            names = [s.name for s in specs]
+        self.previous = load_previous_state(self.env, tenant=tenant, trigger_names=names)
+        self.reports = [TriggerReport(name, self.previous.cursor(name, tenant=tenant)) for name in names]
+        if self.previous.source:
+            self.log.info("resuming from the state in %s", self.previous.source)
+        return injected, specs
+
+    def _client(self, injected: InjectedToken) -> FortnoxClient:
+        tenant = self.settings.tenant
+        return FortnoxClient(
+            tenant=tenant,
+            tokens=injected.provider(tenant, clock=self.over.now),
+            client_id=injected.client_id,
+            base_url=self.settings.base_url,
+            transport=self.over.transport,
+            pacers=self.over.pacers,
+        )
+
+    def _init(self) -> int:
+        injected, _ = self._prepare()
+        for report in self.reports:
+            report.skipped = "init run: triggers are polled in normal runs"
+        with self._client(injected) as client:
+            self.options = discover_options(client)
+        self.log.info(
+            "found %d modes of payment for %s",
+            len(self.options["modes_of_payment"]),
+            self.options["options"]["company"]["name"] or "the company",
+        )
+        self.status = "init"
+        return EXIT_OK
+
+    def _normal(self) -> int:
+        injected, specs = self._prepare()
+        tenant = self.settings.tenant
+        config = tenant_config(self.settings.config, tenant=tenant)
+        with self._client(injected) as client:
+            ctx = TenantContext(
+                tenant=tenant,
+                config=config,
+                client=client,
+                state=MemoryStateStore(),
+                now=self.over.now,
+                log=tenant_logger(tenant, "fortnox_connector.triggers"),
+            )
+            poll_triggers(
+                ctx,
+                specs,
+                self.reports,
+                deadline=self.deadline,
+                max_events=self.settings.max_events,
+                clock=self.over.clock,
+                log=self.log,
+            )
+        errors = [r for r in self.reports if r.error is not None]
+        if errors:
+            self.status = "failed"
+            return EXIT_FAILED
+        self.status = "complete" if all(r.complete for r in self.reports) else "partial"
+        return EXIT_OK
+
+    # -- output ------------------------------------------------------------------------------
+    def _document(self) -> dict[str, Any]:
+        own = [r.trigger for r in self.reports] + ["run"]
+        kept = self.previous.kept_keys(own)
+        if self.options is not None:
+            kept.update(self.options)
+        run = {
+            "mode": self.settings.run_mode,
+            "status": self.status,
+            "tenant": self.settings.tenant,
+            "tenant_name": self.settings.tenant_name,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.over.now().isoformat(),
+            "deadline_s": self.settings.deadline_s,
+            "connector_version": __version__,
+        }
+        return build_document(self.reports, kept=kept, run=run)

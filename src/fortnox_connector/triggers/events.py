@@ -1,0 +1,125 @@
+"""Event payloads and dedup keys (the shapes are ``schemas/events/*.json``).
+
+Money goes out as decimal strings with at least two decimals (``"1234.50"``), never rounded: a value with
+more decimals keeps them. Rates and units keep Fortnox's precision (``"11.2345"``). Dates are ISO 8601,
+``observed_at`` an aware date-time. Ids are strings (Fortnox's ``Number`` and ``DocumentNumber`` are).
+
+Dedup keys are stable across runs, crashes and modes:
+- ``fortnox:<tenant>:payment:<Number>:booked`` — a payment as booked. The only key in the default mode; in
+  the all-payments mode the same payment booked later gets this same key, so switching modes never
+  re-announces a booked payment under another name.
+- ``fortnox:<tenant>:payment:<Number>:unbooked`` — a payment seen before it was booked (all-payments mode
+  only). Its booking is a second, distinct event (the ``:booked`` one).
+- ``fortnox:<tenant>:invoice:<DocumentNumber>:paid`` — an invoice that became fully paid.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from fortnox_connector.fortnox.records import Invoice, InvoicePayment, WriteOff
+
+
+def money(value: Decimal) -> str:
+    """``Decimal`` as a plain decimal string with at least two decimals, never rounded.
+
+    String padding rather than ``quantize``: it is on the hot path (three amounts per payment).
+    """
+    text = format(value, "f")
+    dot = text.find(".")
+    if dot < 0:
+        return text + ".00"
+    if len(text) - dot == 2:
+        return text + "0"
+    return text
+
+
+def money_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else money(value)
+
+
+def plain(value: Decimal) -> str:
+    """A rate or unit as Fortnox gave it, as a plain decimal string (no exponent)."""
+    return f"{value:f}"
+
+
+def iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def payment_key(tenant: str, number: str, booked: bool) -> str:
+    return f"fortnox:{tenant}:payment:{number}:{'booked' if booked else 'unbooked'}"
+
+
+def invoice_paid_key(tenant: str, document_number: str) -> str:
+    return f"fortnox:{tenant}:invoice:{document_number}:paid"
+
+
+def _write_off(w: WriteOff) -> dict[str, Any]:
+    return {
+        "amount": money(w.amount),
+        "account_number": w.account_number,
+        "currency": w.currency,
+        "cost_center": w.cost_center,
+        "project": w.project,
+        "description": w.description,
+    }
+
+
+def payment_payload(tenant: str, p: InvoicePayment, key: str, observed_at: str) -> dict[str, Any]:
+    """The ``payment_received`` payload of a complete payment."""
+    voucher = None
+    if p.voucher_number is not None or p.voucher_series is not None:
+        voucher = {"series": p.voucher_series, "number": p.voucher_number, "year_id": p.voucher_year}
+    return {
+        "tenant": tenant,
+        "payment_number": p.number,
+        "invoice_number": str(p.invoice_number),
+        "ocr": p.invoice_ocr,
+        "amount_company_currency": money(p.amount),
+        "amount_invoice_currency": money_or_none(p.amount_currency),
+        "currency": p.currency,
+        "currency_rate": plain(p.currency_rate),
+        "currency_unit": plain(p.currency_unit),
+        "payment_date": p.payment_date.isoformat(),
+        "booked": p.booked,
+        "mode_of_payment": p.mode_of_payment,
+        "mode_of_payment_account": p.mode_of_payment_account,
+        "source": p.source,
+        "customer_number": p.invoice_customer_number,
+        "customer_name": p.invoice_customer_name,
+        "external_invoice_reference1": p.external_invoice_reference1,
+        "external_invoice_reference2": p.external_invoice_reference2,
+        "invoice_total": money_or_none(p.invoice_total),
+        "invoice_due_date": iso(p.invoice_due_date),
+        "voucher": voucher,
+        "write_offs": [_write_off(w) for w in p.write_offs] if p.write_offs else [],
+        "dedup_key": key,
+        "observed_at": observed_at,
+    }
+
+
+def invoice_paid_payload(tenant: str, inv: Invoice, key: str, observed_at: str) -> dict[str, Any]:
+    """The ``invoice_paid`` payload of a fully paid invoice."""
+    return {
+        "tenant": tenant,
+        "document_number": inv.document_number,
+        "ocr": inv.ocr,
+        "total": money(inv.total),
+        "balance": money(inv.balance),
+        "currency": inv.currency,
+        "currency_rate": plain(inv.currency_rate),
+        "currency_unit": plain(inv.currency_unit),
+        "invoice_date": iso(inv.invoice_date),
+        "due_date": iso(inv.due_date),
+        "final_pay_date": iso(inv.final_pay_date),
+        "customer_number": inv.customer_number,
+        "customer_name": inv.customer_name,
+        "external_invoice_reference1": inv.external_invoice_reference1,
+        "external_invoice_reference2": inv.external_invoice_reference2,
+        "booked": inv.booked,
+        "dedup_key": key,
+        "observed_at": observed_at,
+    }

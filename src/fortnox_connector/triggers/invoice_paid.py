@@ -1,0 +1,79 @@
+"""Trigger ``invoice_paid``: customer invoices that became fully paid in Fortnox.
+
+Reads ``GET /3/invoices?filter=fullypaid&lastmodified=…`` one page per poll (``paging``). Registering a
+payment changes its invoice, so an invoice paid in full enters the window of the run after its last payment.
+Fortnox has no ``FullyPaid`` field (``shared/fortnox-api.md`` §3): the list's filter is checked again here,
+``Balance`` 0 and not cancelled.
+
+Credit invoices are skipped (counted as skipped): their balance reaching 0 means a refund or an offset
+against another invoice, not money received; consumers who want those can read ``payment_received``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.fortnox.records import Invoice
+from fortnox_connector.triggers import paging
+from fortnox_connector.triggers.cursor import encode
+from fortnox_connector.triggers.events import invoice_paid_key, invoice_paid_payload
+from fortnox_connector.triggers.seen import as_number
+
+NAME = "invoice_paid"
+DESCRIPTION = (
+    "A customer invoice in Fortnox became fully paid (balance 0, not cancelled, not a credit invoice): "
+    "document number, OCR, total, currency and rate, final pay date, customer."
+)
+EVENT_SCHEMA_PATH = "events/invoice_paid.json"
+
+
+def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
+    """One page of invoices that are fully paid and changed since the cursor's window start."""
+    started = time.perf_counter()
+    client = ctx.client
+    requests_before = client.requests_sent
+    step = paging.fetch_step(
+        ctx,
+        cursor,
+        NAME,
+        lambda since, page: client.list_invoices(filter="fullypaid", lastmodified=since, page=page),
+    )
+    config = ctx.config
+    not_before = config.ignore_payments_before
+    invoice_floor = config.ignore_invoice_numbers_below
+    seen = step.cursor.seen_set("paid")
+    tenant = ctx.tenant
+    observed_at = step.observed_at.isoformat()
+    events: list[Event] = []
+    emitted: list[int] = []
+    skipped = 0
+    for inv in step.page.items:
+        number = as_number(inv.document_number)
+        if (
+            not _paid(inv)
+            or (number is not None and number < invoice_floor)
+            or (not_before is not None and inv.final_pay_date is not None and inv.final_pay_date < not_before)
+            or (number is not None and number in seen)
+        ):
+            skipped += 1
+            continue
+        key = invoice_paid_key(tenant, inv.document_number)
+        events.append(Event(NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at)))
+        if number is not None:
+            emitted.append(number)
+    seen.add_all(emitted)
+    summary = RunSummary(
+        pages=1,
+        requests=client.requests_sent - requests_before,
+        events=len(events),
+        skipped=skipped,
+        duration_s=time.perf_counter() - started,
+        total_pages=step.page.total_pages,
+    )
+    return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)
+
+
+def _paid(inv: Invoice) -> bool:
+    """Fully paid (balance 0, not cancelled) and not a credit invoice."""
+    return inv.fully_paid and not inv.credit

@@ -1,0 +1,13 @@
+"""The README's host: load the installed connector through its entry point, list triggers and actions."""
+
+import json
+
+from fortnox_connector.contract import ConnectorManager
+
+manager = ConnectorManager.load()  # every installed plugin of the "connectors" entry-point group
+for connector in manager.connectors():
+    print("connector", connector.name, connector.version, connector.title)
+for trigger in manager.triggers("fortnox"):
+    print("trigger", trigger.name, json.dumps(trigger.event_schema, sort_keys=True))
+for action in manager.actions("fortnox"):
+    print("action", action.name, json.dumps([action.input_schema, action.output_schema], sort_keys=True))

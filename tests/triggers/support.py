@@ -1,0 +1,196 @@
+"""Helpers for the trigger tests: a real FortnoxClient on the sandbox, a host that delivers and commits.
+
+``Host`` drives ``runtime.runner.run_trigger`` as a platform would: events appended to a list, cursors
+committed to a dict, so tests can crash it between delivery and commit and run it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator, FormatChecker
+
+from fortnox_connector.contract.records import Event, TenantContext, TriggerSpec
+from fortnox_connector.contract.state import MemoryStateStore
+from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.declaration.schemas import load_schema
+from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.fortnox.retry import RetryPolicy
+from fortnox_connector.runtime.runner import RunOutcome, run_trigger
+from fortnox_connector.sandbox import Sandbox
+from fortnox_connector.secrets import Secret
+from fortnox_connector.triggers import invoice_paid, payment_received
+
+Module = Any  # a trigger module (payment_received or invoice_paid)
+
+
+def spec(module: Module) -> TriggerSpec:
+    return TriggerSpec(
+        "fortnox", module.NAME, module.DESCRIPTION, load_schema(module.EVENT_SCHEMA_PATH), module.poll
+    )
+
+
+PAYMENTS = spec(payment_received)
+INVOICES = spec(invoice_paid)
+
+
+class SandboxTokens:
+    """A TokenProvider that gets a new token from the sandbox when the last one expires on the sandbox's
+    business clock (which the tests move by hours) or was refused."""
+
+    def __init__(self, sandbox: Sandbox, tenant: int, scopes: Sequence[str]) -> None:
+        self._sandbox, self._tenant, self._scopes = sandbox, tenant, tuple(scopes)
+        self._token = self._issue()
+
+    def _issue(self) -> Secret:
+        answer = self._sandbox.issue_token(self._tenant, self._scopes)
+        self._expires = self._sandbox.now() + timedelta(seconds=int(answer["expires_in"]) - 60)
+        return Secret(str(answer["access_token"]))
+
+    def access_token(self) -> Secret:
+        if self._sandbox.now() >= self._expires:
+            self._token = self._issue()
+        return self._token
+
+    def invalidate(self, token: Secret) -> None:
+        if token == self._token:
+            self._token = self._issue()
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the client sleeps (backoff, pacing): no real waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class Recorder(httpx.BaseTransport):
+    """Forwards to real HTTP and keeps every request; ``rewrite`` may change a JSON answer."""
+
+    inner: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
+    requests: list[httpx.Request] = field(default_factory=list)
+    rewrite: Callable[[httpx.Request, Any], Any] | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        response = self.inner.handle_request(request)
+        content = response.read()
+        if self.rewrite is None or response.status_code != 200:
+            return response
+        data = self.rewrite(request, json.loads(content))
+        headers = {"Content-Type": "application/json"}
+        return httpx.Response(200, headers=headers, content=json.dumps(data).encode(), request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.url.path}" for r in self.requests]
+
+    def params(self, path: str) -> list[Mapping[str, str]]:
+        return [dict(r.url.params) for r in self.requests if r.url.path == path]
+
+
+def make_client(sandbox: Sandbox, tenant: int, transport: httpx.BaseTransport, **kw: Any) -> FortnoxClient:
+    tokens = SandboxTokens(sandbox, tenant, kw.pop("scopes", None) or ("invoice", "payment"))
+    clock = kw.pop("clock", None) or FakeClock()
+    return FortnoxClient(
+        tenant=str(tenant),
+        tokens=tokens,
+        client_id=sandbox.client_id,
+        base_url=sandbox.base_url,
+        transport=transport,
+        pacers=PacerRegistry(limit=10_000),
+        clock=clock,
+        sleep=clock.sleep,
+        retry=kw.pop("retry", None) or RetryPolicy(),
+        max_retries=kw.pop("max_retries", 5),
+    )
+
+
+def make_ctx(sandbox: Sandbox, client: FortnoxClient, config: TenantConfig | None = None) -> TenantContext:
+    """A context whose ``now`` is the sandbox's business clock (Fortnox's ``lastmodified`` clock)."""
+    return TenantContext(
+        tenant=client.tenant,
+        config=config or TenantConfig(),
+        client=client,
+        state=MemoryStateStore(),
+        now=sandbox.now,
+        log=logging.LoggerAdapter(logging.getLogger("tests.triggers"), {"tenant": client.tenant}),
+    )
+
+
+@dataclass
+class Host:
+    """A host for one tenant: list-collecting delivery, a dict cursor store, the shared poll loop."""
+
+    ctx: TenantContext
+    delivered: list[Event] = field(default_factory=list)
+    cursors: dict[tuple[str, str], str] = field(default_factory=dict)
+    outcomes: list[RunOutcome] = field(default_factory=list)
+    on_deliver: Callable[[Sequence[Event]], None] | None = None
+    on_commit: Callable[[str], None] | None = None
+
+    def run(self, trigger: TriggerSpec = PAYMENTS, *, may_fail: bool = False) -> RunOutcome:
+        """One run until the trigger says there is no more; an error fails the test unless ``may_fail``."""
+        key = (self.ctx.tenant, trigger.name)
+
+        def deliver(events: Sequence[Event]) -> None:
+            if self.on_deliver is not None:
+                self.on_deliver(events)
+            step = 1 if len(events) <= 50 else 97  # schema checks cost ~0.3 ms: sample big pages
+            for event in events[::step]:
+                validate(trigger, event)
+            self.delivered.extend(events)
+
+        def commit(cursor: str) -> None:
+            if self.on_commit is not None:
+                self.on_commit(cursor)
+            self.cursors[key] = cursor
+
+        outcome = run_trigger(self.ctx, trigger, cursor=self.cursors.get(key), deliver=deliver, commit=commit)
+        self.outcomes.append(outcome)
+        if outcome.error is not None and not may_fail:
+            raise outcome.error
+        return outcome
+
+    def keys(self) -> list[str]:
+        return [e.dedup_key for e in self.delivered]
+
+    def payloads(self) -> list[Mapping[str, Any]]:
+        return [e.payload for e in self.delivered]
+
+
+_VALIDATORS: dict[str, Draft202012Validator] = {}
+
+
+def validate(trigger: TriggerSpec, event: Event) -> None:
+    """The event's payload against its schema (formats checked), and its key/trigger/tenant consistent."""
+    validator = _VALIDATORS.get(trigger.name)
+    if validator is None:
+        Draft202012Validator.check_schema(trigger.event_schema)
+        validator = Draft202012Validator(trigger.event_schema, format_checker=FormatChecker())
+        _VALIDATORS[trigger.name] = validator
+    validator.validate(dict(event.payload))
+    assert event.trigger == trigger.name
+    assert event.payload["dedup_key"] == event.dedup_key
+    assert event.payload["tenant"] == event.tenant
