@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.browser import approve
-from fortnox_connector.runtime.catalog import StaticCatalog, builtin_action
+from fortnox_connector.runtime.catalog import StaticCatalog
 from fortnox_connector.runtime.cli import App, cli, main
 from fortnox_connector.sandbox import Sandbox
 from tests.runtime.runtime_support import PAGES, page_trigger, sandbox_env
@@ -24,7 +25,7 @@ Invoke = Callable[..., Result]
 def app(sandbox: Sandbox, tmp_path: Path) -> App:
     catalog = StaticCatalog(
         {PAGES: page_trigger(limit=7)},
-        {n: builtin_action(n) for n in ("get_invoice", "register_payment")},
+        {n: ConnectorManager.load().action(n) for n in ("get_invoice", "register_payment")},
     )
     company = sandbox.tenant_ids()[0]
     return App(
@@ -32,6 +33,7 @@ def app(sandbox: Sandbox, tmp_path: Path) -> App:
         catalog=catalog,
         open_url=lambda url: approve(url, company=company),
         pacers=PacerRegistry(),
+        configure_logs=False,
     )
 
 
@@ -220,23 +222,34 @@ def test_serve_once_runs_every_tenant_and_reports_the_paused(
     assert "needs attention" in again.stdout and "never-connected" in again.stdout
 
 
-def test_manifest_lists_triggers_and_actions(invoke: Invoke) -> None:
+def test_manifest_prints_the_declaration(invoke: Invoke) -> None:
     data = _json(invoke("manifest", "--json"))
     text = json.dumps(data)
-    assert PAGES in text or "payment_received" in text
-    assert "register_payment" in text
-    assert "register_payment" in invoke("manifest").stdout
+    assert "payment_received" in text and "invoice_paid" in text and "register_payment" in text
+    assert "payment_received" in invoke("manifest").stdout
 
 
 def test_missing_client_settings_say_which_variable(tmp_path: Path) -> None:
-    app = App(env={"FORTNOX_CONNECTOR_HOME": str(tmp_path)})
+    app = App(env={"FORTNOX_CONNECTOR_HOME": str(tmp_path)}, configure_logs=False)
     result = CliRunner().invoke(cli, ["connect", "acme", "--no-browser"], obj=app)
     assert result.exit_code == 1 and "FORTNOX_CLIENT_ID" in result.stderr
 
 
 def test_main_returns_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["tenants", "list", "--json"], app=App(env={"FORTNOX_CONNECTOR_HOME": str(tmp_path)})) == 0
+    assert (
+        main(
+            ["tenants", "list", "--json"],
+            app=App(env={"FORTNOX_CONNECTOR_HOME": str(tmp_path)}, configure_logs=False),
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == []
-    assert main(["tenants", "show", "x"], app=App(env={"FORTNOX_CONNECTOR_HOME": str(tmp_path)})) == 1
-    assert main(["no-such-command"]) == 2
+    assert (
+        main(
+            ["tenants", "show", "x"],
+            app=App(env={"FORTNOX_CONNECTOR_HOME": str(tmp_path)}, configure_logs=False),
+        )
+        == 1
+    )
+    assert main(["no-such-command"], app=App(configure_logs=False)) == 2
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600

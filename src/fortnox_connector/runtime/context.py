@@ -9,8 +9,6 @@ one tenant never exceed its rate limit together.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -23,11 +21,12 @@ import httpx
 from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
 from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
 from fortnox_connector.contract.records import TenantContext
-from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.declaration.config import TenantConfig, parse_config
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
+from fortnox_connector.runtime.logs import tenant_logger
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.store import RuntimeStore, SqliteStore, load_or_create_key, previous_keys
 from fortnox_connector.runtime.store.base import TenantRecord
@@ -36,40 +35,9 @@ Clock = Callable[[], datetime]
 _CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(TenantConfig)}
 
 
-def _fallback_config(data: Mapping[str, Any], tenant: str) -> TenantConfig:
-    """TenantConfig from a stored mapping when the schema-validating parser is not installed."""
-    unknown = sorted(set(data) - set(_CONFIG_FIELDS))
-    if unknown:
-        raise ConfigError(
-            f"unknown config setting {unknown[0]!r}",
-            field=unknown[0],
-            tenant=tenant,
-            hint=f"the settings are: {', '.join(sorted(_CONFIG_FIELDS))}",
-        )
-    values = dict(data)
-    raw_day = values.get("ignore_payments_before")
-    if isinstance(raw_day, str):
-        try:
-            values["ignore_payments_before"] = date.fromisoformat(raw_day)
-        except ValueError:
-            raise ConfigError(
-                f"ignore_payments_before {raw_day!r} is not a date",
-                field="ignore_payments_before",
-                tenant=tenant,
-                hint="write it as YYYY-MM-DD",
-            ) from None
-    return TenantConfig(**values)
-
-
 def tenant_config(data: Mapping[str, Any] | None, tenant: str) -> TenantConfig:
-    """The tenant's typed config, validated by ``declaration.config.parse_config`` when it exists."""
-    parser: Any = getattr(
-        importlib.import_module("fortnox_connector.declaration.config"), "parse_config", None
-    )
-    if parser is not None:
-        config: TenantConfig = parser(data or {}, tenant=tenant)
-        return config
-    return _fallback_config(data or {}, tenant)
+    """The tenant's typed config, validated against ``schemas/config.json`` (errors name the field)."""
+    return parse_config(data or {}, tenant=tenant)
 
 
 def config_to_json(config: TenantConfig) -> dict[str, Any]:
@@ -79,16 +47,6 @@ def config_to_json(config: TenantConfig) -> dict[str, Any]:
         value = getattr(config, name)
         out[name] = value.isoformat() if isinstance(value, date) else value
     return out
-
-
-def tenant_logger(tenant: str) -> logging.LoggerAdapter[logging.Logger]:
-    """The pandium engineer's ``runtime.logs.tenant_logger`` when present; else a plain adapter."""
-    try:
-        logs: Any = importlib.import_module("fortnox_connector.runtime.logs")
-        adapter: logging.LoggerAdapter[logging.Logger] = logs.tenant_logger(tenant)
-        return adapter
-    except (ImportError, AttributeError):
-        return logging.LoggerAdapter(logging.getLogger("fortnox_connector"), {"tenant": tenant})
 
 
 def open_store(settings: RuntimeSettings, env: Mapping[str, str] | None = None) -> SqliteStore:
@@ -181,7 +139,13 @@ class Runtime:
     def token_provider(self, record: TenantRecord) -> TokenProvider:
         """The token provider for the tenant's auth mode."""
         if record.auth_mode == "authorization_code":
-            return AuthorizationCodeTokens(record.id, self.oauth(record.id), self.store, clock=self.now)
+            return AuthorizationCodeTokens(
+                record.id,
+                self.oauth(record.id),
+                self.store,
+                clock=self.now,
+                on_refresh=self.catalog.token_refreshed,
+            )
         if record.auth_mode == "client_credentials":
             if not record.fortnox_tenant_id:
                 raise ConfigError(
@@ -191,7 +155,11 @@ class Runtime:
                     hint=f"run `fortnox-connector connect {record.id} --service-account`",
                 )
             return ClientCredentialsTokens(
-                record.id, record.fortnox_tenant_id, self.oauth(record.id), clock=self.now
+                record.id,
+                record.fortnox_tenant_id,
+                self.oauth(record.id),
+                clock=self.now,
+                on_refresh=self.catalog.token_refreshed,
             )
         raise ConfigError(
             "the tenant's tokens are managed by its host (auth mode host_managed)",

@@ -131,13 +131,21 @@ def _run(
     store = runtime.store
     result.cursor = delivery.drain()  # what a crashed run left behind goes first
     result.redelivered = delivery.delivered
+
+    def commit(cursor: str) -> None:
+        before = store.load_cursor(result.tenant, trigger.name)
+        delivery.commit(cursor)
+        after = store.load_cursor(result.tenant, trigger.name)
+        if after is not None and after != before:
+            runtime.catalog.checkpoint(result.tenant, trigger.name, after)
+
     with runtime.context(result.tenant) as ctx:
         outcome = run_trigger(
             ctx,
             trigger,
             cursor=store.load_cursor(result.tenant, trigger.name),
             deliver=delivery.deliver,
-            commit=delivery.commit,
+            commit=commit,
             deadline=deadline,
             progress=progress,
             clock=clock,

@@ -6,8 +6,6 @@ usage error, 3 a tenant must reconnect. Commands live in the sibling modules, on
 
 from __future__ import annotations
 
-import importlib
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,17 +16,7 @@ import click
 from fortnox_connector import __version__
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.cli.app import EXIT_ERROR, App, app_of, report_error
-
-
-def configure_logging(*, json: bool, level: str) -> None:
-    """The pandium engineer's ``runtime.logs.configure_logging`` when present, else plain stderr logging."""
-    try:
-        logs: Any = importlib.import_module("fortnox_connector.runtime.logs")
-        logs.configure_logging(json=json, level=level.upper(), stream=sys.stderr)
-    except (ImportError, AttributeError):
-        logging.basicConfig(
-            level=level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+from fortnox_connector.runtime.logs import configure_logging
 
 
 class _Cli(click.Group):
@@ -79,8 +67,8 @@ def cli(
     app.client_id = client_id or app.client_id
     app.api_url = api_url or app.api_url
     app.auth_url = auth_url or app.auth_url
-    if ctx.invoked_subcommand not in ("pandium",):  # Pandium mode sets up its own logging
-        configure_logging(json=log_json, level=log_level)
+    if app.configure_logs and ctx.invoked_subcommand != "pandium":  # Pandium mode sets up its own
+        configure_logging(json=log_json, level=log_level.upper(), stream=sys.stderr)
     ctx.call_on_close(app.close)
 
 

@@ -50,6 +50,7 @@ class App:
     transport: httpx.BaseTransport | None = None
     open_url: Callable[[str], None] | None = None
     pacers: PacerRegistry | None = None  # tests: a fresh registry, so tests do not share rate windows
+    configure_logs: bool = True  # tests using CliRunner say False (a handler would outlive its stream)
     json: bool = False  # set by the running command's --json
     _runtime: Runtime | None = None
 

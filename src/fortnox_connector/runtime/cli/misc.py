@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import os
 import sys
-from typing import Any
 
 import click
 import yaml
 
-from fortnox_connector.errors import ConfigError
-from fortnox_connector.runtime.catalog import Catalog, load_catalog
-from fortnox_connector.runtime.cli.app import app_of, echo_json, out_console, to_json
+from fortnox_connector.declaration.loader import declaration_path, load_declaration
+from fortnox_connector.runtime.cli.app import app_of, echo_json, out_console
 
 
 @click.command("demo")
@@ -52,83 +48,28 @@ def sandbox_command(host: str, port: int, seed: int, tenants: int, no_rate_limit
     run_sandbox(host=host, port=port, seed=seed, tenants=tenants, rate_limit=not no_rate_limit, out=out)
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "poll"}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        return [_plain(v) for v in value]
-    if callable(value):
-        return None
-    return value
-
-
-def manifest_data(catalog: Catalog) -> dict[str, Any]:
-    """The declaration (``declaration.load_declaration``) when installed, else the catalog's view."""
-    try:
-        declaration: Any = importlib.import_module("fortnox_connector.declaration")
-        loaded = declaration.load_declaration()
-        plain = _plain(loaded)
-        return plain if isinstance(plain, dict) else {"declaration": plain}
-    except (ImportError, AttributeError):
-        pass
-    triggers = []
-    for name in catalog.trigger_names():
-        try:
-            spec = catalog.trigger(name)
-        except ConfigError:
-            continue
-        triggers.append(
-            {"name": spec.name, "description": spec.description, "event_schema": spec.event_schema}
-        )
-    actions = []
-    for name in catalog.action_names():
-        a = catalog.action(name)
-        actions.append(
-            {
-                "name": a.name,
-                "description": a.description,
-                "input_schema": a.input_schema,
-                "output_schema": a.output_schema,
-            }
-        )
-    return {"connector": "fortnox", "triggers": triggers, "actions": actions}
-
-
 @click.command("manifest")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
 @click.pass_context
 def manifest_command(ctx: click.Context, as_json: bool) -> None:
-    """Print the connector's declaration: auth, scopes, config, triggers, actions, schedule."""
+    """Print the declaration (connector.yaml, validated): auth, scopes, secrets, config, triggers, actions."""
     app = app_of(ctx)
     app.json = as_json
-    data = manifest_data(app.catalog or load_catalog())
+    load_declaration()  # refuses an invalid declaration with the field and the fix
+    text = declaration_path().read_text(encoding="utf-8")
     if as_json:
-        echo_json(data)
+        echo_json(yaml.safe_load(text))
     else:
-        click.echo(yaml.safe_dump(_yaml_safe(data), sort_keys=False, allow_unicode=True), nl=False)
-
-
-def _yaml_safe(data: Any) -> Any:
-    import json
-
-    return json.loads(to_json(data))
+        click.echo(text, nl=not text.endswith("\n"))
 
 
 @click.command("pandium", context_settings={"ignore_unknown_options": True})
 @click.pass_context
 def pandium_command(ctx: click.Context) -> None:
     """Run as Pandium runs integrations: PAN_* environment in, one JSON document out (docs/pandium.md)."""
-    try:
-        pandium: Any = importlib.import_module("fortnox_connector.runtime.pandium")
-    except ImportError:
-        raise ConfigError(
-            "the Pandium mode is not part of this installation",
-            hint="install a release of fortnox-connector that includes it",
-        ) from None
-    code = int(pandium.main(os.environ, sys.stdout, sys.stderr))
-    ctx.exit(code)
+    from fortnox_connector.runtime.pandium import main as pandium_main
+
+    ctx.exit(pandium_main(os.environ, sys.stdout, sys.stderr))
 
 
 COMMANDS = (demo_command, sandbox_command, manifest_command, pandium_command)
