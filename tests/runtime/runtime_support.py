@@ -98,14 +98,19 @@ def make_runtime(
     )
 
 
-def add_connected(runtime: Runtime, sandbox: Sandbox, tenant: str, company: int) -> None:
-    """Add ``tenant`` with a token for sandbox company ``company`` (the connect flow is tested elsewhere)."""
+def add_connected(
+    runtime: Runtime, sandbox: Sandbox, tenant: str, company: int, *, expires_in: float | None = None
+) -> None:
+    """Add ``tenant`` with a token for sandbox company ``company`` (the connect flow is tested elsewhere).
+
+    ``expires_in`` (seconds) makes the stored token expire sooner, so the first request refreshes it."""
     runtime.store.add_tenant(tenant, display_name=tenant, auth_mode="authorization_code")
     answer = sandbox.issue_token(company)
     token = Token(
         access_token=Secret(str(answer["access_token"])),
         refresh_token=Secret(str(answer["refresh_token"])),
-        expires_at=datetime.now(UTC) + timedelta(seconds=int(answer["expires_in"])),
+        expires_at=datetime.now(UTC)
+        + timedelta(seconds=expires_in if expires_in is not None else int(answer["expires_in"])),
         scope=frozenset(str(answer["scope"]).split()),
     )
     assert runtime.store.swap_token(tenant, None, token)

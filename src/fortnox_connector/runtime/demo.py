@@ -25,6 +25,7 @@ from rich.table import Table
 
 from fortnox_connector.contract.records import Event
 from fortnox_connector.errors import ConnectorError
+from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.browser import approve
 from fortnox_connector.runtime.connect import connect
 from fortnox_connector.runtime.context import Runtime
@@ -90,6 +91,7 @@ def run_demo(
             auth_url=sandbox.base_url,
         )
         with Runtime.open(settings) as runtime:
+            runtime.pacers = PacerRegistry()  # a fresh sandbox: no rate window carried over from before
             runtime.store.add_tenant(DEMO_TENANT, display_name="Demo AB", auth_mode="authorization_code")
             runtime.store.save_config(DEMO_TENANT, {"emit_unbooked_payments": True})
             connected = connect(
