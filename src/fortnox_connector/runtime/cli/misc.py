@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -66,10 +65,12 @@ def manifest_command(ctx: click.Context, as_json: bool) -> None:
 @click.command("pandium", context_settings={"ignore_unknown_options": True})
 @click.pass_context
 def pandium_command(ctx: click.Context) -> None:
-    """Run as Pandium runs integrations: PAN_* environment in, one JSON document out (docs/pandium.md)."""
+    """Run as Pandium runs integrations: PAN_* environment in, one JSON document out (docs/pandium.md).
+
+    Logs go to stderr only; stdout carries exactly the one JSON document Pandium stores."""
     from fortnox_connector.runtime.pandium import main as pandium_main
 
-    ctx.exit(pandium_main(os.environ, sys.stdout, sys.stderr))
+    ctx.exit(pandium_main(app_of(ctx).env, sys.stdout, sys.stderr))
 
 
 COMMANDS = (demo_command, sandbox_command, manifest_command, pandium_command)
