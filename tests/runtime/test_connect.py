@@ -95,3 +95,29 @@ def test_service_account_consent_keeps_no_refresh_token(runtime: Runtime, sandbo
     assert runtime.store.load_token("svc") is None  # client credentials: asked for when needed
     with pytest.raises(ConfigError, match="client_credentials"):
         connect(runtime, "svc", open_url=lambda url: approve(url, company=company), timeout=5)
+
+
+def test_a_registered_redirect_elsewhere_is_pasted_back(sandbox: Sandbox, tmp_path: Path) -> None:
+    """`connect --redirect-uri`: the browser lands on the app's own page; the user pastes that address."""
+    from click.testing import CliRunner
+
+    from fortnox_connector.fortnox.pacing import PacerRegistry
+    from fortnox_connector.runtime.cli import App, cli
+    from tests.runtime.runtime_support import sandbox_env
+
+    landed: list[str] = []
+    company = sandbox.tenant_ids()[0]
+    app = App(
+        env=sandbox_env(sandbox, tmp_path),
+        open_url=lambda url: landed.append(approve(url, company=company, follow=False)),
+        pasted_redirect=lambda: landed[0],
+        pacers=PacerRegistry(),
+        configure_logs=False,
+    )
+    registered = "https://integrations.example.com/fortnox/callback"
+    result = CliRunner().invoke(
+        cli, ["connect", "acme", "--redirect-uri", registered, "--json"], obj=app, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    assert landed[0].startswith(registered + "?code=")
+    assert '"fortnox_tenant_id": "100001"' in result.stdout

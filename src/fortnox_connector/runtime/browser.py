@@ -34,8 +34,11 @@ class _ConsentForm(HTMLParser):
             self._in_form = False
 
 
-def approve(authorize_url: str, *, company: str | int | None = None, allow: bool = True) -> None:
-    """Open ``authorize_url``, submit its consent form (allow or deny), follow the redirect once."""
+def approve(
+    authorize_url: str, *, company: str | int | None = None, allow: bool = True, follow: bool = True
+) -> str:
+    """Open ``authorize_url``, submit its consent form (allow or deny), follow the redirect once (unless
+    ``follow`` is false: a redirect URI that is not served here). Returns where the browser was sent."""
     with httpx.Client(follow_redirects=False, timeout=10) as http:
         page = http.get(authorize_url)
         if page.status_code != 200:
@@ -51,7 +54,9 @@ def approve(authorize_url: str, *, company: str | int | None = None, allow: bool
         if company is not None:
             data["tenant"] = str(company)
         answer = http.post(urljoin(authorize_url, form.action), data=data)
-        location = answer.headers.get("location")
+        location = str(answer.headers.get("location") or "")
         if answer.status_code not in (302, 303) or not location:
             raise AuthError(f"the consent form answered HTTP {answer.status_code}", hint="check the sandbox")
-        http.get(location)  # the browser lands on the redirect URI: the loopback listener
+        if follow:
+            http.get(location)  # the browser lands on the redirect URI: the loopback listener
+        return location

@@ -13,6 +13,7 @@ DatabaseNumber and keeps no refresh token at all.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import html
 import logging
@@ -35,7 +36,7 @@ from fortnox_connector.secrets import Secret
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/callback"
-OpenUrl = Callable[[str], None]
+OpenUrl = Callable[[str], object]
 
 _PAGE = (
     "<!doctype html><html><head><meta charset='utf-8'><title>fortnox-connector</title></head>"
@@ -213,6 +214,18 @@ class _FixedToken:
         return {}
 
 
+def parse_redirect(url: str) -> Callback:
+    """The parameters of the address the browser landed on (pasted by the user)."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url.strip()).query).items() if v}
+    code = query.get("code")
+    return Callback(
+        state=query.get("state"),
+        code=Secret(code) if code else None,
+        error=query.get("error"),
+        error_description=query.get("error_description"),
+    )
+
+
 def connect(
     runtime: Runtime,
     tenant: str,
@@ -222,23 +235,34 @@ def connect(
     timeout: float | None = 600,
     port: int = 0,
     display_name: str | None = None,
+    redirect_uri: str | None = None,
+    read_redirect: Callable[[], str] | None = None,
 ) -> Connected:
-    """Run the browser consent for ``tenant`` (added if new) and store what it grants."""
+    """Run the browser consent for ``tenant`` (added if new) and store what it grants.
+
+    By default the redirect comes back to a loopback listener on ``port`` (0: any free one). With
+    ``redirect_uri`` (the app's registered one, served elsewhere) the user pastes the address the browser
+    landed on and ``read_redirect`` returns it.
+    """
     mode: AuthMode = "client_credentials" if service_account else "authorization_code"
     runtime.settings.require_client(tenant)
     _ensure_tenant(runtime, tenant, mode, display_name)
     state = new_state()
-    with LoopbackReceiver(port=port) as receiver:
-        oauth = runtime.new_oauth(tenant=tenant, redirect_uri=receiver.redirect_uri)
-        try:
-            open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
-            code = _check_callback(tenant, state, receiver.wait(timeout), timeout)
-            if service_account:
-                token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
-            else:
-                token = connect_tenant(tenant, oauth, runtime.store, code)
-        finally:
-            oauth.close()
+    with contextlib.ExitStack() as stack:
+        receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
+        target = redirect_uri if receiver is None else receiver.redirect_uri
+        oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
+        stack.callback(oauth.close)
+        open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
+        if receiver is not None:
+            callback = receiver.wait(timeout)
+        else:
+            callback = parse_redirect(read_redirect()) if read_redirect is not None else None
+        code = _check_callback(tenant, state, callback, timeout)
+        if service_account:
+            token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
+        else:
+            token = connect_tenant(tenant, oauth, runtime.store, code)
     database_number, company = _company(runtime, tenant, _FixedToken(token))
     if service_account:
         return connect_service_account(runtime, tenant, database_number)

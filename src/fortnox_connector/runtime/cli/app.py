@@ -48,7 +48,8 @@ class App:
     auth_url: str | None = None
     catalog: Catalog | None = None
     transport: httpx.BaseTransport | None = None
-    open_url: Callable[[str], None] | None = None
+    open_url: Callable[[str], object] | None = None
+    pasted_redirect: Callable[[], str] | None = None  # tests: what the user would paste
     pacers: PacerRegistry | None = None  # tests: a fresh registry, so tests do not share rate windows
     configure_logs: bool = True  # tests using CliRunner say False (a handler would outlive its stream)
     json: bool = False  # set by the running command's --json
@@ -75,7 +76,14 @@ class App:
             self._runtime.close()
             self._runtime = None
 
-    def browser(self, no_browser: bool) -> Callable[[str], None]:
+    def read_redirect(self) -> str:
+        """Ask for the address the browser landed on (``connect --redirect-uri``)."""
+        if self.pasted_redirect is not None:
+            return self.pasted_redirect()
+        value: str = click.prompt("Paste the address your browser landed on", err=True)
+        return value
+
+    def browser(self, no_browser: bool) -> Callable[[str], object]:
         """How to show the authorize URL: always printed; opened in a browser unless ``no_browser``."""
         if self.open_url is not None:
             return self.open_url

@@ -23,6 +23,10 @@ from fortnox_connector.runtime.connect import Connected, connect, connect_servic
 )
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the browser.")
 @click.option("--no-browser", is_flag=True, help="Only print the URL.")
+@click.option(
+    "--redirect-uri",
+    help="The app's registered redirect URI when it is not a loopback one: paste where the browser landed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def connect_command(
@@ -34,6 +38,7 @@ def connect_command(
     port: int,
     timeout: float,
     no_browser: bool,
+    redirect_uri: str | None,
     as_json: bool,
 ) -> None:
     """Connect TENANT to Fortnox: approve in the browser; the redirect comes back to this machine."""
@@ -52,6 +57,8 @@ def connect_command(
             timeout=timeout,
             port=port,
             display_name=name,
+            redirect_uri=redirect_uri,
+            read_redirect=app.read_redirect,
         )
     if as_json:
         echo_json(
