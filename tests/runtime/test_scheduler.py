@@ -156,3 +156,16 @@ def test_run_all_runs_every_active_tenant_now(runtime: Runtime, sandbox: Sandbox
     reports = {r.tenant: r for r in _scheduler(runtime, clock).run_all()}
     assert reports["acme"].ok and reports["t0"].ok
     assert reports["t1"].paused and not reports["t1"].results
+
+
+def test_actions_in_run_history_do_not_hide_the_last_run(runtime: Runtime, clock: FakeClock) -> None:
+    scheduler = _scheduler(runtime, clock)
+    clock.now = datetime(2026, 3, 2, 23, 0, tzinfo=STHLM)
+    assert _ran(scheduler.run_due()) == ["acme"]
+    for _ in range(5):  # e.g. `act acme register_payment` afterwards
+        clock.advance(minutes=1)
+        run_id = runtime.store.start_run("acme", "act:register_payment")
+        runtime.store.finish_run(run_id, summary={"ok": True})
+    fresh = _scheduler(runtime, clock)
+    assert fresh.run_due() == []
+    assert fresh.next_due(runtime.store.require_tenant("acme")) == datetime(2026, 3, 3, 23, 0, tzinfo=STHLM)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Wait = Callable[[float], bool]  # wait up to n seconds; True when asked to stop
 SinkFactory = Callable[[], Sink]
+RECENT_RUNS = 200  # how far back run history is read to find a tenant's last scheduled run
 MAX_IDLE_S = 60.0  # look again at least this often (new tenants, resumed tenants, changed schedules)
 
 
@@ -107,7 +108,8 @@ class Scheduler:
     def last_run(self, record: TenantRecord) -> datetime:
         """When the tenant last ran (the latest start among its triggers' runs), or when it was added."""
         latest = record.created_at
-        for run in self.runtime.store.list_runs(record.id, limit=max(1, len(self.triggers))):
+        # Newest first; actions (``act:…``) are in run history too, so look past a few of them.
+        for run in self.runtime.store.list_runs(record.id, limit=RECENT_RUNS):
             if run.trigger in self.triggers:
                 latest = max(latest, run.started_at)
         with self._guard:
