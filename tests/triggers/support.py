@@ -119,7 +119,7 @@ def make_client(sandbox: Sandbox, tenant: int, transport: httpx.BaseTransport, *
         client_id=sandbox.client_id,
         base_url=sandbox.base_url,
         transport=transport,
-        pacers=PacerRegistry(limit=10_000),
+        pacers=kw.pop("pacers", None) or PacerRegistry(limit=10_000),  # unpaced unless a test paces
         clock=clock,
         sleep=clock.sleep,
         retry=kw.pop("retry", None) or RetryPolicy(),

@@ -420,7 +420,7 @@ class FortnoxClient:
             self.pacer.acquire()
             self._count()
             try:
-                response = self._http.request(method, path, params=query, content=content, headers=headers)
+                response = self._send(method, path, query, content, headers)
             except _NOT_SENT as exc:
                 retries = self._retry_transport(method, path, retries, exc)
                 continue
@@ -464,6 +464,15 @@ class FortnoxClient:
             if status == 404 and method == "DELETE" and outcome_unknown:
                 return httpx.Response(204, request=response.request)  # an earlier attempt deleted it
             raise self._error(self._error_class(status, error), method, path, status, error)
+
+    def _send(
+        self, method: str, path: str, query: dict[str, Any], content: bytes | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One HTTP exchange inside the pacer's slot, released when the answer is read (or it failed)."""
+        try:
+            return self._http.request(method, path, params=query, content=content, headers=headers)
+        finally:
+            self.pacer.release()
 
     def _token(self) -> Secret:
         try:

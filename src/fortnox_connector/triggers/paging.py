@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.errors import ConnectorError
 from fortnox_connector.fortnox.records import Page
 from fortnox_connector.triggers import window
 from fortnox_connector.triggers.cursor import Cursor, Run, decode
@@ -53,6 +54,12 @@ def load(ctx: TenantContext, text: str | None, trigger: str, now: datetime) -> C
 def fetch_step(ctx: TenantContext, text: str | None, trigger: str, fetch: Fetch[T]) -> Step[T]:
     """Fetch the page the cursor points at and work out the cursor after it."""
     now = ctx.now()
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ConnectorError(
+            f"{trigger}: the host's clock (ctx.now) gave a naive date-time, so no window can be computed",
+            tenant=ctx.tenant,
+            hint="give TenantContext a now() returning aware datetimes, e.g. lambda: datetime.now(UTC)",
+        )
     cursor = load(ctx, text, trigger, now)
     run = cursor.run
     if run is None:
