@@ -141,6 +141,8 @@ def test_run_errors_name_the_fix(invoke: Invoke) -> None:
         "run", "acme", PAGES, "--sink", "webhook", "--sink-option", "url=http://127.0.0.1:9", code=1
     )
     assert "secret" in bad_sink.stderr
+    no_sink = invoke("run", "acme", PAGES, "--sink", "carrier-pigeon", code=1)
+    assert "webhook" in no_sink.stderr  # the sinks there are
 
 
 def test_a_tenant_that_must_reconnect_is_paused_exit_3(invoke: Invoke, sandbox: Sandbox) -> None:

@@ -22,12 +22,12 @@ import httpx
 from rich.console import Console
 from rich.text import Text
 
+from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
 from fortnox_connector.runtime.context import Runtime, open_store
 from fortnox_connector.runtime.settings import RuntimeSettings
-from fortnox_connector.runtime.sinks import make_sink
 from fortnox_connector.runtime.sinks.base import Sink
 
 EXIT_OK = 0
@@ -175,10 +175,12 @@ def build_sink(app: App, name: str, options: tuple[str, ...]) -> Callable[[], Si
     }
     if name == "webhook" and "secret" not in opts and app.env.get(WEBHOOK_SECRET_ENV):
         opts["secret"] = app.env[WEBHOOK_SECRET_ENV]
-    make_sink(name, opts).close()  # refuse bad options before anything runs
+    make = ConnectorManager.load().sink(name).factory  # built-in or a plugin's; unknown names are listed
+    make(opts).close()  # refuse bad options before anything runs
 
     def factory() -> Sink:
-        return make_sink(name, opts)
+        sink: Sink = make(opts)
+        return sink
 
     return factory
 
@@ -195,8 +197,8 @@ def sink_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--sink",
         default="stdout",
         show_default=True,
-        type=click.Choice(["stdout", "file", "webhook"]),
-        help="Where events go.",
+        metavar="NAME",
+        help="Where events go: stdout, file, webhook, or a sink a plugin registers.",
     )(f)
 
 
