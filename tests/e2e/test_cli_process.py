@@ -58,3 +58,26 @@ def test_python_dash_m_runs_the_same_cli() -> None:
         "pandium",
     ):
         assert command in done.stdout
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`serve` waits for the next slot on an event; SIGTERM sets it and the process exits 0."""
+    import signal
+
+    env = {**os.environ, "FORTNOX_CONNECTOR_HOME": str(tmp_path)}
+    env.pop("FORTNOX_CONNECTOR_KEY", None)
+    assert _run(["tenants", "add", "acme"], env).returncode == 0
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
+        [*_command(), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # blocks until serve is up and waiting
+        assert "Serving 1 tenants" in first
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err

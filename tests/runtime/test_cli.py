@@ -77,6 +77,9 @@ def test_tenants_add_list_show_set_remove(invoke: Invoke, tmp_path: Path) -> Non
 
 
 def test_connect_through_the_consent_page_then_check_and_show(invoke: Invoke, sandbox: Sandbox) -> None:
+    invoke("tenants", "add", "acme")
+    before = _json(invoke("check", "acme", "--json", code=1))
+    assert before[0]["check"] == "auth" and not before[0]["ok"] and "connect acme" in before[0]["hint"]
     connected = _json(invoke("connect", "acme", "--json"))
     assert connected["fortnox_tenant_id"] == str(sandbox.tenant_ids()[0])
     assert connected["auth_mode"] == "authorization_code" and "payment" in connected["scope"]
@@ -87,6 +90,8 @@ def test_connect_through_the_consent_page_then_check_and_show(invoke: Invoke, sa
     assert info["connected"] and info["fortnox_tenant_id"] == str(sandbox.tenant_ids()[0])
     assert set(info["token"]) == {"expires_at", "scope"}  # never the token itself
     assert "access_token" not in shown.stdout and "refresh" not in shown.stdout
+    human = invoke("tenants", "show", "acme").stdout
+    assert "token expires" in human and "backfill_days" in human and "recent runs" in human
 
     checks = {c["check"]: c for c in _json(invoke("check", "acme", "--json"))}
     assert all(c["ok"] for c in checks.values()), checks

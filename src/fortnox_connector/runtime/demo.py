@@ -166,7 +166,7 @@ def run_demo(
                 "seconds": round(time.monotonic() - started, 2),
             }
             if not quiet:
-                console.print(jobs_table(results, title="runs"))
+                console.print(jobs_table(results, title=f"runs of tenant {DEMO_TENANT}", tenant=False))
                 console.print(_summary_table(summary, again, Decimal(str(registered["amount"]))))
             return summary
 

@@ -61,13 +61,12 @@ def _status(result: JobResult) -> str:
     return "[green]ok[/]" if result.complete else "[yellow]partial[/]"
 
 
-def jobs_table(results: Sequence[JobResult], *, title: str | None = None) -> Table:
-    table = Table(
-        "tenant", "trigger", "status", "events", "delivered", "pages", "requests", "seconds", title=title
-    )
+def jobs_table(results: Sequence[JobResult], *, title: str | None = None, tenant: bool = True) -> Table:
+    """One row per run; ``tenant=False`` leaves out the tenant column (one-tenant views such as the demo)."""
+    columns = ["trigger", "status", "events", "delivered", "pages", "requests", "seconds"]
+    table = Table(*(["tenant", *columns] if tenant else columns), title=title)
     for r in results:
-        table.add_row(
-            r.tenant,
+        row = [
             r.trigger,
             _status(r),
             str(r.summary.events),
@@ -75,7 +74,8 @@ def jobs_table(results: Sequence[JobResult], *, title: str | None = None) -> Tab
             str(r.summary.pages),
             str(r.summary.requests),
             f"{r.summary.duration_s:.2f}",
-        )
+        ]
+        table.add_row(*([r.tenant, *row] if tenant else row))
     return table
 
 
