@@ -169,3 +169,28 @@ def test_actions_in_run_history_do_not_hide_the_last_run(runtime: Runtime, clock
     fresh = _scheduler(runtime, clock)
     assert fresh.run_due() == []
     assert fresh.next_due(runtime.store.require_tenant("acme")) == datetime(2026, 3, 3, 23, 0, tzinfo=STHLM)
+
+
+def test_a_bug_in_one_tenants_run_does_not_stop_the_others(
+    runtime: Runtime, sandbox: Sandbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fortnox_connector.contract.records import PollResult, TenantContext, TriggerSpec
+    from fortnox_connector.runtime.catalog import StaticCatalog
+    from tests.runtime.runtime_support import page_trigger
+
+    add_connected(runtime, sandbox, "buggy", sandbox.tenant_ids()[1])
+    pages = page_trigger()
+
+    def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
+        if ctx.tenant == "buggy":
+            raise KeyError("a bug")
+        return pages.poll(ctx, cursor)
+
+    runtime.catalog = StaticCatalog({PAGES: TriggerSpec("fortnox", PAGES, "", {}, poll)})
+    reports = {r.tenant: r for r in _scheduler(runtime, clock).run_all()}
+    assert reports["acme"].ok and reports["acme"].results[0].summary.events == 20
+    error = reports["buggy"].error
+    assert error is not None and error.tenant == "buggy" and "KeyError" in str(error)
+    assert "the run failed unexpectedly" in caplog.text
+    [run] = runtime.store.list_runs("buggy")
+    assert run.error is not None and "crashed" in run.error  # run history says so too

@@ -173,8 +173,29 @@ class Scheduler:
 
     # -- running ---------------------------------------------------------------------------------------------
     def run_tenant(self, tenant: str) -> TenantRun:
-        """Every trigger of one tenant in turn (one sink per tenant run); stops if the tenant gets paused."""
+        """Every trigger of one tenant in turn (one sink per tenant run); stops if the tenant gets paused.
+
+        Never raises: a bug in one tenant's run is logged with its traceback and reported as that tenant's
+        error, so the other tenants go on.
+        """
         report = TenantRun(tenant)
+        try:
+            self._run_triggers(report)
+        except Exception as exc:
+            log.exception("tenant %s: the run failed unexpectedly", tenant, extra={"tenant": tenant})
+            report.error = ConnectorError(
+                f"the run failed unexpectedly ({type(exc).__name__})",
+                tenant=tenant,
+                hint="see the log for the traceback and report it; the cursor stayed at the last delivery",
+            )
+        finally:
+            with self._guard:
+                self._running.discard(tenant)
+        self._report(report)
+        return report
+
+    def _run_triggers(self, report: TenantRun) -> None:
+        tenant = report.tenant
         sink = self.sink_factory()
         try:
             for name in self.triggers:
@@ -183,21 +204,17 @@ class Scheduler:
                     result = run_tenant_trigger(self.runtime, tenant, spec, sink)
                 except ConnectorError as exc:
                     report.error = exc.with_tenant(tenant)
-                    break
+                    return
                 report.results.append(result)
                 if result.skipped:
                     report.paused_reason = str(result.error)
-                    break
+                    return
                 if result.error is not None and report.error is None:
                     report.error = result.error
                 if result.paused:
-                    break
+                    return
         finally:
             sink.close()
-            with self._guard:
-                self._running.discard(tenant)
-        self._report(report)
-        return report
 
     def _report(self, report: TenantRun) -> None:
         if report.paused:
