@@ -73,7 +73,7 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     try:
         assert proc.stderr is not None
         first = proc.stderr.readline()  # blocks until serve is up and waiting
-        assert "Serving 1 tenants" in first
+        assert "Serving 1 tenant(s)" in first
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:

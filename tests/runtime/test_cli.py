@@ -260,3 +260,24 @@ def test_main_returns_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     assert main(["no-such-command"], app=App(configure_logs=False)) == 2
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600
+
+
+def test_sandbox_command_prints_how_to_point_the_runtime_at_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import fortnox_connector.sandbox as sandbox_pkg
+    from fortnox_connector.sandbox.server import run_sandbox
+
+    stop = threading.Event()
+    stop.set()  # serve, print, stop at once
+
+    def quick(**kwargs: Any) -> None:
+        assert kwargs["host"] == "127.0.0.1" and kwargs["rate_limit"] is True and kwargs["seed"] == 3
+        run_sandbox(**{**kwargs, "port": 0}, stop=stop)
+
+    monkeypatch.setattr(sandbox_pkg, "run_sandbox", quick)
+    result = CliRunner().invoke(cli, ["sandbox", "--seed", "3"], obj=App(configure_logs=False))
+    assert result.exit_code == 0, result.output
+    assert "Fortnox sandbox listening on http://127.0.0.1:" in result.stdout
+    assert "export FORTNOX_API_URL=http://127.0.0.1:" in result.stdout
+    assert "FORTNOX_CLIENT_ID=sandbox-client" in result.stdout

@@ -163,7 +163,7 @@ def serve_command(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    err_console().print(f"Serving {len(runtime.store.list_tenants())} tenants; Ctrl-C stops.")
+    err_console().print(f"Serving {len(runtime.store.list_tenants())} tenant(s); Ctrl-C or SIGTERM stops.")
     scheduler.serve(stop.wait)
 
 
