@@ -1,8 +1,8 @@
 """Building a ``TenantContext`` for a stored tenant: its config, a token provider for its auth mode, a client.
 
 ``Runtime`` holds what every tenant shares in one process (settings, the store, the catalog, one OAuth
-client for refreshes); ``Runtime.context(tenant)`` opens one tenant's context and closes its HTTP client
-afterwards. The Fortnox client paces per (client id, tenant) across the whole process, so two contexts of
+client for refreshes, one HTTP connection pool); ``Runtime.context(tenant)`` opens one tenant's context
+and closes its Fortnox client afterwards. The Fortnox client paces per (client id, tenant) across the whole process, so two contexts of
 one tenant never exceed its rate limit together.
 """
 
