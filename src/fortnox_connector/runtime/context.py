@@ -2,8 +2,8 @@
 
 ``Runtime`` holds what every tenant shares in one process (settings, the store, the catalog, one OAuth
 client for refreshes, one HTTP connection pool); ``Runtime.context(tenant)`` opens one tenant's context
-and closes its Fortnox client afterwards. The Fortnox client paces per (client id, tenant) across the whole process, so two contexts of
-one tenant never exceed its rate limit together.
+and closes its Fortnox client afterwards. The Fortnox client paces per (client id, tenant) across the
+whole process, so two contexts of one tenant never exceed its rate limit together.
 """
 
 from __future__ import annotations
