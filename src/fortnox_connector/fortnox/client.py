@@ -212,9 +212,7 @@ class FortnoxClient:
 
     # -- typed ---------------------------------------------------------------
     def company_information(self) -> CompanyInformation:
-        path = "/3/companyinformation"
-        data = self._single(self.request("GET", path), "CompanyInformation", "GET", path)
-        return self._parse(CompanyInformation.parse, data, "GET", path)
+        return self._get_one("/3/companyinformation", "CompanyInformation", CompanyInformation.parse)
 
     def list_invoice_payments(
         self,
@@ -237,9 +235,7 @@ class FortnoxClient:
         return self._typed_page("/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment.parse)
 
     def get_invoice_payment(self, number: str) -> InvoicePayment:
-        path = f"/3/invoicepayments/{_segment(number)}"
-        data = self._single(self.request("GET", path), "InvoicePayment", "GET", path)
-        return self._parse(InvoicePayment.parse, data, "GET", path)
+        return self._get_one(f"/3/invoicepayments/{_segment(number)}", "InvoicePayment", InvoicePayment.parse)
 
     def create_invoice_payment(self, payment: dict[str, Any]) -> InvoicePayment:
         """POST once; a timeout or dropped connection raises ``AmbiguousWrite`` (never retried).
@@ -311,9 +307,7 @@ class FortnoxClient:
         return self._typed_page("/3/invoices", "Invoices", params, page, Invoice.parse)
 
     def get_invoice(self, document_number: str) -> Invoice:
-        path = f"/3/invoices/{_segment(document_number)}"
-        data = self._single(self.request("GET", path), "Invoice", "GET", path)
-        return self._parse(Invoice.parse, data, "GET", path)
+        return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice.parse)
 
     def modes_of_payment(self) -> list[ModeOfPayment]:
         path = "/3/modesofpayments"
@@ -370,6 +364,11 @@ class FortnoxClient:
             total_pages=raw.total_pages,
             total_resources=raw.total_resources,
         )
+
+    def _get_one(self, path: str, key: str, parse: Callable[[Mapping[str, Any]], R]) -> R:
+        """GET one resource wrapped as ``{key: {...}}`` and parse it."""
+        data = self._single(self.request("GET", path), key, "GET", path)
+        return self._parse(parse, data, "GET", path)
 
     def _single(self, data: Any, key: str, method: str, path: str) -> dict[str, Any]:
         value = data.get(key) if isinstance(data, dict) else None
