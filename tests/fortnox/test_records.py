@@ -119,7 +119,9 @@ def test_non_finite_numbers_read_as_the_general_reader_does() -> None:
     assert p.amount_currency is not None and p.amount_currency.is_nan()
 
 
-@pytest.mark.parametrize("field", ["Amount", "AmountCurrency", "CurrencyRate", "CurrencyUnit", "InvoiceTotal"])
+@pytest.mark.parametrize(
+    "field", ["Amount", "AmountCurrency", "CurrencyRate", "CurrencyUnit", "InvoiceTotal"]
+)
 @pytest.mark.parametrize("wire", [True, False, "abc", [], {}])
 def test_unreadable_money_is_malformed(field: str, wire: object) -> None:
     with pytest.raises(MalformedRecord) as raised:
@@ -129,7 +131,16 @@ def test_unreadable_money_is_malformed(field: str, wire: object) -> None:
 
 @pytest.mark.parametrize(
     ("wire", "expected"),
-    [("1930", 1930), (1930, 1930), (" 1930 ", 1930), ("+5", 5), ("-3", -3), ("007", 7), (None, None), ("", None)],
+    [
+        ("1930", 1930),
+        (1930, 1930),
+        (" 1930 ", 1930),
+        ("+5", 5),
+        ("-3", -3),
+        ("007", 7),
+        (None, None),
+        ("", None),
+    ],
 )
 def test_integers_from_numbers_and_strings(wire: object, expected: int | None) -> None:
     p = parse(ModeOfPaymentAccount=wire, VoucherNumber=wire, VoucherYear=wire)
@@ -193,7 +204,11 @@ def test_currency_defaults_to_sek() -> None:
 
 @pytest.mark.parametrize(
     ("wire", "expected"),
-    [("2026-11-20", date(2026, 11, 20)), (" 2026-11-20 ", date(2026, 11, 20)), ("2026-11-20T10:00", date(2026, 11, 20))],
+    [
+        ("2026-11-20", date(2026, 11, 20)),
+        (" 2026-11-20 ", date(2026, 11, 20)),
+        ("2026-11-20T10:00", date(2026, 11, 20)),
+    ],
 )
 def test_dates(wire: str, expected: date) -> None:
     assert parse(PaymentDate=wire, InvoiceDueDate=wire).payment_date == expected
