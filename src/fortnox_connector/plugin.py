@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 @hookimpl
 def register_connectors() -> Iterator[ConnectorDefinition]:
     decl = load_declaration()
-    yield ConnectorDefinition(decl.id, decl.name, decl.version, decl.description, decl)
+    yield ConnectorDefinition(
+        decl.id, decl.name, decl.version, decl.description, decl, load_schema(decl.config_schema)
+    )
 
 
 @hookimpl

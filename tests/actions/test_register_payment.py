@@ -76,6 +76,18 @@ def test_eur_payment_converts_to_sek_rounded_to_the_ore(
     assert stored["Currency"] == "EUR"
 
 
+def test_a_currency_quoted_per_100_units_divides_by_the_unit(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    add(sandbox, sandbox_tenant, Currency="JPY", CurrencyRate="6.7", CurrencyUnit=100, Total="50000")
+    out = register_payment.run(ctx, pay(amount="12345", currency="JPY"))
+    # 12345 JPY x 6.7 SEK / 100 JPY = 827.115 -> 827.12 (half up)
+    assert out["amount"] == "827.12" and out["amount_currency"] == "12345.00"
+    [stored] = payments_of(sandbox, sandbox_tenant)
+    assert Decimal(str(stored["Amount"])) == Decimal("827.12") and stored["CurrencyUnit"] == 100
+    assert Decimal(str(sandbox.invoice(sandbox_tenant, DOC)["Balance"])) == Decimal("37655")
+
+
 def test_given_currency_rate_overrides_the_invoices(
     ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
 ) -> None:
@@ -97,7 +109,7 @@ def test_partial_then_final_payment_makes_the_invoice_fully_paid(
     assert done["fully_paid"] is True and done["balance"] == "0.00"
     assert done["final_pay_date"] == "2026-03-02"
     assert [p["amount"] for p in done["payments"]] == ["400.00", "600.00"]
-    # The invoice_paid trigger module did not exist when this was written: the invoice state is asserted.
+    # test_end_to_end.py shows the invoice_paid trigger firing for this, once.
 
 
 @pytest.mark.parametrize(
@@ -263,51 +275,42 @@ def test_response_lost_after_storing_is_recognised_without_a_second_post(
     assert recorder.posts() == 1
 
 
-def test_crash_after_the_post_is_recovered_by_the_next_attempt(
-    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_around_the_post_is_recovered_by_the_next_attempt(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder, when: str
 ) -> None:
+    """The process dies just before the POST leaves or just after Fortnox stored it: one payment."""
     add(sandbox, sandbox_tenant)
 
     def crash(request: httpx.Request) -> None:
         if request.method == "POST":
             raise RuntimeError("the process died")
 
-    recorder.after = crash
+    setattr(recorder, when, crash)
     with pytest.raises(RuntimeError):
         register_payment.run(ctx, pay())
-    recorder.after = None
+    setattr(recorder, when, None)
     out = register_payment.run(ctx, pay())
-    assert len(payments_of(sandbox, sandbox_tenant)) == 1 and recorder.posts() == 1
+    assert len(payments_of(sandbox, sandbox_tenant)) == 1
+    assert recorder.posts() == (1 if when == "after" else 2)  # "before" never reached Fortnox
     assert out["booked"] is True and out["invoice_balance_after"] == "600.00"
 
 
-def test_crash_before_the_post_pays_on_the_next_attempt(
-    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
-) -> None:
-    add(sandbox, sandbox_tenant)
-
-    def crash(request: httpx.Request) -> None:
-        if request.method == "POST":
-            raise RuntimeError("the process died")
-
-    recorder.before = crash
-    with pytest.raises(RuntimeError):
+def posted_but_not_booked(ctx: TenantContext, sandbox: Sandbox, tenant: int) -> dict[str, Any]:
+    """A first attempt whose POST succeeds and whose bookkeeping fails: the payment it left, unbooked."""
+    add(sandbox, tenant)
+    sandbox.inject_fault("500", count=1, path_prefix="/3/invoicepayments/", method="PUT")
+    with pytest.raises(FortnoxUnavailable):
         register_payment.run(ctx, pay())
-    recorder.before = None
-    out = register_payment.run(ctx, pay())
-    assert len(payments_of(sandbox, sandbox_tenant)) == 1
-    assert out["invoice_balance_after"] == "600.00"
+    [stored] = payments_of(sandbox, tenant)
+    assert stored["Booked"] is False
+    return stored
 
 
 def test_failed_bookkeeping_is_retried_without_posting_again(
     ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
 ) -> None:
-    add(sandbox, sandbox_tenant)
-    sandbox.inject_fault("500", count=1, path_prefix="/3/invoicepayments/", method="PUT")
-    with pytest.raises(FortnoxUnavailable):
-        register_payment.run(ctx, pay())
-    [stored] = payments_of(sandbox, sandbox_tenant)
-    assert stored["Booked"] is False
+    stored = posted_but_not_booked(ctx, sandbox, sandbox_tenant)
     out = register_payment.run(ctx, pay())
     assert out["booked"] is True and out["payment_number"] == str(stored["Number"])
     assert recorder.posts() == 1 and payments_of(sandbox, sandbox_tenant)[0]["Booked"] is True
@@ -353,11 +356,7 @@ def register_payment_pending(ctx: TenantContext, data: dict[str, Any], known: li
 def test_a_deleted_payment_of_an_earlier_attempt_is_reported_not_reposted(
     ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
 ) -> None:
-    add(sandbox, sandbox_tenant)
-    sandbox.inject_fault("500", count=1, path_prefix="/3/invoicepayments/", method="PUT")
-    with pytest.raises(FortnoxUnavailable):
-        register_payment.run(ctx, pay())
-    [stored] = payments_of(sandbox, sandbox_tenant)
+    stored = posted_but_not_booked(ctx, sandbox, sandbox_tenant)
     ctx.client.delete_invoice_payment(str(stored["Number"]))
     with pytest.raises(ActionRejected, match="is gone from Fortnox"):
         register_payment.run(ctx, pay())

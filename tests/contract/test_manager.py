@@ -22,7 +22,9 @@ from fortnox_connector.contract import (
     hookspecs,
     manager,
 )
+from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
+from fortnox_connector.secrets import Secret
 from tests.contract import plugins
 from tests.contract.plugins import NullSink, poll
 
@@ -46,6 +48,8 @@ def test_the_installed_entry_point_loads_the_fortnox_connector() -> None:
     assert (info.name, info.distribution) == ("fortnox", "fortnox-connector")
     fortnox = m.connector("fortnox")
     assert fortnox.title == "Fortnox" and fortnox.declaration is not None
+    assert fortnox.config_schema["properties"]["backfill_days"]["default"] == 30
+    assert "common.json" in fortnox.config_schema["$defs"]  # self-contained
     assert [t.name for t in m.triggers("fortnox")] == ["payment_received", "invoice_paid"]
     assert [a.name for a in m.actions("fortnox")] == ["register_payment", "get_invoice"]
     action = m.action("register_payment")
@@ -64,7 +68,7 @@ def test_plugin_records_agree_with_the_declaration() -> None:
     assert [t.name for t in m.triggers()] == [t.name for t in decl.triggers]
     for module, declared in zip(fortnox_plugin.TRIGGER_MODULES, decl.triggers, strict=True):
         assert declared.event_schema == module.EVENT_SCHEMA_PATH
-        assert m.trigger(declared.name).description == module.DESCRIPTION
+        assert m.trigger(declared.name).description == module.DESCRIPTION == declared.description
     assert sorted(fortnox_plugin.ACTION_FUNCTIONS) == sorted(a.name for a in decl.actions)
 
 
@@ -164,13 +168,17 @@ SECOND_FORTNOX = SecondFortnox()
 def test_a_broken_entry_point_is_skipped_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, target: str, reason: str
 ) -> None:
-    fake_entry_points(monkeypatch, ("broken", target))
+    fake_entry_points(monkeypatch, ("broken", target), ("acme", "tests.contract.plugins:acme"))
     with pytest.warns(PluginLoadWarning, match="skipped the connectors plugin 'broken'") as caught:
         m = ConnectorManager.load()
-    assert reason in str(caught[0].message)
-    assert [c.name for c in m.connectors()] == ["fortnox"]
-    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice"]
+    assert len(caught) == 1 and reason in str(caught[0].message)
+    assert f"({target}" in str(caught[0].message) and "FORTNOX_CONNECTOR_LOAD_PLUGINS" in str(
+        caught[0].message
+    )
+    assert [c.name for c in m.connectors()] == ["fortnox", "acme"]
+    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice", "echo"]
     assert [s.name for s in m.skipped] == ["broken"] and reason in m.skipped[0].reason
+    assert [p.name for p in m.plugins() if p.source == "entry point"] == ["fortnox", "acme"]
     assert not m.plugin_manager.has_plugin("broken")
 
 
@@ -249,6 +257,11 @@ def test_observers_are_called_and_a_failing_one_does_not_stop_the_others(
         ("t1", "payment_received", "2026-03-02T10:00:00|731"),
         ("t1", frozenset({"invoice", "payment"})),
     ]
+    m.token_refreshed(
+        "t2", Token(Secret("at-secret"), datetime(2026, 3, 2, 12, tzinfo=UTC), frozenset({"x"}))
+    )
+    assert recorder.calls[-1] == ("t2", frozenset({"x"}))
+    assert "at-secret" not in caplog.text
     [failed] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "failed in on_checkpoint" in failed.getMessage() and failed.tenant == "t1"  # type: ignore[attr-defined]
     refreshed = [r.getMessage() for r in caplog.records if r.name == "fortnox_connector.plugin"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import jsonschema
 import pytest
 
-from fortnox_connector.contract import ConnectorManager, TenantContext
+from fortnox_connector.contract import ConnectorManager, Event, TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.schemas import validator
 from fortnox_connector.sandbox import Sandbox
@@ -72,3 +73,29 @@ def test_a_credit_invoice_with_negative_amounts(
 )
 def test_inputs_the_action_refuses_break_the_schema(data: dict[str, object]) -> None:
     assert list(validator("actions/register_payment.input.json").iter_errors(data))
+
+
+@pytest.mark.parametrize("trigger", ["payment_received", "invoice_paid"])
+def test_real_events_validate_against_the_registered_event_schema(
+    trigger: str, manager: ConnectorManager, ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567", Total="123.45", OCR="90017")
+    payment = sandbox.add_payment(sandbox_tenant, DOC, AmountCurrency="123.45", PaymentDate="2026-03-01")
+    sandbox.book_payment(sandbox_tenant, payment["Number"])
+    spec = manager.trigger(trigger)
+    check = jsonschema.Draft202012Validator(spec.event_schema, format_checker=jsonschema.FormatChecker())
+    events: list[Event] = []
+    cursor: str | None = None
+    more = True
+    while more:
+        result = spec.poll(ctx, cursor)
+        events += result.events
+        cursor, more = result.cursor, result.more
+    assert events and {e.trigger for e in events} == {trigger}  # the sandbox seeds others too
+    assert [list(check.iter_errors(dict(e.payload))) for e in events] == [[] for _ in events]
+    ours = [
+        e.payload
+        for e in events
+        if str(DOC) in (e.payload.get("invoice_number"), e.payload.get("document_number"))
+    ]
+    assert len(ours) == 1 and ours[0]["currency"] == "EUR"

@@ -10,16 +10,20 @@ import pytest
 import yaml
 
 import fortnox_connector
+from fortnox_connector.auth import injected
+from fortnox_connector.auth.oauth import DEFAULT_AUTH_BASE_URL
 from fortnox_connector.declaration import AUTH_MODES, load_declaration, parse_declaration
 from fortnox_connector.declaration.loader import declaration_path
 from fortnox_connector.errors import ConfigError
+from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
+from fortnox_connector.secrets import Secret
 
 PANDIUM = {
     "access_token": "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN",
     "scope": "PAN_SEC_FORTNOX_OAUTH_SCOPE",
     "expires_in": "PAN_SEC_FORTNOX_OAUTH_EXPIRES_IN",
     "expires_at": "PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT",
-    "client_id": "PAN_SEC_FORTNOX_OAUTH_CLIENT_ID",
+    "injected_client_id": "PAN_SEC_FORTNOX_OAUTH_CLIENT_ID",
 }
 
 
@@ -51,7 +55,7 @@ def test_the_shipped_declaration() -> None:
 
 def test_base_urls_are_overridable_for_the_sandbox() -> None:
     auth = load_declaration().auth
-    env = {"FORTNOX_API_BASE_URL": "http://127.0.0.1:8080/", "FORTNOX_AUTH_BASE_URL": "http://127.0.0.1:8081"}
+    env = {"FORTNOX_API_URL": "http://127.0.0.1:8080/", "FORTNOX_AUTH_URL": "http://127.0.0.1:8081"}
     assert auth.base_url("api", env) == "http://127.0.0.1:8080"
     assert auth.token_url(env) == "http://127.0.0.1:8081/oauth-v1/token"
 
@@ -61,6 +65,7 @@ def test_the_secrets_manifest() -> None:
     envs = {s.name: s.env for s in decl.secrets}
     assert {k: envs[k] for k in PANDIUM} == PANDIUM
     assert {"refresh_token", "client_secret", "tenant_id"} <= set(envs)
+    assert (envs["client_id"], envs["client_secret"]) == ("FORTNOX_CLIENT_ID", "FORTNOX_CLIENT_SECRET")
     sensitive = {s.name for s in decl.secrets if s.sensitive}
     assert sensitive == {"access_token", "client_secret", "refresh_token"}
     required = {mode: {s.name for s in decl.secrets if s.required_in(mode)} for mode in AUTH_MODES}
@@ -137,3 +142,56 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 def test_a_declaration_that_is_not_a_mapping() -> None:
     with pytest.raises(ConfigError, match=r"connector.yaml: \(top level\): .* is not of type 'object'"):
         parse_declaration(["id", "fortnox"])
+
+
+def test_the_manifest_names_the_variables_the_code_reads() -> None:
+    decl = load_declaration()
+    assert decl.secret("access_token").env == injected.ACCESS_TOKEN_ENV
+    assert decl.secret("scope").env == injected.SCOPE_ENV
+    assert decl.secret("expires_in").env == injected.EXPIRES_IN_ENV
+    assert decl.secret("expires_at").env == injected.EXPIRES_AT_ENV
+    assert decl.secret("injected_client_id").env == injected.CLIENT_ID_ENV
+    assert decl.auth.base_urls["api"].default == DEFAULT_BASE_URL
+    assert decl.auth.base_urls["auth"].default == DEFAULT_AUTH_BASE_URL
+
+
+def test_read_secrets_per_mode() -> None:
+    decl = load_declaration()
+    env = {
+        "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": "eyJ.token.sig",
+        "PAN_SEC_FORTNOX_OAUTH_SCOPE": "invoice,payment",
+    }
+    got = decl.read_secrets("host_managed", env, tenant="acme")
+    assert got == {"access_token": Secret("eyJ.token.sig"), "scope": "invoice,payment"}
+    assert "eyJ" not in repr(got)
+    env = {"FORTNOX_CLIENT_ID": "app", "FORTNOX_CLIENT_SECRET": "s3cr3t", "FORTNOX_TENANT_ID": " 100001 "}
+    got = decl.read_secrets("client_credentials", env)
+    assert got == {"client_id": "app", "client_secret": Secret("s3cr3t"), "tenant_id": "100001"}
+
+
+@pytest.mark.parametrize(
+    ("mode", "env", "missing"),
+    [
+        ("host_managed", {"PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": "  "}, "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"),
+        (
+            "client_credentials",
+            {"FORTNOX_CLIENT_ID": "app", "FORTNOX_CLIENT_SECRET": "s3cr3t"},
+            "FORTNOX_TENANT_ID",
+        ),
+        ("authorization_code", {"FORTNOX_CLIENT_ID": "app"}, "FORTNOX_CLIENT_SECRET"),
+    ],
+)
+def test_a_missing_secret_names_the_variable_and_the_tenant(
+    mode: str, env: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_declaration().read_secrets(mode, env, tenant="acme")
+    assert err.value.field == missing and err.value.tenant == "acme"
+    assert str(err.value).startswith(f"tenant acme: the {mode} auth mode needs ${missing}")
+    assert "s3cr3t" not in str(err.value) and "app" not in str(err.value).split("needs")[0]
+
+
+def test_read_secrets_refuses_an_unknown_mode() -> None:
+    with pytest.raises(ConfigError, match="no auth mode 'magic'") as err:
+        load_declaration().read_secrets("magic", {}, tenant="acme")
+    assert err.value.hint == "choose one of: authorization_code, client_credentials, host_managed"

@@ -76,7 +76,11 @@ def test_a_bad_schema_path_is_a_config_error(relpath: str, message: str) -> None
 @pytest.mark.parametrize(
     ("instance", "field", "reason"),
     [
-        ({"invoice": {"ocr": "1"}, "extra": 1}, "extra", "is not a known field (known: invoice)"),
+        (
+            {"invoice": {"ocr": "1"}, "extra": 1},
+            "extra",
+            "is not a known field. Fix: remove it or use one of: invoice",
+        ),
         ({}, "invoice", "is required"),
         ({"invoice": {"document_number": ""}}, "invoice.document_number", "does not match"),
     ],

@@ -165,6 +165,26 @@ def test_the_deadline_stops_early_with_partial_state_and_the_next_run_continues(
     assert second.dedup_keys("invoice_paid") == [f"invoice_paid:{i}" for i in range(2, 20)]
 
 
+def test_the_event_budget_bounds_the_output_and_the_next_runs_deliver_the_rest(env: dict[str, str]) -> None:
+    env["FORTNOX_PANDIUM_MAX_EVENTS"] = "5"
+    payments = FakeSource("payment_received", list(range(10)), page=2)
+    invoices = FakeSource("invoice_paid", list(range(3)), page=2)
+    runs = [run_pandium(env, triggers=specs(payments, invoices))]
+    while runs[-1].document["run"]["status"] == "partial":
+        assert runs[-1].code == EXIT_OK
+        assert len(runs) < 6
+        runs.append(run_pandium(next_run_env(env, runs[-1].stdout), triggers=specs(payments, invoices)))
+
+    first = runs[0].document
+    assert runs[0].dedup_keys("payment_received") == [f"payment_received:{i}" for i in range(6)]  # soft cap
+    assert first["payment_received"]["summary"]["stopped_by_event_budget"] is True
+    assert first["payment_received"]["summary"]["stopped_by_deadline"] is False
+    assert runs[0].dedup_keys("invoice_paid") == []  # the budget was spent before it started
+    for trigger, source in (("payment_received", payments), ("invoice_paid", invoices)):
+        keys = [k for r in runs for k in r.dedup_keys(trigger)]
+        assert keys == [f"{trigger}:{i}" for i in source.items]  # each once, in order, none lost
+
+
 def test_a_failure_after_some_pages_exits_nonzero_and_still_prints_the_committed_state(
     env: dict[str, str],
 ) -> None:
@@ -238,8 +258,11 @@ def test_config_strings_are_coerced_for_the_triggers(env: dict[str, str]) -> Non
         ({"PAN_CTX_RUN_MODE": "webhook"}, "PAN_CTX_RUN_MODE"),
         ({"PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": ""}, "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"),
         ({"PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT": "soon"}, "PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT"),
-        ({"FORTNOX_API_BASE_URL": "http://evil.example"}, "FORTNOX_API_BASE_URL"),
+        ({"FORTNOX_API_URL": "http://evil.example"}, "FORTNOX_API_URL"),
+        ({"FORTNOX_API_URL": "http://localhost.evil.example"}, "FORTNOX_API_URL"),
+        ({"FORTNOX_API_URL": "ftp://127.0.0.1"}, "FORTNOX_API_URL"),
         ({"FORTNOX_PANDIUM_DEADLINE_SECONDS": "900"}, "FORTNOX_PANDIUM_DEADLINE_SECONDS"),
+        ({"FORTNOX_PANDIUM_MAX_EVENTS": "0"}, "FORTNOX_PANDIUM_MAX_EVENTS"),
         ({"PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT": "[1, 2]"}, "PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT"),
         ({"PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT": '{"payment_received": {"cursor": 5}}'}, "payment_received"),
     ],

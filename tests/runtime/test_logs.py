@@ -15,6 +15,7 @@ from fortnox_connector.runtime.logs import (
     configure_logging,
     redact_text,
     register_secret,
+    set_default_tenant,
     tenant_logger,
 )
 from fortnox_connector.secrets import Secret
@@ -154,3 +155,17 @@ def test_a_broken_format_string_keeps_the_line_and_drops_its_args(stream: io.Str
     written = stream.getvalue()
     assert "could not be formatted" in written
     assert TOKEN not in written
+
+
+def test_a_one_tenant_process_names_its_tenant_on_library_lines(stream: io.StringIO) -> None:
+    previous = set_default_tenant("acme")
+    try:
+        logging.getLogger("httpx").warning("a library line")
+        tenant_logger("globex").warning("another tenant's line")
+    finally:
+        set_default_tenant(previous)
+    logging.getLogger("httpx").warning("after")
+    out = lines(stream)
+    assert "tenant=acme " in out[0]
+    assert "tenant=globex " in out[1]
+    assert "tenant=- " in out[2]

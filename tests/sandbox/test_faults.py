@@ -148,3 +148,15 @@ def test_control_api(sandbox: Sandbox) -> None:
         assert bad.status_code == 400 and "2000630" in bad.json()["error"]
         assert c.post("/_sandbox/reset").json() == {"reset": True}
         assert c.get("/_sandbox/tenants").json()[0]["invoices"] == tenants[0]["invoices"]
+
+
+@pytest.mark.sandbox(rate_limit=True, rate_limit_requests=3)
+def test_the_window_is_per_client_and_tenant(sandbox: Sandbox, api: httpx.Client) -> None:
+    tenant = sandbox.tenant_ids()[0]
+    other_app = sandbox.oauth.issue(
+        tenant, ("companyinformation",), "other-client", sandbox.now(), refresh=False
+    )
+    codes = [api.get("/3/companyinformation").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    headers = {"Authorization": f"Bearer {other_app['access_token']}"}
+    assert api.get("/3/companyinformation", headers=headers).status_code == 200  # another app's budget

@@ -9,6 +9,7 @@ One recorded drift is allowed on purpose: a payment's ``CurrencyRate`` sometimes
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ def _nullable(node: Any) -> None:
             _nullable(value)
 
 
+@functools.cache
 def validator(name: str) -> Draft7Validator:
     components = copy.deepcopy(json.loads(SCHEMAS.read_text(encoding="utf-8"))["components"])
     for missing in MISSING:
@@ -105,3 +107,80 @@ def test_error_body_matches_the_schema(api: httpx.Client) -> None:
     body = api.get("/3/invoices/987654").json()
     check("fortnox_ErrorInformation_Wrap", body)
     assert set(body["ErrorInformation"]) == {"Error", "Message", "Code"}
+
+
+def _as(sandbox: Sandbox, tenant: int) -> httpx.Client:
+    token = sandbox.issue_token(tenant)["access_token"]
+    return httpx.Client(base_url=sandbox.base_url, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_every_seeded_record_of_every_tenant_matches_the_schema(sandbox: Sandbox) -> None:
+    for tenant in sandbox.tenant_ids():
+        with _as(sandbox, tenant) as c:
+            payments = c.get("/3/invoicepayments", params={"limit": 7, "page": 2}).json()
+            check("fortnox_Kf_InvoicePaymentListItem_Wrap", payments)
+            check("fortnox_MetaInformation", payments["MetaInformation"])
+            for item in c.get("/3/invoicepayments", params={"limit": 500}).json()["InvoicePayments"]:
+                check(
+                    "fortnox_Kf_InvoicePaymentSingleItem_Wrap",
+                    c.get(f"/3/invoicepayments/{item['Number']}").json(),
+                )
+            for flt in ("fullypaid", "unpaid", "unpaidoverdue", "cancelled", "unbooked"):
+                check(
+                    "fortnox_Kf_InvoiceListResponse_Wrap", c.get("/3/invoices", params={"filter": flt}).json()
+                )
+            for item in c.get("/3/invoices", params={"limit": 500}).json()["Invoices"]:
+                check(
+                    "fortnox_Kf_InvoiceResponse_Wrap", c.get(f"/3/invoices/{item['DocumentNumber']}").json()
+                )
+
+
+def test_records_made_by_the_control_api_match_the_schema(sandbox: Sandbox) -> None:
+    """An EUR invoice paid in full (FinalPayDate set), a string rate, a credit and a cancelled invoice."""
+    tenant = sandbox.tenant_ids()[0]
+    eur = sandbox.add_invoice(
+        tenant, Total="100", Currency="EUR", CurrencyRate="11.25", InvoiceDate="2026-01-01"
+    )
+    sandbox.add_payment(
+        tenant, eur["DocumentNumber"], AmountCurrency="100", PaymentDate="2026-01-05", rate_as_string=True
+    )
+    credit = sandbox.add_invoice(tenant, Total="-50", Credit=True, InvoiceDate="2026-01-01")
+    cancelled = sandbox.add_invoice(tenant, Total="75", Cancelled=True, InvoiceDate="2026-01-01")
+    with _as(sandbox, tenant) as c:
+        paid = c.get(f"/3/invoices/{eur['DocumentNumber']}").json()
+        assert paid["Invoice"]["FinalPayDate"] == "2026-01-05"
+        for doc in (eur, credit, cancelled):
+            check("fortnox_Kf_InvoiceResponse_Wrap", c.get(f"/3/invoices/{doc['DocumentNumber']}").json())
+        listing = c.get("/3/invoicepayments", params={"invoicenumber": eur["DocumentNumber"]}).json()
+        check("fortnox_Kf_InvoicePaymentListItem_Wrap", listing)
+        [item] = listing["InvoicePayments"]
+        check(
+            "fortnox_Kf_InvoicePaymentSingleItem_Wrap", c.get(f"/3/invoicepayments/{item['Number']}").json()
+        )
+
+
+def test_every_error_the_sandbox_sends_matches_the_schema(sandbox: Sandbox) -> None:
+    tenant = sandbox.tenant_ids()[0]
+    inv = sandbox.add_invoice(tenant, Total="10", InvoiceDate="2026-02-01")
+    payload = {"InvoicePayment": {"InvoiceNumber": int(inv["DocumentNumber"]), "PaymentDate": "2026-01-01"}}
+    with _as(sandbox, tenant) as c:
+        answers = [
+            c.get("/3/invoices/987654"),
+            c.get("/3/invoicepayments/987654"),
+            c.get("/3/invoices", params={"filter": "paid"}),
+            c.get("/3/invoices", params={"limit": 501}),
+            c.post("/3/invoicepayments", json=payload),
+            c.post("/3/invoicepayments", content=b"{not json", headers={"Content-Type": "application/json"}),
+        ]
+        sandbox.set_licences(tenant, ["invoice"])
+        answers.append(c.get("/3/invoicepayments"))
+    narrow = sandbox.issue_token(tenant, ("invoice",))["access_token"]
+    answers.append(
+        httpx.get(f"{sandbox.base_url}/3/invoicepayments", headers={"Authorization": f"Bearer {narrow}"})
+    )
+    codes = []
+    for answer in answers:
+        assert answer.status_code >= 400
+        check("fortnox_ErrorInformation_Wrap", answer.json())
+        codes.append(answer.json()["ErrorInformation"]["Code"])
+    assert {2000434, 2001101, 2000663, 2002115} <= set(codes)

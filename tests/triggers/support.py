@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from fortnox_connector.contract.records import Event, TenantContext, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.declaration.schemas import load_schema
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.fortnox.retry import RetryPolicy
@@ -28,14 +28,7 @@ from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.secrets import Secret
 from fortnox_connector.triggers import invoice_paid, payment_received
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 Module = Any  # a trigger module (payment_received or invoice_paid)
-
-
-def load_schema(relpath: str) -> dict[str, Any]:
-    """The schema from the repository's ``schemas/`` (until ``declaration.schemas.load_schema`` lands)."""
-    data: dict[str, Any] = json.loads((SCHEMAS / relpath).read_text(encoding="utf-8"))
-    return data
 
 
 def spec(module: Module) -> TriggerSpec:
@@ -126,7 +119,7 @@ def make_client(sandbox: Sandbox, tenant: int, transport: httpx.BaseTransport, *
         client_id=sandbox.client_id,
         base_url=sandbox.base_url,
         transport=transport,
-        pacers=PacerRegistry(limit=10_000),
+        pacers=kw.pop("pacers", None) or PacerRegistry(limit=10_000),  # unpaced unless a test paces
         clock=clock,
         sleep=clock.sleep,
         retry=kw.pop("retry", None) or RetryPolicy(),

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.triggers import payment_received
@@ -257,3 +259,20 @@ def test_cursor_is_versioned_json_naming_its_trigger(make_host: Callable[..., Ho
     cursor = decode(outcome.cursor, tenant="t", trigger=payment_received.NAME)
     assert cursor.run is None
     assert cursor.since == datetime(2026, 3, 2, 8, 30, tzinfo=STOCKHOLM)
+
+
+def test_a_payment_booked_after_summer_time_ends_is_not_missed(
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host], caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.set_clock(datetime(2026, 10, 25, 2, 50, tzinfo=STOCKHOLM))  # 02:50 CEST, the first 02:50
+    host = make_host(lastmodified_overlap_minutes=30)  # too little: the 65-minute floor applies
+    host.run()
+    inv = _invoice(sandbox, sandbox_tenant, Total="100.00")
+    sandbox.set_clock(datetime(2026, 10, 25, 2, 5, fold=1, tzinfo=STOCKHOLM))  # 02:05 CET, 15 min later
+    pay = sandbox.add_payment(sandbox_tenant, inv, AmountCurrency="100.00", Booked=True)
+    sandbox.advance(3600)
+
+    host.run()
+
+    assert pay["Number"] in _numbers(host)
+    assert "lastmodified_overlap_minutes is 30, too short" in caplog.text

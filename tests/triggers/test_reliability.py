@@ -3,9 +3,11 @@ mid-backfill, records deleted while paging, thin list items, missing scopes, unr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -176,6 +178,28 @@ def test_thin_list_items_fetch_single_payments_and_count_the_requests(
         assert event["voucher"]["number"] == p["VoucherNumber"]
 
 
+def test_a_payment_deleted_before_its_single_fetch_is_skipped(
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host], recorder: Recorder
+) -> None:
+    def add_a_vanished_thin_item(request: httpx.Request, data: Any) -> Any:
+        if request.url.path == LIST:
+            ghost = dict(data["InvoicePayments"][0], Number="99999", Booked=True)
+            del ghost["InvoiceOCR"]
+            data["InvoicePayments"].append(ghost)
+        return data
+
+    recorder.rewrite = add_a_vanished_thin_item
+    host = make_host()
+
+    outcome = host.run()
+
+    assert "99999" not in {p["payment_number"] for p in host.payloads()}
+    assert f"GET {LIST}/99999" in recorder.paths()
+    booked = sum(1 for p in sandbox.payments(sandbox_tenant) if p["Booked"])
+    assert outcome.summary.events == booked
+    assert outcome.summary.skipped == len(sandbox.payments(sandbox_tenant)) - booked + 1
+
+
 def test_a_missing_scope_stops_the_run_naming_tenant_and_fix(
     sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
 ) -> None:
@@ -218,3 +242,66 @@ def test_an_unreadable_cursor_is_a_config_error_naming_tenant_trigger_and_fix(
     assert f"tenant {sandbox_tenant}" in text and "payment_received" in text and why in text
     assert "Fix:" in text and "backfill_days" in text
     assert recorder.requests == []  # nothing asked of Fortnox with a cursor we cannot trust
+
+
+def test_a_naive_host_clock_is_refused_before_asking_fortnox(
+    make_host: Callable[..., Host], recorder: Recorder
+) -> None:
+    host = make_host()
+    host.ctx = dataclasses.replace(host.ctx, now=lambda: datetime(2026, 3, 2, 10, 0))  # noqa: DTZ001
+
+    outcome = host.run(may_fail=True)
+
+    assert outcome.error is not None and "naive" in str(outcome.error) and "Fix:" in str(outcome.error)
+    assert recorder.requests == [] and host.cursors == {}
+
+
+def test_one_poll_is_one_page_until_the_last(
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host]
+) -> None:
+    seed_booked(sandbox, sandbox_tenant, 1100)  # 1120 payments: pages of 500, 500, 120
+    ctx = make_host().ctx
+    results = []
+    cursor = None
+    for _ in range(3):
+        result = payment_received.poll(ctx, cursor)
+        results.append(result)
+        cursor = result.cursor
+    assert [len(r.events) for r in results] == [500, 500, 120]
+    assert [r.more for r in results] == [True, True, False]
+    assert [(r.summary.pages, r.summary.requests, r.summary.total_pages) for r in results] == [(1, 1, 3)] * 3
+    second = decode(results[1].cursor, tenant="t", trigger=payment_received.NAME)
+    assert second.run is not None and second.run.page == 3 and second.run.total == 1120
+
+
+def test_write_offs_only_flagged_in_the_list_are_fetched_and_emitted(
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host], recorder: Recorder
+) -> None:
+    write_off = {"Amount": 0.5, "AccountNumber": 3740, "Currency": "SEK", "Description": "Öresavrundning"}
+
+    def flag_write_offs(request: httpx.Request, data: Any) -> Any:
+        if request.url.path == LIST:
+            for item in data["InvoicePayments"]:
+                item["WriteOffExist"] = True
+        elif request.url.path.startswith(f"{LIST}/"):
+            data["InvoicePayment"]["WriteOffs"] = [write_off]
+        return data
+
+    recorder.rewrite = flag_write_offs
+    host = make_host()
+
+    outcome = host.run()
+
+    assert outcome.summary.events > 0
+    assert outcome.summary.requests == 1 + outcome.summary.events
+    for payload in host.payloads():
+        assert payload["write_offs"] == [
+            {
+                "amount": "0.50",
+                "account_number": 3740,
+                "currency": "SEK",
+                "cost_center": None,
+                "project": None,
+                "description": "Öresavrundning",
+            }
+        ]

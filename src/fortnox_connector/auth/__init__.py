@@ -8,6 +8,7 @@ from fortnox_connector.auth.providers import (
     HostManagedTokens,
     LockingTokenStore,
     OnRefresh,
+    adopt_refresh_token,
     connect_tenant,
     token_lock_name,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "HostManagedTokens",
     "LockingTokenStore",
     "OnRefresh",
+    "adopt_refresh_token",
     "connect_tenant",
     "new_state",
     "parse_scope",

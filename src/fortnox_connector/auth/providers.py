@@ -173,6 +173,41 @@ def connect_tenant(
     return token
 
 
+def adopt_refresh_token(
+    tenant: str,
+    oauth: FortnoxOAuth,
+    store: LockingTokenStore,
+    refresh_token: Secret,
+    *,
+    on_refresh: OnRefresh | None = None,
+) -> Token:
+    """Take over a tenant connected elsewhere from its refresh token (``FORTNOX_OAUTH_REFRESH_TOKEN``).
+
+    A seed is used once: when the store already holds a token for ``tenant`` that token wins and no request
+    is sent, since the seed a host keeps injecting was consumed (rotated) on first use. Otherwise the seed
+    is refreshed at once, under the tenant's lock, and the result stored before it is returned.
+    """
+    with store.lock(token_lock_name(tenant)):
+        current = store.load_token(tenant)
+        if current is not None:
+            return current
+        try:
+            token = oauth.refresh(refresh_token)
+        except ConnectorError as exc:
+            raise exc.with_tenant(tenant) from None
+        if token.refresh_token is None:
+            token = dataclasses.replace(token, refresh_token=refresh_token)
+        if not store.swap_token(tenant, None, token):  # pragma: no cover - a writer outside the lock
+            raise ConnectorError(
+                "another token was stored while adopting the seeded refresh token",
+                tenant=tenant,
+                hint="run again: the stored token will be used.",
+            )
+    log.info("adopted a Fortnox connection for tenant %s from its seeded refresh token", tenant)
+    _notify(on_refresh, tenant, token)
+    return token
+
+
 class ClientCredentialsTokens:
     """Service-account tokens (client-credentials flow with the ``TenantId`` header), cached per tenant."""
 

@@ -35,6 +35,7 @@ from fortnox_connector.contract.records import (
     SinkSpec,
     TriggerSpec,
 )
+from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
 
 LOAD_PLUGINS_ENV = "FORTNOX_CONNECTOR_LOAD_PLUGINS"
@@ -107,9 +108,8 @@ class ConnectorManager:
         for offer in offers:
             for t in offer.triggers:
                 self._known_connector(t.connector, f"trigger {t.name!r}", offer.plugin)
-                _claim(
-                    owners, ("trigger", f"{t.connector}.{t.name}"), offer.plugin, f"the trigger {t.name!r}"
-                )
+                key = ("trigger", f"{t.connector}.{t.name}")
+                _claim(owners, key, offer.plugin, f"the trigger {t.name!r}")
                 self._triggers[(t.connector, t.name)] = t
             for a in offer.actions:
                 self._known_connector(a.connector, f"action {a.name!r}", offer.plugin)
@@ -154,24 +154,7 @@ class ConnectorManager:
                     continue
                 offers.append(offer)
                 installed[offer.plugin] = ep
-        # An installed plugin whose triggers or actions name a connector nobody registers is broken too.
-        known = {c.name for o in offers for c in o.connectors}
-        for offer in list(offers):
-            records: list[TriggerSpec | ActionSpec] = [*offer.triggers, *offer.actions]
-            orphan = next((r for r in records if r.connector not in known), None)
-            source = installed.get(offer.plugin)
-            if orphan is not None and source is not None:
-                offers.remove(offer)
-                pm.unregister(name=offer.plugin)
-                del installed[offer.plugin]
-                skipped.append(
-                    _skip(
-                        ep,
-                        ConfigError(
-                            f"it names the connector {orphan.connector!r}, which no plugin registers"
-                        ),
-                    )
-                )
+        skipped += _drop_orphans(pm, offers, installed)
         for ep in installed.values():
             infos.append(
                 PluginInfo(
@@ -244,6 +227,14 @@ class ConnectorManager:
         """Tell every plugin that ``tenant`` has a new token (its expiry and scope only, never the token)."""
         self._notify("on_token_refreshed", tenant=tenant, expires_at=expires_at, scope=frozenset(scope))
 
+    def token_refreshed(self, tenant: str, token: Token) -> None:
+        """``notify_token_refreshed`` shaped as the auth providers' ``on_refresh`` callback.
+
+        ``AuthorizationCodeTokens(..., on_refresh=manager.token_refreshed)``: plugins hear of each refresh
+        with its expiry and scope; the token itself never leaves this method.
+        """
+        self.notify_token_refreshed(tenant, token.expires_at, token.scope)
+
     def _notify(self, hook: str, **kwargs: Any) -> None:
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
             try:
@@ -308,7 +299,30 @@ def _yielded(pm: pluggy.PluginManager, plugin: object, hook: str, kind: type[_R]
     return out
 
 
-def _skip(ep: EntryPoint, exc: Exception) -> SkippedPlugin:
+def _drop_orphans(
+    pm: pluggy.PluginManager, offers: list[_Offer], installed: dict[str, EntryPoint]
+) -> list[SkippedPlugin]:
+    """Skip installed plugins whose triggers or actions name a connector nobody registers (broken too).
+
+    A plugin the host passed is left in place: the manager's constructor raises for it.
+    """
+    known = {c.name for o in offers for c in o.connectors}
+    skipped: list[SkippedPlugin] = []
+    for offer in list(offers):
+        source = installed.get(offer.plugin)
+        records: list[TriggerSpec | ActionSpec] = [*offer.triggers, *offer.actions]
+        orphan = next((r for r in records if r.connector not in known), None)
+        if orphan is None or source is None:
+            continue
+        offers.remove(offer)
+        pm.unregister(name=offer.plugin)
+        del installed[offer.plugin]
+        reason = f"it names the connector {orphan.connector!r}, which no plugin registers"
+        skipped.append(_skip(source, ConfigError(reason), stacklevel=4))
+    return skipped
+
+
+def _skip(ep: EntryPoint, exc: Exception, *, stacklevel: int = 3) -> SkippedPlugin:
     """Warn that the entry point ``ep`` is left out because of ``exc``, and say how to fix it."""
     reason = f"{type(exc).__name__}: {exc}"
     source = f", from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
@@ -316,7 +330,7 @@ def _skip(ep: EntryPoint, exc: Exception) -> SkippedPlugin:
         f"skipped the connectors plugin {ep.name!r} ({ep.value}{source}): {reason}. Fix: reinstall or "
         f"upgrade that package, or leave it out with {LOAD_PLUGINS_ENV}",
         PluginLoadWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     return SkippedPlugin(ep.name, reason)
 

@@ -105,7 +105,8 @@ class ConnectorDefinition:
     """A connector a host can offer: who it is and, read without running it, what it needs.
 
     ``name`` is the id its triggers and actions are registered under (``TriggerSpec.connector``);
-    ``declaration`` is its validated ``connector.yaml`` (auth, secrets manifest, config schema, schedule).
+    ``declaration`` is its validated ``connector.yaml`` (auth, secrets manifest, schedule);
+    ``config_schema`` the JSON Schema of a tenant's config, self-contained (a host renders its form from it).
     """
 
     name: str
@@ -113,6 +114,7 @@ class ConnectorDefinition:
     version: str
     description: str
     declaration: Declaration | None = None
+    config_schema: Mapping[str, JSON] = field(default_factory=dict)
 
 
 class EventSink(Protocol):

@@ -49,7 +49,7 @@ def parse_config(
     With ``from_strings`` every value is a string to convert by the field's schema type, and keys match
     case-insensitively (``BACKFILL_DAYS`` = ``backfill_days``).
     """
-    what = f"the config of tenant {tenant}" if tenant else "the tenant's config"
+    what = "the tenant's config"  # the error's tenant prefixes the message
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"{what} must be a mapping of settings, not {type(data).__name__}",
@@ -149,7 +149,7 @@ def _convert(name: str, text: str, kinds: set[str], tenant: str | None) -> Any:
 def _bad(name: str, text: str, expected: str, tenant: str | None) -> ConfigError:
     shown = text if len(text) <= 40 else text[:39] + "…"
     return ConfigError(
-        f"config {name}: {shown!r} is not {expected.split(',')[0]}",
+        f"the tenant's config: {name}: {shown!r} is not {expected.split(',')[0]}",
         field=name,
         tenant=tenant,
         hint=f"set {name} to {expected}",

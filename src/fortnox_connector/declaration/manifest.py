@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
+
+from fortnox_connector.errors import ConfigError
+from fortnox_connector.secrets import Secret
 
 AuthMode = Literal["authorization_code", "client_credentials", "host_managed"]
 AUTH_MODES: tuple[AuthMode, ...] = ("authorization_code", "client_credentials", "host_managed")
@@ -146,6 +149,38 @@ class Declaration:
     def secrets_for(self, mode: AuthMode) -> tuple[SecretSpec, ...]:
         """The secrets ``mode`` reads (required and optional), in manifest order."""
         return tuple(s for s in self.secrets if s.used_in(mode))
+
+    def read_secrets(
+        self, mode: str, environ: Mapping[str, str] | None = None, *, tenant: str | None = None
+    ) -> dict[str, Secret | str]:
+        """What ``mode`` reads from ``environ`` (default: the process's), by secret name.
+
+        Sensitive values come back as ``Secret``; blank counts as absent; an absent optional secret is left
+        out. A required one absent is a ``ConfigError`` naming the variable, the tenant and the fix — never
+        a value. Parsing (expiry, scope) is the auth code's job; this only checks presence.
+        """
+        if self.auth.mode(mode) is None:
+            raise ConfigError(
+                f"there is no auth mode {mode!r}",
+                field="auth_mode",
+                tenant=tenant,
+                hint=f"choose one of: {', '.join(m.name for m in self.auth.modes)}",
+            )
+        env = os.environ if environ is None else environ
+        known = cast(AuthMode, mode)
+        out: dict[str, Secret | str] = {}
+        for spec in self.secrets_for(known):
+            value = env.get(spec.env, "").strip()
+            if value:
+                out[spec.name] = Secret(value) if spec.sensitive else value
+            elif spec.required_in(known):
+                raise ConfigError(
+                    f"the {mode} auth mode needs ${spec.env}, which is not set",
+                    field=spec.env,
+                    tenant=tenant,
+                    hint=f"have the host inject ${spec.env} for this tenant: {spec.description}",
+                )
+        return out
 
     def trigger(self, name: str) -> TriggerDecl:
         for t in self.triggers:

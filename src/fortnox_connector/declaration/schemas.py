@@ -118,23 +118,25 @@ def schema_error(
     best = jsonschema.exceptions.best_match([error])
     path = [str(p) for p in best.absolute_path]
     reason = best.message
+    fix: str | None = None
     if best.validator == "required" and isinstance(best.instance, Mapping):
         missing = [p for p in best.validator_value if p not in best.instance]
         if missing:
             path.append(str(missing[0]))
             reason = "is required"
     elif best.validator == "additionalProperties" and isinstance(best.instance, Mapping):
-        known = set(best.schema.get("properties", {}))
+        known = sorted(best.schema.get("properties", {}))
         extra = sorted(str(k) for k in best.instance if k not in known)
         if extra:
             path.append(extra[0])
-            reason = f"is not a known field (known: {', '.join(sorted(known)) or 'none'})"
+            reason = "is not a known field"
+            fix = f"remove it or use one of: {', '.join(known) or '(none)'}"
     field = ".".join(path) or "(top level)"
     return ConfigError(
         f"{what}: {field}: {_short(reason)}",
         field=field,
         tenant=tenant,
-        hint=hint or f"correct {field} in {what}",
+        hint=hint or fix or f"correct {field} in {what}",
     )
 
 

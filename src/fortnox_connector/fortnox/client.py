@@ -212,9 +212,7 @@ class FortnoxClient:
 
     # -- typed ---------------------------------------------------------------
     def company_information(self) -> CompanyInformation:
-        path = "/3/companyinformation"
-        data = self._single(self.request("GET", path), "CompanyInformation", "GET", path)
-        return self._parse(CompanyInformation.parse, data, "GET", path)
+        return self._get_one("/3/companyinformation", "CompanyInformation", CompanyInformation.parse)
 
     def list_invoice_payments(
         self,
@@ -228,18 +226,11 @@ class FortnoxClient:
         """``lastmodified`` is sent as naive Europe/Stockholm ``YYYY-MM-DD HH:MM``."""
         if sortby is not None and sortby not in PAYMENT_SORTS:
             raise ValueError(f"sortby must be one of {sorted(PAYMENT_SORTS)}")
-        params = {
-            "lastmodified": format_lastmodified(lastmodified) if lastmodified is not None else None,
-            "invoicenumber": invoice_number,
-            "sortby": sortby,
-            "limit": _check_limit(limit),
-        }
+        params = _list_query(lastmodified, limit, invoicenumber=invoice_number, sortby=sortby)
         return self._typed_page("/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment.parse)
 
     def get_invoice_payment(self, number: str) -> InvoicePayment:
-        path = f"/3/invoicepayments/{_segment(number)}"
-        data = self._single(self.request("GET", path), "InvoicePayment", "GET", path)
-        return self._parse(InvoicePayment.parse, data, "GET", path)
+        return self._get_one(f"/3/invoicepayments/{_segment(number)}", "InvoicePayment", InvoicePayment.parse)
 
     def create_invoice_payment(self, payment: dict[str, Any]) -> InvoicePayment:
         """POST once; a timeout or dropped connection raises ``AmbiguousWrite`` (never retried).
@@ -301,19 +292,11 @@ class FortnoxClient:
     ) -> Page[Invoice]:
         if filter is not None and filter not in INVOICE_FILTERS:
             raise ValueError(f"invoice filter must be one of {sorted(INVOICE_FILTERS)}, not {filter!r}")
-        params = {
-            "filter": filter,
-            "lastmodified": format_lastmodified(lastmodified) if lastmodified is not None else None,
-            "documentnumber": document_number,
-            "ocr": ocr,
-            "limit": _check_limit(limit),
-        }
+        params = _list_query(lastmodified, limit, filter=filter, documentnumber=document_number, ocr=ocr)
         return self._typed_page("/3/invoices", "Invoices", params, page, Invoice.parse)
 
     def get_invoice(self, document_number: str) -> Invoice:
-        path = f"/3/invoices/{_segment(document_number)}"
-        data = self._single(self.request("GET", path), "Invoice", "GET", path)
-        return self._parse(Invoice.parse, data, "GET", path)
+        return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice.parse)
 
     def modes_of_payment(self) -> list[ModeOfPayment]:
         path = "/3/modesofpayments"
@@ -371,6 +354,11 @@ class FortnoxClient:
             total_resources=raw.total_resources,
         )
 
+    def _get_one(self, path: str, key: str, parse: Callable[[Mapping[str, Any]], R]) -> R:
+        """GET one resource wrapped as ``{key: {...}}`` and parse it."""
+        data = self._single(self.request("GET", path), key, "GET", path)
+        return self._parse(parse, data, "GET", path)
+
     def _single(self, data: Any, key: str, method: str, path: str) -> dict[str, Any]:
         value = data.get(key) if isinstance(data, dict) else None
         if not isinstance(value, dict):
@@ -420,7 +408,7 @@ class FortnoxClient:
             self.pacer.acquire()
             self._count()
             try:
-                response = self._http.request(method, path, params=query, content=content, headers=headers)
+                response = self._send(method, path, query, content, headers)
             except _NOT_SENT as exc:
                 retries = self._retry_transport(method, path, retries, exc)
                 continue
@@ -464,6 +452,15 @@ class FortnoxClient:
             if status == 404 and method == "DELETE" and outcome_unknown:
                 return httpx.Response(204, request=response.request)  # an earlier attempt deleted it
             raise self._error(self._error_class(status, error), method, path, status, error)
+
+    def _send(
+        self, method: str, path: str, query: dict[str, Any], content: bytes | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One HTTP exchange inside the pacer's slot, released when the answer is read (or it failed)."""
+        try:
+            return self._http.request(method, path, params=query, content=content, headers=headers)
+        finally:
+            self.pacer.release()
 
     def _token(self) -> Secret:
         try:
@@ -599,6 +596,12 @@ def _query_value(value: Any) -> str | int:
     if isinstance(value, int):
         return value
     return str(value)
+
+
+def _list_query(lastmodified: datetime | date | None, limit: int, **filters: Any) -> dict[str, Any]:
+    """A list's query: the filters as given, ``lastmodified`` in Fortnox's form, a checked ``limit``."""
+    since = format_lastmodified(lastmodified) if lastmodified is not None else None
+    return {**filters, "lastmodified": since, "limit": _check_limit(limit)}
 
 
 def _check_limit(limit: int) -> int:

@@ -1,11 +1,20 @@
 """Pacing under Fortnox's rate limit: a sliding window shared per (client id, tenant) in the process.
 
-Fortnox allows 25 requests per 5-second sliding window per client id and tenant and answers 429 beyond.
-Clients pacing at exactly 5/s still saw 429s (network latency compresses the gaps the server sees); 4/s
-worked. The default here is therefore 20 requests per 5 s (4/s on average): the spare 5 requests per
-window absorb latency jitter between when we send and when Fortnox counts. See docs/fortnox-client.md.
+Fortnox allows 25 requests per 5-second sliding window per client id and tenant and answers 429 beyond it.
+Fortnox counts *arrivals*; a client only knows when it *sent* a request and when the answer *came back*.
+Clients that spaced departures at exactly 5/s still met 429s (a request that travels slower than the one
+after it squeezes the window the server sees), so others settled for 4/s and lost a fifth of the budget.
 
-The clock and sleep are injectable so tests run instantly on a fake clock.
+This pacer anchors the window on completions instead: a request's slot stays taken while it is in flight
+and for ``window + guard`` seconds after its answer came back. Every request arrived at Fortnox before its
+answer came back, so request ``n + limit`` leaves more than ``window`` seconds after request ``n`` arrived,
+whatever the latency: the server never sees more than ``limit`` arrivals in a window. The cost is one round
+trip per window of 25 requests (a 100 ms round trip costs 2 %), not a fifth of the budget.
+See docs/fortnox-client.md.
+
+A 429 means someone else spends the pair's budget (another process, another integration with the same
+client id): the pacer then lowers its limit (to 80 %, not below ``MIN_LIMIT``) and creeps back one request per
+``RECOVER_AFTER`` quiet seconds. The clock and sleep are injectable so tests run instantly on a fake clock.
 """
 
 from __future__ import annotations
@@ -21,7 +30,10 @@ Sleep = Callable[[float], None]
 
 FORTNOX_LIMIT = 25  # requests per window, enforced by Fortnox
 FORTNOX_WINDOW = 5.0  # seconds
-DEFAULT_LIMIT = 20  # ours: 80 % of Fortnox's, i.e. 4 requests/s on average
+DEFAULT_LIMIT = FORTNOX_LIMIT  # safe at the full limit because slots are anchored on completions
+DEFAULT_GUARD = 0.1  # seconds added to the window: room for a coarse server clock
+MIN_LIMIT = 5  # a run of 429s never lowers the limit below this
+RECOVER_AFTER = 60.0  # quiet seconds after a 429 before the limit grows back by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +44,15 @@ class PacerStats:
     waits: int  # times a request had to wait
     waited_seconds: float  # total time spent waiting (pacing and 429 pauses)
     throttled: int  # 429 answers reported by clients
+    limit: int  # the limit now in force (lower than configured after 429s)
 
 
 class Pacer:
-    """Lets at most ``limit`` requests start in any ``window`` seconds; thread-safe.
+    """Lets a request start only while fewer than ``limit`` slots are taken; thread-safe.
 
-    ``pause_until`` holds every request of the pair back (after a 429, Fortnox wants the average to recover).
+    ``acquire()`` takes a slot before a request is sent; ``release()`` must follow when its answer came back
+    (or it failed): the slot then stays taken until ``window + guard`` seconds later. ``pause_until`` holds
+    every request of the pair back (after a 429, Fortnox wants the average to recover).
     """
 
     def __init__(
@@ -45,36 +60,46 @@ class Pacer:
         *,
         limit: int = DEFAULT_LIMIT,
         window: float = FORTNOX_WINDOW,
+        guard: float = DEFAULT_GUARD,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError("a pacer needs limit >= 1 and window > 0")
+        if limit < 1 or window <= 0 or guard < 0:
+            raise ValueError("a pacer needs limit >= 1, window > 0 and guard >= 0")
+        self.configured_limit = limit
         self.limit = limit
         self.window = window
+        self.guard = guard
         self.clock = clock
         self.sleep = sleep
-        self._lock = threading.Lock()
-        self._starts: deque[float] = deque()
+        self._lock = threading.Condition()
+        self._done: deque[float] = deque()  # completion times still inside the window, oldest first
+        self._in_flight = 0
         self._paused_until = float("-inf")
+        self._last_throttled = float("-inf")
         self._acquired = 0
         self._waits = 0
         self._waited = 0.0
         self._throttled = 0
 
     def acquire(self) -> float:
-        """Block until a request may start; record it. Returns the seconds waited."""
+        """Block until a request may start and take its slot. Returns the seconds waited."""
         waited = 0.0
         while True:
             with self._lock:
                 now = self.clock()
-                while self._starts and self._starts[0] <= now - self.window:
-                    self._starts.popleft()
+                self._recover(now)
+                span = self.window + self.guard
+                while self._done and self._done[0] + span <= now:  # the same sum as the wait below
+                    self._done.popleft()
                 wait = self._paused_until - now
-                if len(self._starts) >= self.limit:
-                    wait = max(wait, self._starts[0] + self.window - now)
+                if wait <= 0 and self._in_flight + len(self._done) >= self.limit:
+                    if not self._done:  # every slot is in flight: wait for an answer
+                        self._lock.wait()
+                        continue
+                    wait = self._done[0] + span - now
                 if wait <= 0:
-                    self._starts.append(now)
+                    self._in_flight += 1
                     self._acquired += 1
                     if waited > 0:
                         self._waits += 1
@@ -83,27 +108,45 @@ class Pacer:
             self.sleep(wait)
             waited += wait
 
+    def release(self) -> None:
+        """The request of an ``acquire()`` got its answer (or failed): its slot expires a window from now."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._done.append(self.clock())
+            self._lock.notify()
+
     def pause_until(self, until: float) -> None:
         """Hold every request back until the clock reads ``until`` (never shortens a pause)."""
         with self._lock:
             self._paused_until = max(self._paused_until, until)
 
     def record_throttled(self) -> None:
-        """A client got a 429 for this pair."""
+        """A client got a 429 for this pair: someone else spends its budget, so lower the limit."""
         with self._lock:
             self._throttled += 1
+            self._last_throttled = self.clock()
+            self.limit = max(min(MIN_LIMIT, self.configured_limit), self.limit * 4 // 5)
 
     def stats(self) -> PacerStats:
         with self._lock:
-            return PacerStats(self._acquired, self._waits, self._waited, self._throttled)
+            return PacerStats(self._acquired, self._waits, self._waited, self._throttled, self.limit)
+
+    def _recover(self, now: float) -> None:
+        """Grow the limit back by one per ``RECOVER_AFTER`` seconds without a 429 (lock held)."""
+        if self.limit < self.configured_limit and now - self._last_throttled >= RECOVER_AFTER:
+            self.limit += 1
+            self._last_throttled = now
 
 
 class PacerRegistry:
     """One ``Pacer`` per (client id, tenant), created on first use; thread-safe."""
 
-    def __init__(self, *, limit: int = DEFAULT_LIMIT, window: float = FORTNOX_WINDOW) -> None:
+    def __init__(
+        self, *, limit: int = DEFAULT_LIMIT, window: float = FORTNOX_WINDOW, guard: float = DEFAULT_GUARD
+    ) -> None:
         self.limit = limit
         self.window = window
+        self.guard = guard
         self._lock = threading.Lock()
         self._pacers: dict[tuple[str, str], Pacer] = {}
 
@@ -115,7 +158,9 @@ class PacerRegistry:
         with self._lock:
             pacer = self._pacers.get(key)
             if pacer is None:
-                pacer = Pacer(limit=self.limit, window=self.window, clock=clock, sleep=sleep)
+                pacer = Pacer(
+                    limit=self.limit, window=self.window, guard=self.guard, clock=clock, sleep=sleep
+                )
                 self._pacers[key] = pacer
             return pacer
 

@@ -8,13 +8,14 @@ A value that cannot be read at all raises ``MalformedRecord`` naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, make_dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
+_ONE = Decimal(1)
 
 
 class MalformedRecord(ValueError):
@@ -110,6 +111,48 @@ def day(raw: Mapping[str, Any], name: str, resource: str) -> date | None:
     raise MalformedRecord(resource, name, value)
 
 
+_DAYS: dict[str, date] = {}  # date strings already read: a page's dates repeat (a few days per backfill)
+_DAYS_MAX = 4096
+
+
+def cached_day(raw: Mapping[str, Any], name: str, resource: str) -> date | None:
+    """``day``, remembering what each date string read as (bounded: cleared when full)."""
+    value = raw.get(name)
+    if value.__class__ is str:
+        found = _DAYS.get(value)
+        if found is not None:
+            return found
+        parsed = day(raw, name, resource)
+        if parsed is not None:
+            if len(_DAYS) >= _DAYS_MAX:
+                _DAYS.clear()
+            _DAYS[value] = parsed
+        return parsed
+    return day(raw, name, resource)
+
+
+def _frozen_builder(cls: type[T]) -> Callable[..., T]:
+    """A positional constructor for a frozen slots dataclass, several times faster than its ``__init__``.
+
+    Why: a frozen dataclass's ``__init__`` sets every field through ``object.__setattr__`` (to get past the
+    ``__setattr__`` that refuses), ~100-200 ns a field; a payment has 25 and a backfill has 100,000 of them.
+    A mutable twin with the same slots, in the same order, fills them with plain stores; the instance is then
+    given the frozen class, which Python allows because the two layouts are identical. The result is an
+    ordinary instance of ``cls`` (frozen, hashable, equal to one built by ``__init__``). Callers pass every
+    field, in declaration order (no defaults, no ``__post_init__``).
+    """
+    twin: Any = make_dataclass(
+        f"_{cls.__name__}Builder", [(f.name, f.type) for f in fields(cast(Any, cls))], slots=True, eq=False
+    )
+
+    def build(*values: Any) -> T:
+        obj = twin(*values)
+        obj.__class__ = cls
+        return obj  # type: ignore[no-any-return]
+
+    return build
+
+
 @dataclass(frozen=True, slots=True)
 class WriteOff:
     amount: Decimal
@@ -166,43 +209,122 @@ class InvoicePayment:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> InvoicePayment:
+        """Read a payment; a backfill reads 100,000 of them, so each field has an inline fast path.
+
+        The fast path takes only the type Fortnox usually sends (money as ``Decimal``, which is how
+        ``wire.loads_lenient`` reads JSON fractions, or ``int``; ``str`` text; exact ``int``; ``bool``) and
+        gives what the general reader (``dec``, ``text``, ``integer``, ``boolean``, ``day``) would; anything
+        else goes to the general reader, in the same field order, so drift and errors read as before.
+        """
         r = "InvoicePayment"
-        write_offs_raw = raw.get("WriteOffs") or []
+        get = raw.get
+        v: Any
+        write_offs_raw = get("WriteOffs") or []
         if not isinstance(write_offs_raw, list):
             raise MalformedRecord(r, "WriteOffs", write_offs_raw)
-        payment_date = day(raw, "PaymentDate", r)
-        invoice_number = integer(raw, "InvoiceNumber", r)
+        payment_date = cached_day(raw, "PaymentDate", r)
+        v = get("InvoiceNumber")
+        invoice_number = v if v.__class__ is int else integer(raw, "InvoiceNumber", r)
         if payment_date is None:
             raise MalformedRecord(r, "PaymentDate", None)
         if invoice_number is None:
             raise MalformedRecord(r, "InvoiceNumber", None)
-        return cls(
-            number=req_text(raw, "Number", r),
-            invoice_number=invoice_number,
-            amount=req_dec(raw, "Amount", r),
-            amount_currency=dec(raw, "AmountCurrency", r),
-            currency=text(raw, "Currency") or "SEK",
-            currency_rate=dec(raw, "CurrencyRate", r, Decimal(1)) or Decimal(1),
-            currency_unit=dec(raw, "CurrencyUnit", r, Decimal(1)) or Decimal(1),
-            payment_date=payment_date,
-            booked=boolean(raw, "Booked", r),
-            source=text(raw, "Source"),
-            mode_of_payment=text(raw, "ModeOfPayment"),
-            mode_of_payment_account=integer(raw, "ModeOfPaymentAccount", r),
-            invoice_ocr=text(raw, "InvoiceOCR"),
-            invoice_customer_number=text(raw, "InvoiceCustomerNumber"),
-            invoice_customer_name=text(raw, "InvoiceCustomerName"),
-            invoice_due_date=day(raw, "InvoiceDueDate", r),
-            invoice_total=dec(raw, "InvoiceTotal", r),
-            external_invoice_reference1=text(raw, "ExternalInvoiceReference1"),
-            external_invoice_reference2=text(raw, "ExternalInvoiceReference2"),
-            voucher_number=integer(raw, "VoucherNumber", r),
-            voucher_series=text(raw, "VoucherSeries"),
-            voucher_year=integer(raw, "VoucherYear", r),
-            write_offs=tuple(WriteOff.parse(w) for w in write_offs_raw),
-            write_off_exist=boolean(raw, "WriteOffExist", r, default=bool(write_offs_raw)),
-            complete=all(k in raw for k in cls.DETAIL_FIELDS),
+        v = get("Number")
+        number = v if v.__class__ is str and v else req_text(raw, "Number", r)
+        v = get("Amount")
+        c = v.__class__
+        amount = v if c is Decimal else Decimal(v) if c is int else req_dec(raw, "Amount", r)
+        v = get("AmountCurrency")
+        c = v.__class__
+        amount_currency = v if c is Decimal else Decimal(v) if c is int else dec(raw, "AmountCurrency", r)
+        v = get("Currency")
+        currency = (v if v.__class__ is str else text(raw, "Currency")) or "SEK"
+        v = get("CurrencyRate")
+        c = v.__class__
+        currency_rate = (
+            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyRate", r, _ONE)
+        ) or _ONE
+        v = get("CurrencyUnit")
+        c = v.__class__
+        currency_unit = (
+            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyUnit", r, _ONE)
+        ) or _ONE
+        v = get("Booked")
+        booked = v if v is True or v is False else boolean(raw, "Booked", r)
+        v = get("Source")
+        source = (v or None) if v.__class__ is str else text(raw, "Source")
+        v = get("ModeOfPayment")
+        mode_of_payment = (v or None) if v.__class__ is str else text(raw, "ModeOfPayment")
+        v = get("ModeOfPaymentAccount")
+        c = v.__class__
+        mode_of_payment_account = (
+            v
+            if c is int
+            else int(v)
+            if c is str and v.isascii() and v.isdigit()
+            else integer(raw, "ModeOfPaymentAccount", r)
         )
+        v = get("InvoiceOCR")
+        invoice_ocr = (v or None) if v.__class__ is str else text(raw, "InvoiceOCR")
+        v = get("InvoiceCustomerNumber")
+        customer_number = (v or None) if v.__class__ is str else text(raw, "InvoiceCustomerNumber")
+        v = get("InvoiceCustomerName")
+        customer_name = (v or None) if v.__class__ is str else text(raw, "InvoiceCustomerName")
+        due_date = cached_day(raw, "InvoiceDueDate", r)
+        v = get("InvoiceTotal")
+        c = v.__class__
+        invoice_total = v if c is Decimal else Decimal(v) if c is int else dec(raw, "InvoiceTotal", r)
+        v = get("ExternalInvoiceReference1")
+        reference1 = (v or None) if v.__class__ is str else text(raw, "ExternalInvoiceReference1")
+        v = get("ExternalInvoiceReference2")
+        reference2 = (v or None) if v.__class__ is str else text(raw, "ExternalInvoiceReference2")
+        v = get("VoucherNumber")
+        voucher_number = v if v.__class__ is int or v is None else integer(raw, "VoucherNumber", r)
+        v = get("VoucherSeries")
+        voucher_series = (v or None) if v.__class__ is str else text(raw, "VoucherSeries")
+        v = get("VoucherYear")
+        voucher_year = v if v.__class__ is int or v is None else integer(raw, "VoucherYear", r)
+        write_offs = tuple(WriteOff.parse(w) for w in write_offs_raw) if write_offs_raw else ()
+        v = get("WriteOffExist")
+        write_off_exist = (
+            v if v is True or v is False else boolean(raw, "WriteOffExist", r, default=bool(write_offs_raw))
+        )
+        complete = (
+            "InvoiceOCR" in raw
+            and "InvoiceCustomerNumber" in raw
+            and "InvoiceCustomerName" in raw
+            and "ModeOfPayment" in raw
+        )  # DETAIL_FIELDS, spelled out: ``all()`` over a generator costs a frame per item
+        return _build_payment(
+            number,
+            invoice_number,
+            amount,
+            amount_currency,
+            currency,
+            currency_rate,
+            currency_unit,
+            payment_date,
+            booked,
+            source,
+            mode_of_payment,
+            mode_of_payment_account,
+            invoice_ocr,
+            customer_number,
+            customer_name,
+            due_date,
+            invoice_total,
+            reference1,
+            reference2,
+            voucher_number,
+            voucher_series,
+            voucher_year,
+            write_offs,
+            write_off_exist,
+            complete,
+        )
+
+
+_build_payment = _frozen_builder(InvoicePayment)
 
 
 @dataclass(frozen=True, slots=True)

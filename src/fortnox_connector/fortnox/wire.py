@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,13 +25,14 @@ class ErrorBody:
 def loads_lenient(content: bytes) -> Any:
     """JSON from a body whatever its content type says (Fortnox serves JSON as text/html at times).
 
-    Returns None when the body does not look like JSON or does not parse.
+    Numbers with a fraction are read as ``Decimal`` straight from their digits, so money never passes
+    through a float. Returns None when the body does not look like JSON or does not parse.
     """
     text = content.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
     if not text or text[0] not in "{[":
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=Decimal)
     except ValueError:
         return None
 

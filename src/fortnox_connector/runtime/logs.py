@@ -105,12 +105,24 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and not k.startswith("_")}
 
 
+_default_tenant: str = NO_TENANT
+
+
+def set_default_tenant(tenant: str | None) -> str | None:
+    """The tenant of records that name none (httpx's, a library's): for a process that serves one tenant,
+    such as a Pandium run. ``None`` restores ``"-"``. Returns the previous default (None for ``"-"``)."""
+    global _default_tenant
+    previous = None if _default_tenant == NO_TENANT else _default_tenant
+    _default_tenant = tenant or NO_TENANT
+    return previous
+
+
 class TenantFilter(logging.Filter):
-    """Give every record a ``tenant`` attribute: its own, or ``"-"``."""
+    """Give every record a ``tenant`` attribute: its own, else the process default (``"-"`` unless set)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         tenant = getattr(record, "tenant", None)
-        record.tenant = NO_TENANT if tenant in (None, "") else str(tenant)
+        record.tenant = _default_tenant if tenant in (None, "", NO_TENANT) else str(tenant)
         return True
 
 
@@ -179,7 +191,7 @@ def configure_logging(*, json: bool = False, level: str = "INFO", stream: TextIO
     """Send every log record to ``stream``, one line each, tenant on each, secrets redacted.
 
     Idempotent: calling it again replaces the handler it installed before (never adds a second one).
-    Below DEBUG, httpx and httpcore are held at WARNING: the Fortnox client logs each answer itself.
+    Above DEBUG, httpx is held at WARNING (the Fortnox client logs each answer itself); httpcore always is.
     """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -196,9 +208,8 @@ def configure_logging(*, json: bool = False, level: str = "INFO", stream: TextIO
     handler.setLevel(numeric)
     root.addHandler(handler)
     root.setLevel(numeric)
-    quiet = logging.WARNING if numeric > logging.DEBUG else logging.DEBUG
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(quiet)
+    logging.getLogger("httpx").setLevel(logging.WARNING if numeric > logging.DEBUG else logging.DEBUG)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)  # connection traces: noise even when debugging
 
 
 class TenantAdapter(logging.LoggerAdapter[logging.Logger]):

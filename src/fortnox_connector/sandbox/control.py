@@ -109,6 +109,8 @@ class Control:
         if rest == "/seed":
             sb.seed_payments(tenant_id, int(body.get("payments", 0)))
             return _ok({"seeded": int(body.get("payments", 0))})
+        if rest == "/revoke":
+            return _ok({"revoked": sb.revoke_consent(tenant_id)})
         if rest == "/licences":
             sb.set_licences(tenant_id, list(body.get("scopes", [])))
             return _ok({"licences": sorted(body.get("scopes", []))})

@@ -8,7 +8,9 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-FAULT_KINDS = ("429", "500", "503", "slow", "malformed", "drop")
+FAULT_KINDS = ("429", "500", "503", "slow", "malformed", "drop", "drop_response")
+"""``drop`` closes the connection before the request is handled; ``drop_response`` handles it (a POST is
+stored) and then closes the connection instead of answering: the lost answer that makes a write ambiguous."""
 
 
 @dataclass
@@ -39,6 +41,16 @@ class Faults:
             raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {FAULT_KINDS}")
         if (fault.count is None) == (fault.fraction is None):
             raise ValueError("give exactly one of count or fraction")
+        if fault.count is not None and (type(fault.count) is not int or fault.count < 1):
+            raise ValueError("count must be a whole number of requests, 1 or more")
+        if fault.fraction is not None and (
+            isinstance(fault.fraction, bool)
+            or not isinstance(fault.fraction, int | float)
+            or not 0 < fault.fraction <= 1
+        ):
+            raise ValueError("fraction must be a number above 0 and at most 1")
+        if isinstance(fault.delay, bool) or not isinstance(fault.delay, int | float) or fault.delay < 0:
+            raise ValueError("delay must be a number of seconds, 0 or more")
         with self._lock:
             self._rules.append(fault)
 

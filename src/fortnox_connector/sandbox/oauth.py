@@ -121,6 +121,19 @@ class OAuthState:
             hit = self.access.pop(token, None) is not None or hit
         return hit
 
+    def revoke_tenant(self, tenant_id: int) -> int:
+        """Forget every code, access and refresh token of ``tenant_id`` (the customer removed the app)."""
+        with self.lock:
+            gone = 0
+            for table in (self.access, self.refresh):
+                for token in [t for t, g in table.items() if g.tenant_id == tenant_id]:
+                    del table[token]
+                    gone += 1
+            for code in [c for c, (g, _) in self.codes.items() if g.tenant_id == tenant_id]:
+                del self.codes[code]
+                gone += 1
+        return gone
+
     def reset(self) -> None:
         with self.lock:
             self.codes.clear()

@@ -249,6 +249,13 @@ class Sandbox:
         with self.store.lock:
             self.store.tenant(tenant_id).service_consent = consented
 
+    def revoke_consent(self, tenant_id: int) -> int:
+        """The customer removes the integration in Fortnox: every token and code of the tenant dies and its
+        service-account consent ends. Returns how many tokens and codes were revoked."""
+        with self.store.lock:
+            self.store.tenant(tenant_id).service_consent = False
+        return self.oauth.revoke_tenant(tenant_id)
+
     def now(self) -> datetime:
         return self.clock.now()
 
@@ -301,6 +308,10 @@ class Sandbox:
             with self._stats_lock:
                 self.stats.faults += 1
             if fault.kind == "drop":
+                h.drop()
+                return
+            if fault.kind == "drop_response":
+                self._route(h, path, query, raw)  # done, but the answer never leaves
                 h.drop()
                 return
             if fault.kind == "slow":
@@ -397,13 +408,28 @@ def run_sandbox(
     rate_limit: bool = True,
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    token_ttl: int | None = None,
 ) -> None:
-    """Serve until interrupted (or ``stop`` is set); prints the URL and the demo client id and secret."""
+    """Serve until interrupted (or ``stop`` is set); prints the URL and the demo client id and secret.
+
+    ``client_id``/``client_secret``/``token_ttl`` replace the documented defaults (``SandboxOptions``), so a
+    host's own app credentials and a short token life can be tried against the sandbox.
+    """
     opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit)
+    if client_id is not None:
+        opts.client_id = client_id
+    if client_secret is not None:
+        opts.client_secret = client_secret
+    if token_ttl is not None:
+        opts.token_ttl = token_ttl
     with Sandbox.start(opts, host, port) as sb:
         out(f"Fortnox sandbox listening on {sb.base_url}")
         out(f"  API {sb.base_url}/3/  OAuth {sb.base_url}/oauth-v1/  control {sb.base_url}/_sandbox/")
-        out(f"  demo client id: {sb.client_id}  demo client secret: {sb.client_secret}")
+        shown = sb.client_secret if client_secret is None else "(the one given; not printed)"
+        out(f"  demo client id: {sb.client_id}  demo client secret: {shown}")
         out(f"  tenants: {', '.join(str(t) for t in sb.tenant_ids())}")
         try:
             (stop or threading.Event()).wait()

@@ -65,6 +65,7 @@ class Invoice:
     final_pay_date: date | None = None
     external_ref1: str = ""
     external_ref2: str = ""
+    currency_unit: Decimal = Decimal(1)  # rate is per this many units (100 for JPY-style currencies)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Payment:
     voucher_series: str | None = None
     voucher_year: int | None = None
     rate_as_string: bool = False
+    currency_unit: Decimal = Decimal(1)
 
 
 class Store:
@@ -137,6 +139,7 @@ class Store:
             credit=credit,
             external_ref1=str(fields.pop("ExternalInvoiceReference1", "")),
             external_ref2=str(fields.pop("ExternalInvoiceReference2", "")),
+            currency_unit=Decimal(str(fields.pop("CurrencyUnit", 1))),
         )
         final = fields.pop("FinalPayDate", None)
         inv.final_pay_date = _date(final) if final else None
@@ -162,15 +165,16 @@ class Store:
         if pay_date < inv.invoice_date:
             raise ApiError(2000630)
         rate = Decimal(str(fields.pop("CurrencyRate", inv.currency_rate)))
+        unit = inv.currency_unit
         amount_cur = fields.pop("AmountCurrency", None)
         amount = fields.pop("Amount", None)
         if amount_cur is None and amount is None:
             amount_cur_d = inv.balance
         elif amount_cur is None:
-            amount_cur_d = money(Decimal(str(amount)) / rate) if currency != "SEK" else money(amount)
+            amount_cur_d = money(Decimal(str(amount)) * unit / rate) if currency != "SEK" else money(amount)
         else:
             amount_cur_d = money(amount_cur)
-        amount_d = money(amount) if amount is not None else money(amount_cur_d * rate)
+        amount_d = money(amount) if amount is not None else money(amount_cur_d * rate / unit)
         mode = str(fields.pop("ModeOfPayment", "BG"))
         account = int(fields.pop("ModeOfPaymentAccount", _mode_account(mode)))
         number = int(fields.pop("Number", tenant.next_payment))
@@ -188,6 +192,7 @@ class Store:
             source=str(fields.pop("Source", "direct")),
             modified=_naive(fields.pop("modified", now)),
             rate_as_string=bool(fields.pop("rate_as_string", False)),
+            currency_unit=unit,
         )
         booked = bool(fields.pop("Booked", False))
         if fields:

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.errors import ConnectorError
 from fortnox_connector.fortnox.records import Page
 from fortnox_connector.triggers import window
 from fortnox_connector.triggers.cursor import Cursor, Run, decode
@@ -53,8 +54,17 @@ def load(ctx: TenantContext, text: str | None, trigger: str, now: datetime) -> C
 def fetch_step(ctx: TenantContext, text: str | None, trigger: str, fetch: Fetch[T]) -> Step[T]:
     """Fetch the page the cursor points at and work out the cursor after it."""
     now = ctx.now()
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ConnectorError(
+            f"{trigger}: the host's clock (ctx.now) gave a naive date-time, so no window can be computed",
+            tenant=ctx.tenant,
+            hint="give TenantContext a now() returning aware datetimes, e.g. lambda: datetime.now(UTC)",
+        )
     cursor = load(ctx, text, trigger, now)
-    run = cursor.run if cursor.run is not None else Run(started=now)
+    run = cursor.run
+    if run is None:
+        run = Run(started=now)
+        _warn_short_overlap(ctx, trigger)
     page = fetch(cursor.since, run.page)
     restarted = run.total is not None and page.total_resources < run.total
     if restarted:
@@ -76,3 +86,17 @@ def fetch_step(ctx: TenantContext, text: str | None, trigger: str, fetch: Fetch[
         cursor.run = Run(started=run.started, page=run.page + 1, total=page.total_resources)
         more = True
     return Step(page=page, cursor=cursor, more=more, restarted=restarted, observed_at=now)
+
+
+def _warn_short_overlap(ctx: TenantContext, trigger: str) -> None:
+    configured = ctx.config.lastmodified_overlap_minutes
+    if configured < window.MIN_OVERLAP_MINUTES:
+        ctx.log.warning(
+            "%s: lastmodified_overlap_minutes is %d, too short to cover a DST hour and clock skew; "
+            "using %d (set it to %d or more to silence this)",
+            trigger,
+            configured,
+            window.MIN_OVERLAP_MINUTES,
+            window.MIN_OVERLAP_MINUTES,
+            extra={"tenant": ctx.tenant},
+        )

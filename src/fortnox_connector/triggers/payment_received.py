@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.records import InvoicePayment
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.cursor import encode
@@ -57,8 +58,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     emitted_booked: list[int] = []
     emitted_unbooked: list[int] = []
     skipped = 0
-    for payment in step.page.items:
-        p = payment
+    for p in step.page.items:
         if (
             (not p.booked and not all_payments)
             or (not_before is not None and p.payment_date < not_before)
@@ -71,7 +71,11 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
             skipped += 1  # already emitted in this state (overlap or restarted paging)
             continue
         if needs_detail(p):
-            p = client.get_invoice_payment(p.number)
+            try:
+                p = client.get_invoice_payment(p.number)
+            except NotFound:
+                skipped += 1  # deleted since the list was read: only unbooked payments can be
+                continue
             if not p.booked and not all_payments:
                 skipped += 1
                 continue

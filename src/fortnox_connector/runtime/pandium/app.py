@@ -27,17 +27,22 @@ from fortnox_connector.auth.injected import InjectedToken, parse_injected_token
 from fortnox_connector.auth.oauth import Clock, utc_now
 from fortnox_connector.contract.records import TenantContext, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
-from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
+from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PacerRegistry
-from fortnox_connector.runtime.logs import configure_logging, register_secret, tenant_logger
+from fortnox_connector.runtime.logs import (
+    configure_logging,
+    register_secret,
+    set_default_tenant,
+    tenant_logger,
+)
 from fortnox_connector.runtime.pandium.config import tenant_config
 from fortnox_connector.runtime.pandium.discover import discover_options
 from fortnox_connector.runtime.pandium.output import TriggerReport, build_document, write_document
+from fortnox_connector.runtime.pandium.poll import poll_triggers
 from fortnox_connector.runtime.pandium.settings import PandiumSettings
 from fortnox_connector.runtime.pandium.state import PreviousState, load_previous_state
 from fortnox_connector.runtime.pandium.triggers import TRIGGER_NAMES, default_triggers
-from fortnox_connector.runtime.runner import run_trigger
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -71,8 +76,12 @@ def run(env: Mapping[str, str], *, stdout: TextIO, stderr: TextIO, overrides: Ov
         tenant_logger(exc.tenant, LOGGER).error("cannot start the Pandium run: %s", exc)
         return EXIT_CONFIG
     configure_logging(json=settings.log_json, level=settings.log_level, stream=stderr)
-    with contextlib.redirect_stdout(stderr):
-        return _Run(env, settings, over).execute(stdout)
+    previous = set_default_tenant(settings.tenant)  # one tenant per process: httpx's lines name it too
+    try:
+        with contextlib.redirect_stdout(stderr):
+            return _Run(env, settings, over).execute(stdout)
+    finally:
+        set_default_tenant(previous)
 
 
 @dataclass
@@ -88,6 +97,7 @@ class _Run:
     def __post_init__(self) -> None:
         self.log = tenant_logger(self.settings.tenant, LOGGER)
         self.started_at = self.over.now()
+        self.deadline = self.over.clock() + self.settings.deadline_s  # counted from the start of the run
 
     def execute(self, stdout: TextIO) -> int:
         mode = self.settings.run_mode
@@ -165,8 +175,6 @@ class _Run:
         injected, specs = self._prepare()
         tenant = self.settings.tenant
         config = tenant_config(self.settings.config, tenant=tenant)
-        clock = self.over.clock
-        deadline = clock() + self.settings.deadline_s
         with self._client(injected) as client:
             ctx = TenantContext(
                 tenant=tenant,
@@ -176,48 +184,21 @@ class _Run:
                 now=self.over.now,
                 log=tenant_logger(tenant, "fortnox_connector.triggers"),
             )
-            auth_failure: ConnectorError | None = None
-            for index, (spec, report) in enumerate(zip(specs, self.reports, strict=True)):
-                if auth_failure is not None:
-                    report.skipped = "not polled: Fortnox refused the token earlier in this run"
-                    continue
-                share = clock() + max(0.0, deadline - clock()) / (len(specs) - index)
-                outcome = run_trigger(
-                    ctx,
-                    spec,
-                    cursor=report.cursor,
-                    deliver=report.deliver,
-                    commit=report.commit,
-                    deadline=share,
-                    clock=clock,
-                )
-                report.summary = outcome.summary
-                report.complete = outcome.complete
-                report.stopped_by_deadline = outcome.stopped_by_deadline
-                report.error = outcome.error
-                self._log_outcome(report)
-                if isinstance(outcome.error, AuthError):
-                    auth_failure = outcome.error
+            poll_triggers(
+                ctx,
+                specs,
+                self.reports,
+                deadline=self.deadline,
+                max_events=self.settings.max_events,
+                clock=self.over.clock,
+                log=self.log,
+            )
         errors = [r for r in self.reports if r.error is not None]
         if errors:
             self.status = "failed"
             return EXIT_FAILED
         self.status = "complete" if all(r.complete for r in self.reports) else "partial"
         return EXIT_OK
-
-    def _log_outcome(self, report: TriggerReport) -> None:
-        if report.error is not None:
-            self.log.error(
-                "%s failed after delivering %d events: %s", report.trigger, len(report.events), report.error
-            )
-        elif report.stopped_by_deadline:
-            self.log.warning(
-                "%s stopped at the deadline after %d events; the next run continues from its cursor",
-                report.trigger,
-                len(report.events),
-            )
-        else:
-            self.log.info("%s delivered %d events", report.trigger, len(report.events))
 
     # -- output ------------------------------------------------------------------------------
     def _document(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class TriggerReport:
     summary: RunSummary = field(default_factory=RunSummary)
     complete: bool = False
     stopped_by_deadline: bool = False
+    stopped_by_budget: bool = False
     skipped: str | None = None  # why the trigger was not polled this run
     error: ConnectorError | None = None
 
@@ -59,6 +60,7 @@ class TriggerReport:
                 "duration_s": round(self.summary.duration_s, 3),
                 "complete": self.complete,
                 "stopped_by_deadline": self.stopped_by_deadline,
+                "stopped_by_event_budget": self.stopped_by_budget,
                 "skipped": self.skipped,
                 "error": _error_json(self.error),
             },

@@ -4,10 +4,12 @@ Pandium injects ``PAN_CTX_*`` (context it controls), ``PAN_CFG_*`` (the tenant's
 strings) and ``PAN_SEC_*`` (secrets; read by ``auth.injected``). Operator knobs that a tenant must not be able
 to change are plain ``FORTNOX_*`` variables, set on the ``run`` line of ``PANDIUM.yaml``:
 
-- ``FORTNOX_API_BASE_URL``: the Fortnox API (the sandbox in tests). Deliberately not a ``PAN_CFG_`` setting:
+- ``FORTNOX_API_URL``: the Fortnox API (the sandbox in tests). Deliberately not a ``PAN_CFG_`` setting:
   a tenant-editable URL would let anyone with access to the settings form send the token elsewhere.
 - ``FORTNOX_PANDIUM_DEADLINE_SECONDS``: when to stop starting polls (default 540 s, a minute inside
   Pandium's ten-minute limit; a run killed at the limit is "Failed (Timeout)" and keeps nothing).
+- ``FORTNOX_PANDIUM_MAX_EVENTS``: a soft cap on the events one run prints (default none); the rest follow
+  in the next runs, as after the deadline.
 - ``FORTNOX_LOG_FORMAT`` (``text`` or ``json``) and ``FORTNOX_LOG_LEVEL``.
 """
 
@@ -17,6 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
@@ -28,14 +31,17 @@ METADATA_FILE_ENV: Final = "PAN_CTX_TENANT_METADATA_FILE"
 LAST_STDOUT_ENV: Final = "PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT"
 CONFIG_PREFIX: Final = "PAN_CFG_"
 
-BASE_URL_ENV: Final = "FORTNOX_API_BASE_URL"
+BASE_URL_ENV: Final = "FORTNOX_API_URL"
 DEADLINE_ENV: Final = "FORTNOX_PANDIUM_DEADLINE_SECONDS"
+MAX_EVENTS_ENV: Final = "FORTNOX_PANDIUM_MAX_EVENTS"
 LOG_FORMAT_ENV: Final = "FORTNOX_LOG_FORMAT"
 LOG_LEVEL_ENV: Final = "FORTNOX_LOG_LEVEL"
 
 DEFAULT_DEADLINE_S: Final = 540.0  # Pandium stops a run at 10 minutes; stop starting polls at 9
 MAX_DEADLINE_S: Final = 600.0
 NO_TENANT: Final = "pandium-tenant"
+
+_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 RunMode = Literal["init", "normal"]
 
@@ -47,6 +53,7 @@ class PandiumSettings:
     tenant_name: str | None
     base_url: str
     deadline_s: float
+    max_events: int | None  # a soft cap on the events one run prints (None: no cap)
     log_json: bool
     log_level: str
     config: Mapping[str, str] = field(default_factory=dict)  # PAN_CFG_* without the prefix, lower case
@@ -61,6 +68,7 @@ class PandiumSettings:
             tenant_name=tenant_name,
             base_url=_base_url(env, tenant),
             deadline_s=_deadline(env, tenant),
+            max_events=_max_events(env, tenant),
             log_json=_log_json(env, tenant),
             log_level=(_get(env, LOG_LEVEL_ENV) or "INFO").upper(),
             config={
@@ -93,7 +101,9 @@ def _run_mode(env: Mapping[str, str], tenant: str) -> RunMode:
 
 def _base_url(env: Mapping[str, str], tenant: str) -> str:
     url = _get(env, BASE_URL_ENV) or DEFAULT_BASE_URL
-    if not url.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK
+    if not (parts.scheme == "https" and parts.hostname) and not loopback:
         raise ConfigError(
             f"{BASE_URL_ENV} must be an https URL (plain http only on loopback)",
             field=BASE_URL_ENV,
@@ -120,6 +130,20 @@ def _deadline(env: Mapping[str, str], tenant: str) -> float:
             "state before Pandium's ten-minute limit.",
         )
     return value
+
+
+def _max_events(env: Mapping[str, str], tenant: str) -> int | None:
+    raw = _get(env, MAX_EVENTS_ENV)
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"{MAX_EVENTS_ENV}={raw!r} is not a positive whole number",
+            field=MAX_EVENTS_ENV,
+            tenant=tenant,
+            hint="unset it for no cap, or give e.g. 5000 to keep each run's output small.",
+        )
+    return int(raw)
 
 
 def _log_json(env: Mapping[str, str], tenant: str) -> bool:

@@ -1,41 +1,22 @@
 """The triggers a Pandium run polls, in order: ``payment_received``, then ``invoice_paid``.
 
-Tests inject their own ``TriggerSpec``s; a real run builds them from the trigger modules (each has ``NAME``,
-``DESCRIPTION``, ``EVENT_SCHEMA_PATH`` and ``poll``). The event schema is not needed to run, so it is left
-empty here: the declaration carries it for hosts.
+They come from the plugin contract (``ConnectorManager``), as any host gets them; tests inject their own.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Final
 
+from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.contract.records import TriggerSpec
 from fortnox_connector.errors import ConfigError
 
 TRIGGER_NAMES: Final = ("payment_received", "invoice_paid")
-CONNECTOR: Final = "fortnox"
 
 
 def default_triggers(tenant: str) -> list[TriggerSpec]:
-    specs = []
-    for name in TRIGGER_NAMES:
-        try:
-            module = importlib.import_module(f"fortnox_connector.triggers.{name}")
-        except ImportError:
-            raise ConfigError(
-                f"the trigger {name!r} is not installed",
-                field=name,
-                tenant=tenant,
-                hint="install a release of fortnox-connector that includes it.",
-            ) from None
-        specs.append(
-            TriggerSpec(
-                connector=CONNECTOR,
-                name=str(module.NAME),
-                description=str(module.DESCRIPTION),
-                event_schema={},
-                poll=module.poll,
-            )
-        )
-    return specs
+    manager = ConnectorManager.load()
+    try:
+        return [manager.trigger(name) for name in TRIGGER_NAMES]
+    except ConfigError as exc:
+        raise exc.with_tenant(tenant) from None

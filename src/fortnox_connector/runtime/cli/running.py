@@ -1,0 +1,193 @@
+"""``run TENANT TRIGGER``, ``act TENANT ACTION`` and ``serve``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from fortnox_connector.errors import ConfigError, ConnectorError, ReconnectRequired
+from fortnox_connector.runtime.cli.app import (
+    EXIT_ERROR,
+    EXIT_RECONNECT,
+    App,
+    app_of,
+    build_sink,
+    err_console,
+    out_console,
+    read_json_arg,
+    sink_options,
+    to_json,
+)
+from fortnox_connector.runtime.jobs import run_tenant_trigger
+from fortnox_connector.runtime.report import (
+    job_json,
+    jobs_table,
+    problems_table,
+    tenant_run_json,
+    trigger_progress,
+)
+from fortnox_connector.runtime.scheduler import Scheduler, TenantRun
+
+
+@click.command("run")
+@click.argument("tenant")
+@click.argument("trigger")
+@sink_options
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's result as JSON.")
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    tenant: str,
+    trigger: str,
+    sink: str,
+    sink_opts: tuple[str, ...],
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """Run TRIGGER for TENANT now: pending events first, then new ones, delivered to the sink.
+
+    With the stdout sink, events are JSON lines on stdout and the result goes to stderr.
+    """
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    runtime.store.require_tenant(tenant)
+    runtime.settings.require_client(tenant)  # fail before anything runs (and before run history)
+    spec = runtime.catalog.trigger(trigger)
+    make = build_sink(app, sink, sink_opts)
+    target = make()
+    result_stream_err = sink == "stdout"
+    try:
+        if no_progress or as_json:
+            result = run_tenant_trigger(runtime, tenant, spec, target)
+        else:
+            with trigger_progress(err_console(), f"{tenant} {trigger}") as progress:
+                result = run_tenant_trigger(runtime, tenant, spec, target, progress=progress)
+    finally:
+        target.close()
+    if as_json:
+        click.echo(to_json(job_json(result)), err=result_stream_err)
+    else:
+        console = err_console() if result_stream_err else out_console()
+        console.print(jobs_table([result]))
+        if result.error is not None:
+            console.print(f"error: {result.error}", markup=False)
+    if result.paused or result.skipped:
+        ctx.exit(EXIT_RECONNECT)
+    if result.error is not None:
+        ctx.exit(EXIT_ERROR)
+
+
+@click.command("act")
+@click.argument("tenant")
+@click.argument("action")
+@click.option(
+    "--input", "input_", required=True, metavar="JSON|@FILE", help="The action's input (JSON or @file)."
+)
+@click.pass_context
+def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> None:
+    """Run ACTION for TENANT with --input; prints the action's output as JSON."""
+    app = app_of(ctx)
+    app.json = True
+    runtime = app.runtime()
+    spec = runtime.catalog.action(action)
+    data = read_json_arg(input_, "--input")
+    if not isinstance(data, Mapping):
+        raise ConfigError("--input must be a JSON object", field="--input", tenant=tenant)
+    output = run_action(runtime, tenant, spec.name, spec.run, data)
+    click.echo(to_json(dict(output), indent=2))
+
+
+def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Run an action under its tenant's context and record it in run history (as ``act:<name>``)."""
+    store = runtime.store
+    record = store.require_tenant(tenant)
+    if record.paused:
+        raise ReconnectRequired(
+            f"the tenant is paused: {record.paused_reason}",
+            tenant=tenant,
+            hint=f"run `fortnox-connector connect {tenant}` to reconnect it",
+        )
+    run_id = store.start_run(tenant, f"act:{name}")
+    try:
+        with runtime.context(tenant) as tctx:
+            output: Mapping[str, Any] = fn(tctx, data)
+    except ConnectorError as exc:
+        exc.with_tenant(tenant)
+        if isinstance(exc, ReconnectRequired):
+            store.pause_tenant(tenant, str(exc))
+        store.finish_run(run_id, error=str(exc))
+        raise
+    store.finish_run(run_id, summary={"ok": True})
+    return output
+
+
+@click.command("serve")
+@sink_options
+@click.option("--once", is_flag=True, help="Run every tenant now (whatever its schedule), then exit.")
+@click.option("--due", is_flag=True, help="Run the tenants that are due now, then exit (for cron).")
+@click.option("--workers", default=8, show_default=True, help="Tenants run at the same time.")
+@click.option("--trigger", "triggers", multiple=True, help="Only these triggers (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="With --once/--due: print the results as JSON.")
+@click.pass_context
+def serve_command(
+    ctx: click.Context,
+    sink: str,
+    sink_opts: tuple[str, ...],
+    once: bool,
+    due: bool,
+    workers: int,
+    triggers: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Run every tenant's triggers on its schedule (default 23:00 Europe/Stockholm) until stopped."""
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    runtime.settings.require_client()
+    for name in triggers:
+        runtime.catalog.trigger(name)  # unknown names fail now, not at 23:00
+    make = build_sink(app, sink, sink_opts)
+    on_result = None if (once or due) else _live_report
+    scheduler = Scheduler(
+        runtime, make, triggers=list(triggers) or None, max_workers=workers, on_result=on_result
+    )
+    if once or due:
+        reports = scheduler.run_all() if once else scheduler.run_due()
+        _final_report(app, reports, to_stderr=sink == "stdout")
+        if any(not r.ok for r in reports):
+            ctx.exit(EXIT_RECONNECT if all(r.paused for r in reports if not r.ok) else EXIT_ERROR)
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    err_console().print(f"Serving {len(runtime.store.list_tenants())} tenant(s); Ctrl-C or SIGTERM stops.")
+    scheduler.serve(stop.wait)
+
+
+def _live_report(report: TenantRun) -> None:
+    console = err_console()
+    for result in report.results:
+        console.print(jobs_table([result]))
+    if not report.ok:
+        console.print(f"tenant {report.tenant}: {report.paused_reason or report.error}", markup=False)
+
+
+def _final_report(app: App, reports: list[TenantRun], *, to_stderr: bool) -> None:
+    if app.json:
+        click.echo(to_json([tenant_run_json(r) for r in reports]), err=to_stderr)
+        return
+    console = err_console() if to_stderr else out_console()
+    results = [j for r in reports for j in r.results]
+    console.print(jobs_table(results, title=f"{len(reports)} tenants"))
+    problems = problems_table(reports)
+    if problems is not None:
+        console.print(problems)
+
+
+COMMANDS = (run_command, act_command, serve_command)

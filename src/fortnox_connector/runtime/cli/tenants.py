@@ -1,0 +1,245 @@
+"""``tenants add|list|show|set|remove``: the tenants this runtime serves, their config and state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from fortnox_connector.errors import ConfigError
+from fortnox_connector.runtime.cli.app import (
+    app_of,
+    echo_json,
+    out_console,
+    parse_pairs,
+    read_json_arg,
+)
+from fortnox_connector.runtime.context import Runtime, config_to_json, tenant_config
+from fortnox_connector.runtime.store.base import AuthMode, TenantRecord
+
+
+def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
+    """A tenant as shown by ``list`` (no secrets: a token's expiry and scope, never its value)."""
+    token = runtime.store.load_token(record.id)
+    connected = token is not None or (
+        record.auth_mode == "client_credentials" and bool(record.fortnox_tenant_id)
+    )
+    try:
+        schedule = runtime.config(record.id).schedule
+    except ConfigError:
+        schedule = "(invalid config)"
+    runs = runtime.store.list_runs(record.id, limit=1)
+    return {
+        "id": record.id,
+        "name": record.display_name,
+        "auth_mode": record.auth_mode,
+        "fortnox_tenant_id": record.fortnox_tenant_id,
+        "connected": connected,
+        "paused": record.paused,
+        "paused_reason": record.paused_reason,
+        "schedule": schedule,
+        "last_run": runs[0].started_at if runs else None,
+    }
+
+
+def _config_from(
+    config: str | None, sets: tuple[str, ...], base: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = dict(base or {})
+    if config is not None:
+        loaded = read_json_arg(config, "--config")
+        if not isinstance(loaded, dict):
+            raise ConfigError("--config must be a JSON object", field="--config")
+        data.update(loaded)
+    data.update(parse_pairs(sets, "--set"))
+    return data
+
+
+@click.group("tenants")
+def tenants() -> None:
+    """Add, list, show, configure and remove tenants."""
+
+
+@tenants.command("add")
+@click.argument("tenant")
+@click.option("--name", help="Display name (default: the id).")
+@click.option(
+    "--service-account", is_flag=True, help="Authenticate with client credentials (service account)."
+)
+@click.option("--fortnox-tenant-id", help="The company's Fortnox DatabaseNumber (service accounts).")
+@click.option("--config", "config", metavar="JSON|@FILE", help="Tenant config as a JSON object.")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="One config setting, e.g. schedule='0 6 * * *'."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def add(
+    ctx: click.Context,
+    tenant: str,
+    name: str | None,
+    service_account: bool,
+    fortnox_tenant_id: str | None,
+    config: str | None,
+    sets: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Add TENANT (then run `connect TENANT`)."""
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    data = _config_from(config, sets)
+    tenant_config(data, tenant)  # validate before anything is stored
+    mode: AuthMode = "client_credentials" if service_account else "authorization_code"
+    record = runtime.store.add_tenant(
+        tenant, display_name=name or tenant, auth_mode=mode, fortnox_tenant_id=fortnox_tenant_id
+    )
+    if data:
+        runtime.store.save_config(tenant, data)
+    if as_json:
+        echo_json(tenant_summary(runtime, record))
+    else:
+        out_console().print(f"Added tenant {tenant} ({mode}). Next: fortnox-connector connect {tenant}")
+
+
+@tenants.command("set")
+@click.argument("tenant")
+@click.option("--config", "config", metavar="JSON|@FILE", help="Settings to merge, as a JSON object.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="One config setting.")
+@click.option("--unset", multiple=True, metavar="KEY", help="Back to the default for KEY.")
+@click.option("--name", help="A new display name.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def set_config(
+    ctx: click.Context,
+    tenant: str,
+    config: str | None,
+    sets: tuple[str, ...],
+    unset: tuple[str, ...],
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Change TENANT's config (validated before it is stored)."""
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    runtime.store.require_tenant(tenant)
+    data = _config_from(config, sets, runtime.store.load_config(tenant))
+    for key in unset:
+        data.pop(key, None)
+    effective = tenant_config(data, tenant)
+    runtime.store.save_config(tenant, data)
+    if name:
+        runtime.store.update_tenant(tenant, display_name=name)
+    if as_json:
+        echo_json(config_to_json(effective))
+    else:
+        out_console().print(f"Saved the config of {tenant}.")
+
+
+@tenants.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_tenants(ctx: click.Context, as_json: bool) -> None:
+    """List tenants: auth mode, connection, pause, schedule, last run."""
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    rows = [tenant_summary(runtime, r) for r in runtime.store.list_tenants()]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        out_console().print("No tenants yet: fortnox-connector tenants add ID")
+        return
+    table = Table("tenant", "name", "auth", "connected", "state", "schedule", "last run")
+    for r in rows:
+        state = "[red]paused[/]" if r["paused"] else "[green]active[/]"
+        last = r["last_run"].strftime("%Y-%m-%d %H:%M") if r["last_run"] else "-"
+        table.add_row(
+            r["id"], r["name"], r["auth_mode"], "yes" if r["connected"] else "no", state, r["schedule"], last
+        )
+    out_console().print(table)
+
+
+@tenants.command("show")
+@click.argument("tenant")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
+    """Show TENANT: config, token expiry and scope (never the token), cursors, pending events, runs."""
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    record = runtime.store.require_tenant(tenant)
+    token = runtime.store.load_token(tenant)
+    triggers = runtime.catalog.trigger_names()
+    info: dict[str, Any] = {
+        **tenant_summary(runtime, record),
+        "config": config_to_json(runtime.config(tenant)),
+        "token": {"expires_at": token.expires_at, "scope": sorted(token.scope)} if token else None,
+        "triggers": {
+            t: {
+                "cursor": runtime.store.load_cursor(tenant, t),
+                "pending_events": len(runtime.store.pending(tenant, t)),
+            }
+            for t in triggers
+        },
+        "runs": [
+            {
+                "trigger": r.trigger,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "summary": r.summary,
+                "error": r.error,
+            }
+            for r in runtime.store.list_runs(tenant, limit=10)
+        ],
+    }
+    if as_json:
+        echo_json(info)
+        return
+    console = out_console()
+    head = Table(show_header=False, title=f"tenant {tenant}")
+    for key in ("name", "auth_mode", "fortnox_tenant_id", "connected", "paused_reason"):
+        head.add_row(key, str(info[key]))
+    if token is not None:
+        head.add_row("token expires", token.expires_at.isoformat(timespec="seconds"))
+        head.add_row("token scope", " ".join(sorted(token.scope)))
+    console.print(head)
+    config = Table("setting", "value", title="config")
+    for key, value in info["config"].items():
+        config.add_row(key, str(value))
+    console.print(config)
+    state = Table("trigger", "cursor", "pending events", title="triggers")
+    for name, t in info["triggers"].items():
+        state.add_row(name, str(t["cursor"]), str(t["pending_events"]))
+    console.print(state)
+    runs = Table("trigger", "started", "events", "error", title="recent runs")
+    for r in info["runs"]:
+        events = str((r["summary"] or {}).get("delivered", "-"))
+        runs.add_row(r["trigger"], r["started_at"].strftime("%Y-%m-%d %H:%M:%S"), events, r["error"] or "")
+    console.print(runs)
+
+
+@tenants.command("remove")
+@click.argument("tenant")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def remove(ctx: click.Context, tenant: str, yes: bool, as_json: bool) -> None:
+    """Forget TENANT and everything kept for it (its consent in Fortnox stays until revoked there)."""
+    app = app_of(ctx)
+    app.json = as_json
+    runtime = app.runtime()
+    runtime.store.require_tenant(tenant)
+    if not yes:
+        click.confirm(f"Remove tenant {tenant} with its tokens, cursors and pending events?", abort=True)
+    runtime.store.remove_tenant(tenant)
+    if as_json:
+        echo_json({"removed": tenant})
+    else:
+        out_console().print(f"Removed tenant {tenant}.")
+
+
+COMMANDS = (tenants,)

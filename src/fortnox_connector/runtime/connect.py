@@ -1,0 +1,289 @@
+"""``connect``: the customer's consent through the browser, received on a loopback HTTP listener.
+
+The authorize URL carries a fresh random ``state``; Fortnox redirects the browser to
+``http://127.0.0.1:<port>/callback?code=…&state=…``; the listener answers the browser, the state is
+compared in constant time, and the code (valid ten minutes, single use) is exchanged at once and the token
+stored under the tenant's token lock (``auth.connect_tenant``). The tenant's Fortnox DatabaseNumber is read
+from ``/3/companyinformation`` and kept, and a paused tenant is resumed.
+
+Service accounts (``--service-account``): the customer's administrator consents once with
+``account_type=service``; afterwards the runtime asks for client-credentials tokens with the tenant's
+DatabaseNumber and keeps no refresh token at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import html
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fortnox_connector.auth.oauth import new_state
+from fortnox_connector.auth.providers import ClientCredentialsTokens, connect_tenant
+from fortnox_connector.contract.state import Token
+from fortnox_connector.errors import AuthError, ConfigError
+from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.store.base import AuthMode
+from fortnox_connector.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/callback"
+OpenUrl = Callable[[str], object]
+
+_PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>fortnox-connector</title></head>"
+    "<body><h1>{title}</h1><p>{text}</p></body></html>"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """What the redirect brought: a code (secret), or an OAuth error."""
+
+    state: str | None
+    code: Secret | None
+    error: str | None
+    error_description: str | None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # never log the query: it holds the code
+        return
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path != CALLBACK_PATH:
+            self._answer(404, "Not found", "This listener only receives the Fortnox redirect.")
+            return
+        query = {k: v[0] for k, v in parse_qs(parts.query).items() if v}
+        code = query.get("code")
+        callback = Callback(
+            state=query.get("state"),
+            code=Secret(code) if code else None,
+            error=query.get("error"),
+            error_description=query.get("error_description"),
+        )
+        if callback.error or not callback.code:
+            self._answer(400, "Not connected", "Fortnox did not grant access. Go back to the terminal.")
+        else:
+            self._answer(200, "Connected", "You can close this window and go back to the terminal.")
+        self.server.deliver(callback)
+
+    def _answer(self, status: int, title: str, text: str) -> None:
+        body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(HTTPServer):
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__((host, port), _Handler)
+        self.callback: Callback | None = None
+        self.received = threading.Event()
+
+    def deliver(self, callback: Callback) -> None:
+        if self.callback is None:
+            self.callback = callback
+            self.received.set()
+
+
+class LoopbackReceiver:
+    """A one-shot listener on 127.0.0.1 for the OAuth redirect (RFC 8252 §7.3: loopback, any port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server(host, port)
+        bound_host, bound_port = self._server.server_address[:2]
+        self.redirect_uri = f"http://{bound_host!s}:{bound_port}{CALLBACK_PATH}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def wait(self, timeout: float | None) -> Callback | None:
+        """The redirect's parameters, or None if none came within ``timeout`` seconds."""
+        if not self._server.received.wait(timeout):
+            return None
+        return self._server.callback
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> LoopbackReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The result of a connect: the tenant, its Fortnox DatabaseNumber and company, the granted scopes."""
+
+    tenant: str
+    auth_mode: AuthMode
+    fortnox_tenant_id: str
+    company: str
+    scope: frozenset[str]
+
+
+def _check_callback(tenant: str, state: str, callback: Callback | None, timeout: float | None) -> Secret:
+    if callback is None:
+        raise AuthError(
+            f"no answer from the browser within {timeout:g} s" if timeout else "no answer from the browser",
+            tenant=tenant,
+            hint="open the printed URL in a browser on this machine and approve the integration, then retry",
+        )
+    if callback.state is None or not hmac.compare_digest(callback.state, state):
+        raise AuthError(
+            "the redirect's state does not match the request (a forged or stale redirect)",
+            tenant=tenant,
+            hint="start the connect again and use only the newest URL",
+        )
+    if callback.error:
+        hint = "approve the integration in Fortnox to connect it"
+        if callback.error == "error_missing_license":
+            hint = "the company lacks a Fortnox licence the integration needs; add it in Fortnox, then retry"
+        raise AuthError(
+            f"Fortnox refused the authorization: {callback.error}"
+            + (f" ({callback.error_description})" if callback.error_description else ""),
+            tenant=tenant,
+            hint=hint,
+        )
+    assert callback.code is not None  # checked by the handler
+    return callback.code
+
+
+def _ensure_tenant(runtime: Runtime, tenant: str, mode: AuthMode, name: str | None) -> None:
+    record = runtime.store.get_tenant(tenant)
+    if record is None:
+        runtime.store.add_tenant(tenant, display_name=name or tenant, auth_mode=mode)
+        return
+    if record.auth_mode != mode:
+        flag = "with" if mode == "client_credentials" else "without"
+        raise ConfigError(
+            f"the tenant uses {record.auth_mode}, not {mode}",
+            field="auth_mode",
+            tenant=tenant,
+            hint=f"connect it {flag} --service-account, or remove it and add it again with the mode you want",
+        )
+
+
+def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
+    client_id, _ = runtime.settings.require_client(tenant)
+    with FortnoxClient(
+        tenant=tenant,
+        tokens=tokens,
+        client_id=client_id,
+        base_url=runtime.settings.api_url,
+        transport=runtime.http_transport(),
+        pacers=runtime.pacers,
+    ) as client:
+        info = client.company_information()
+    return str(info.database_number or ""), info.company_name or ""
+
+
+class _FixedToken:
+    """A token provider over one token (the fresh one from a connect)."""
+
+    def __init__(self, token: Token) -> None:
+        self._token = token
+
+    def access_token(self) -> Secret:
+        return self._token.access_token
+
+    def invalidate(self, token: Secret) -> None:
+        return None
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+
+def parse_redirect(url: str) -> Callback:
+    """The parameters of the address the browser landed on (pasted by the user)."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url.strip()).query).items() if v}
+    code = query.get("code")
+    return Callback(
+        state=query.get("state"),
+        code=Secret(code) if code else None,
+        error=query.get("error"),
+        error_description=query.get("error_description"),
+    )
+
+
+def connect(
+    runtime: Runtime,
+    tenant: str,
+    *,
+    open_url: OpenUrl,
+    service_account: bool = False,
+    timeout: float | None = 600,
+    port: int = 0,
+    display_name: str | None = None,
+    redirect_uri: str | None = None,
+    read_redirect: Callable[[], str] | None = None,
+) -> Connected:
+    """Run the browser consent for ``tenant`` (added if new) and store what it grants.
+
+    By default the redirect comes back to a loopback listener on ``port`` (0: any free one). With
+    ``redirect_uri`` (the app's registered one, served elsewhere) the user pastes the address the browser
+    landed on and ``read_redirect`` returns it.
+    """
+    mode: AuthMode = "client_credentials" if service_account else "authorization_code"
+    runtime.settings.require_client(tenant)
+    _ensure_tenant(runtime, tenant, mode, display_name)
+    state = new_state()
+    with contextlib.ExitStack() as stack:
+        receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
+        target = redirect_uri if receiver is None else receiver.redirect_uri
+        oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
+        stack.callback(oauth.close)
+        open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
+        if receiver is not None:
+            callback = receiver.wait(timeout)
+        else:
+            callback = parse_redirect(read_redirect()) if read_redirect is not None else None
+        code = _check_callback(tenant, state, callback, timeout)
+        if service_account:
+            token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
+        else:
+            token = connect_tenant(tenant, oauth, runtime.store, code)
+    database_number, company = _company(runtime, tenant, _FixedToken(token))
+    if service_account:
+        return connect_service_account(runtime, tenant, database_number)
+    runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+    runtime.store.resume_tenant(tenant)
+    log.info("tenant %s connected to Fortnox company %s", tenant, database_number, extra={"tenant": tenant})
+    return Connected(tenant, mode, database_number, company, token.scope)
+
+
+def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: str) -> Connected:
+    """Use an administrator's service-account consent: check a client-credentials token works, keep the id."""
+    _ensure_tenant(runtime, tenant, "client_credentials", None)
+    oauth = runtime.new_oauth(tenant=tenant)
+    try:
+        tokens = ClientCredentialsTokens(tenant, fortnox_tenant_id, oauth, clock=runtime.now)
+        tokens.access_token()
+        database_number, company = _company(runtime, tenant, tokens)
+    finally:
+        oauth.close()
+    runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+    runtime.store.resume_tenant(tenant)
+    return Connected(
+        tenant, "client_credentials", database_number, company, frozenset(runtime.settings.scopes)
+    )

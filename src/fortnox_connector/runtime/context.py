@@ -1,0 +1,198 @@
+"""Building a ``TenantContext`` for a stored tenant: its config, a token provider for its auth mode, a client.
+
+``Runtime`` holds what every tenant shares in one process (settings, the store, the catalog, one OAuth
+client for refreshes, one HTTP connection pool); ``Runtime.context(tenant)`` opens one tenant's context
+and closes its Fortnox client afterwards. The Fortnox client paces per (client id, tenant) across the
+whole process, so two contexts of one tenant never exceed its rate limit together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
+from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
+from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.declaration.config import TenantConfig, parse_config
+from fortnox_connector.errors import ConfigError
+from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.runtime.catalog import Catalog, load_catalog
+from fortnox_connector.runtime.logs import tenant_logger
+from fortnox_connector.runtime.settings import RuntimeSettings
+from fortnox_connector.runtime.store import RuntimeStore, SqliteStore, load_or_create_key, previous_keys
+from fortnox_connector.runtime.store.base import TenantRecord
+
+Clock = Callable[[], datetime]
+_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(TenantConfig)}
+
+
+def tenant_config(data: Mapping[str, Any] | None, tenant: str) -> TenantConfig:
+    """The tenant's typed config, validated against ``schemas/config.json`` (errors name the field)."""
+    return parse_config(data or {}, tenant=tenant)
+
+
+def config_to_json(config: TenantConfig) -> dict[str, Any]:
+    """A TenantConfig as JSON values (dates ISO 8601), for storing and showing."""
+    out: dict[str, Any] = {}
+    for name in _CONFIG_FIELDS:
+        value = getattr(config, name)
+        out[name] = value.isoformat() if isinstance(value, date) else value
+    return out
+
+
+def open_store(settings: RuntimeSettings, env: Mapping[str, str] | None = None) -> SqliteStore:
+    """The state database under ``settings.home``; its key from ``env`` (default: the process's) or the
+    0600 key file there (created on first use)."""
+    key = load_or_create_key(settings.key_path, env=env)
+    return SqliteStore(settings.db_path, key, previous_keys=previous_keys(env))
+
+
+class SharedTransport(httpx.HTTPTransport):
+    """One connection pool (and one TLS context) for every client of a runtime; clients cannot close it.
+
+    Building a TLS context loads the CA bundle (tens of milliseconds); a client per tenant run would pay
+    that every time, and keep-alive connections to Fortnox would not be reused across tenants.
+    """
+
+    def close(self) -> None:
+        return None  # closed by ``Runtime.close`` through ``really_close``
+
+    def really_close(self) -> None:
+        super().close()
+
+
+@dataclass
+class Runtime:
+    """One process's runtime: settings, store and catalog, and an OAuth client shared by every tenant."""
+
+    settings: RuntimeSettings
+    store: RuntimeStore
+    catalog: Catalog = field(default_factory=load_catalog)
+    now: Clock = utc_now
+    transport: httpx.BaseTransport | None = None  # tests and embedding only
+    pacers: PacerRegistry | None = None  # None: the process-wide registry (one window per client+tenant)
+    _oauth: FortnoxOAuth | None = field(default=None, init=False, repr=False)
+    _guard: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _shared: SharedTransport | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def open(cls, settings: RuntimeSettings, *, catalog: Catalog | None = None) -> Runtime:
+        store = open_store(settings)
+        return cls(settings=settings, store=store, catalog=catalog or load_catalog())
+
+    def close(self) -> None:
+        with self._guard:
+            oauth, self._oauth = self._oauth, None
+            shared, self._shared = self._shared, None
+        if oauth is not None:
+            oauth.close()
+        if shared is not None:
+            shared.really_close()
+        self.store.close()
+
+    def http_transport(self) -> httpx.BaseTransport:
+        """The transport every HTTP client of this runtime uses (the given one, else a shared pool)."""
+        if self.transport is not None:
+            return self.transport
+        with self._guard:
+            if self._shared is None:
+                self._shared = SharedTransport()
+            return self._shared
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def new_oauth(self, *, tenant: str | None = None, redirect_uri: str | None = None) -> FortnoxOAuth:
+        """A new OAuth client for this runtime's Fortnox app (the connect flow needs its own redirect URI)."""
+        client_id, secret = self.settings.require_client(tenant)
+        return FortnoxOAuth(
+            client_id,
+            secret,
+            auth_base_url=self.settings.auth_url,
+            redirect_uri=redirect_uri,
+            transport=self.http_transport(),
+            clock=self.now,
+        )
+
+    def oauth(self, tenant: str | None = None) -> FortnoxOAuth:
+        """The shared OAuth client (refreshes and client-credentials tokens)."""
+        with self._guard:
+            if self._oauth is None:
+                self._oauth = self.new_oauth(tenant=tenant)
+            return self._oauth
+
+    def config(self, tenant: str) -> TenantConfig:
+        return tenant_config(self.store.load_config(tenant), tenant)
+
+    def token_provider(self, record: TenantRecord) -> TokenProvider:
+        """The token provider for the tenant's auth mode."""
+        if record.auth_mode == "authorization_code":
+            return AuthorizationCodeTokens(
+                record.id,
+                self.oauth(record.id),
+                self.store,
+                clock=self.now,
+                on_refresh=self.catalog.token_refreshed,
+            )
+        if record.auth_mode == "client_credentials":
+            if not record.fortnox_tenant_id:
+                raise ConfigError(
+                    "a service-account tenant needs its Fortnox tenant id (DatabaseNumber)",
+                    field="fortnox_tenant_id",
+                    tenant=record.id,
+                    hint=f"run `fortnox-connector connect {record.id} --service-account`",
+                )
+            return ClientCredentialsTokens(
+                record.id,
+                record.fortnox_tenant_id,
+                self.oauth(record.id),
+                clock=self.now,
+                on_refresh=self.catalog.token_refreshed,
+            )
+        raise ConfigError(
+            "the tenant's tokens are managed by its host (auth mode host_managed)",
+            field="auth_mode",
+            tenant=record.id,
+            hint="run it through its host (`fortnox-connector pandium`), or add it again in another mode",
+        )
+
+    def client(self, record: TenantRecord, tokens: TokenProvider) -> FortnoxClient:
+        client_id, _ = self.settings.require_client(record.id)
+        return FortnoxClient(
+            tenant=record.id,
+            tokens=tokens,
+            client_id=client_id,
+            base_url=self.settings.api_url,
+            transport=self.http_transport(),
+            pacers=self.pacers,
+        )
+
+    @contextmanager
+    def context(self, tenant: str, *, tokens: TokenProvider | None = None) -> Iterator[TenantContext]:
+        """The tenant's ``TenantContext`` for the ``with`` block (its HTTP client is closed afterwards)."""
+        record = self.store.require_tenant(tenant)
+        config = self.config(tenant)
+        client = self.client(record, tokens or self.token_provider(record))
+        try:
+            yield TenantContext(
+                tenant=tenant,
+                config=config,
+                client=client,
+                state=self.store,
+                now=self.now,
+                log=tenant_logger(tenant),
+            )
+        finally:
+            client.close()

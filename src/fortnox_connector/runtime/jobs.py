@@ -1,0 +1,157 @@
+"""One run of one trigger for one tenant, the way the reference runtime does it.
+
+Order matters (Airbyte's rule: a cursor moves only past delivered events):
+
+1. take the store lock ``run:<tenant>:<trigger>`` — one run per (tenant, trigger) at a time, across
+   threads and processes (a second caller waits for the first to finish);
+2. drain the outbox: events a crashed run saved but did not deliver go out first, and their cursor is
+   committed;
+3. poll page by page from the committed cursor; each page's events are saved in the outbox together with
+   the cursor they lead to (one transaction), delivered to the sink, marked delivered, and only then is the
+   cursor committed (``OutboxDelivery`` + ``runner.run_trigger``);
+4. record the run in run history; on ``ReconnectRequired`` pause the tenant (the scheduler skips paused
+   tenants until ``connect`` succeeds) and report it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fortnox_connector.contract.records import RunSummary, TriggerSpec
+from fortnox_connector.errors import ConnectorError, ReconnectRequired
+from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.runner import Progress, run_trigger
+from fortnox_connector.runtime.sinks.base import Sink
+from fortnox_connector.runtime.store import OutboxDelivery
+
+
+def run_lock_name(tenant: str, trigger: str) -> str:
+    """The store lock held for the whole of one run of ``trigger`` for ``tenant``."""
+    return f"run:{tenant}:{trigger}"
+
+
+class TenantPaused(ConnectorError):
+    """The tenant is paused (it must reconnect) and was not run."""
+
+
+@dataclass(slots=True)
+class JobResult:
+    """How one run ended; ``error`` is set when it stopped on one (the cursor is where delivery got)."""
+
+    tenant: str
+    trigger: str
+    run_id: int | None = None
+    summary: RunSummary = field(default_factory=RunSummary)
+    redelivered: int = 0  # events a crashed run had left in the outbox, delivered first
+    delivered: int = 0  # every event the sink accepted in this run (redelivered included)
+    cursor: str | None = None
+    complete: bool = False
+    stopped_by_deadline: bool = False
+    paused: bool = False  # this run paused the tenant (ReconnectRequired)
+    skipped: bool = False  # the tenant was paused before: nothing ran
+    error: ConnectorError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def record(self) -> dict[str, Any]:
+        """What run history keeps (no payloads, no secrets)."""
+        return {
+            **asdict(self.summary),
+            "redelivered": self.redelivered,
+            "delivered": self.delivered,
+            "complete": self.complete,
+            "stopped_by_deadline": self.stopped_by_deadline,
+            "paused": self.paused,
+        }
+
+
+def run_tenant_trigger(
+    runtime: Runtime,
+    tenant: str,
+    trigger: TriggerSpec,
+    sink: Sink,
+    *,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    chunk: int = 500,
+) -> JobResult:
+    """Run ``trigger`` for ``tenant`` to completion (or ``deadline``), delivering to ``sink``.
+
+    Connector errors end the run and are returned in ``JobResult.error`` (naming the tenant); a paused
+    tenant is not run (``skipped``, with a ``TenantPaused`` error saying to reconnect).
+    """
+    store = runtime.store
+    result = JobResult(tenant=tenant, trigger=trigger.name)
+    record = store.require_tenant(tenant)
+    if record.paused:
+        result.skipped = True
+        result.error = TenantPaused(
+            f"the tenant is paused: {record.paused_reason}",
+            tenant=tenant,
+            hint=f"run `fortnox-connector connect {tenant}` to reconnect it (that resumes it)",
+        )
+        return result
+    with store.lock(run_lock_name(tenant, trigger.name)):
+        result.run_id = store.start_run(tenant, trigger.name)
+        delivery = OutboxDelivery(store, sink, tenant, trigger.name, chunk=chunk)
+        try:
+            _run(runtime, delivery, trigger, result, progress=progress, deadline=deadline, clock=clock)
+        except ConnectorError as exc:
+            result.error = exc.with_tenant(tenant)
+        except BaseException as exc:
+            store.finish_run(result.run_id, summary=result.record(), error=f"crashed: {type(exc).__name__}")
+            raise
+        finally:
+            result.delivered = delivery.delivered
+        if isinstance(result.error, ReconnectRequired):
+            store.pause_tenant(tenant, str(result.error))
+            result.paused = True
+        store.finish_run(
+            result.run_id, summary=result.record(), error=str(result.error) if result.error else None
+        )
+    return result
+
+
+def _run(
+    runtime: Runtime,
+    delivery: OutboxDelivery,
+    trigger: TriggerSpec,
+    result: JobResult,
+    *,
+    progress: Progress | None,
+    deadline: float | None,
+    clock: Callable[[], float],
+) -> None:
+    store = runtime.store
+    result.cursor = delivery.drain()  # what a crashed run left behind goes first
+    result.redelivered = delivery.delivered
+
+    def commit(cursor: str) -> None:
+        before = store.load_cursor(result.tenant, trigger.name)
+        delivery.commit(cursor)
+        after = store.load_cursor(result.tenant, trigger.name)
+        if after is not None and after != before:
+            runtime.catalog.checkpoint(result.tenant, trigger.name, after)
+
+    with runtime.context(result.tenant) as ctx:
+        outcome = run_trigger(
+            ctx,
+            trigger,
+            cursor=store.load_cursor(result.tenant, trigger.name),
+            deliver=delivery.deliver,
+            commit=commit,
+            deadline=deadline,
+            progress=progress,
+            clock=clock,
+        )
+    result.summary = outcome.summary
+    result.cursor = store.load_cursor(result.tenant, trigger.name)
+    result.complete = outcome.complete
+    result.stopped_by_deadline = outcome.stopped_by_deadline
+    result.error = outcome.error

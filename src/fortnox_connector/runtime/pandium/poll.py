@@ -1,0 +1,88 @@
+"""Normal mode's loop over the triggers: one shared deadline, an optional event budget, the shared poll loop.
+
+- The deadline (a ``clock()`` value, counted from the start of the run) is shared out: each trigger may use
+  an equal part of the time left when it starts, so a long backfill of the first cannot starve the second,
+  and time one leaves over goes to the next.
+- The event budget (``FORTNOX_PANDIUM_MAX_EVENTS``) bounds the stdout document: once the run has delivered
+  that many events, no trigger starts another poll (a soft cap: the poll in progress finishes).
+- Each trigger runs through ``runtime.runner.run_trigger`` (deliver, then commit). The budget reaches it
+  through the loop's clock, which reads as "deadline passed" once the budget is spent.
+- After an authentication failure the remaining triggers are not polled: the token is dead for all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from fortnox_connector.contract.records import TenantContext, TriggerSpec
+from fortnox_connector.errors import AuthError
+from fortnox_connector.runtime.pandium.output import TriggerReport
+from fortnox_connector.runtime.runner import run_trigger
+
+
+def poll_triggers(
+    ctx: TenantContext,
+    specs: Sequence[TriggerSpec],
+    reports: Sequence[TriggerReport],
+    *,
+    deadline: float,
+    max_events: int | None,
+    clock: Callable[[], float],
+    log: logging.LoggerAdapter[logging.Logger],
+) -> None:
+    share = deadline
+
+    def delivered() -> int:
+        return sum(len(r.events) for r in reports)
+
+    def loop_clock() -> float:
+        now = clock()
+        if max_events is not None and delivered() >= max_events:
+            return max(now, share)
+        return now
+
+    auth_failed = False
+    for index, (spec, report) in enumerate(zip(specs, reports, strict=True)):
+        if auth_failed:
+            report.skipped = "not polled: Fortnox refused the token earlier in this run"
+            log.warning("%s not polled: %s", spec.name, report.skipped)
+            continue
+        started = clock()
+        share = started + max(0.0, deadline - started) / (len(specs) - index)
+        outcome = run_trigger(
+            ctx,
+            spec,
+            cursor=report.cursor,
+            deliver=report.deliver,
+            commit=report.commit,
+            deadline=share,
+            clock=loop_clock,
+        )
+        report.summary = outcome.summary
+        report.summary.duration_s = clock() - started  # the loop clock may have jumped to the deadline
+        report.complete = outcome.complete
+        report.error = outcome.error
+        if outcome.stopped_by_deadline:
+            over_budget = max_events is not None and delivered() >= max_events
+            report.stopped_by_budget = over_budget
+            report.stopped_by_deadline = not over_budget
+        _log_outcome(report, log)
+        auth_failed = isinstance(outcome.error, AuthError)
+
+
+def _log_outcome(report: TriggerReport, log: logging.LoggerAdapter[logging.Logger]) -> None:
+    if report.error is not None:
+        log.error(
+            "%s failed after delivering %d events: %s", report.trigger, len(report.events), report.error
+        )
+    elif report.stopped_by_deadline or report.stopped_by_budget:
+        why = "the deadline" if report.stopped_by_deadline else "the run's event budget"
+        log.warning(
+            "%s stopped at %s after %d events; the next run continues from its cursor",
+            report.trigger,
+            why,
+            len(report.events),
+        )
+    else:
+        log.info("%s delivered %d events", report.trigger, len(report.events))

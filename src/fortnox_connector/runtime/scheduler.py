@@ -1,0 +1,277 @@
+"""``serve``: run every tenant's triggers on its cron schedule, tenants concurrently on a thread pool.
+
+When is a tenant due? Its schedule (``TenantConfig.schedule``, default ``0 23 * * *``) is read in its
+time zone (default Europe/Stockholm). The next run is the first scheduled time after the tenant's last run
+(from run history; the oldest among its triggers' latest runs), or after it was added if it never ran. So
+the scheduler keeps no state of its own: after a restart it runs a tenant whose time passed while it was
+down, once, and otherwise waits. Paused tenants (waiting for a reconnect) are skipped and reported; a
+tenant whose run fails or whose config is broken is reported and the others go on.
+
+Time is injected (``clock``) and waiting is injected (``wait``), so tests drive it without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from fortnox_connector.auth.oauth import utc_now
+from fortnox_connector.errors import ConfigError, ConnectorError
+from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
+from fortnox_connector.runtime.sinks.base import Sink
+from fortnox_connector.runtime.store.base import TenantRecord
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Wait = Callable[[float], bool]  # wait up to n seconds; True when asked to stop
+SinkFactory = Callable[[], Sink]
+RECENT_RUNS = 200  # how far back run history is read to find a tenant's last scheduled run
+MAX_IDLE_S = 60.0  # look again at least this often (new tenants, resumed tenants, changed schedules)
+
+
+@dataclass(slots=True)
+class TenantRun:
+    """One tenant's scheduled run: a result per trigger, or why it did not run."""
+
+    tenant: str
+    results: list[JobResult] = field(default_factory=list)
+    paused_reason: str | None = None  # skipped: paused before the run
+    error: ConnectorError | None = None  # could not start (config), or the first trigger error
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.paused_reason is None and all(r.ok for r in self.results)
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_reason is not None or any(r.paused for r in self.results)
+
+
+def schedule_of(runtime: Runtime, record: TenantRecord) -> tuple[str, ZoneInfo]:
+    """The tenant's cron expression and time zone, or a ``ConfigError`` naming the bad one."""
+    config = runtime.config(record.id)
+    if not croniter.is_valid(config.schedule):
+        raise ConfigError(
+            f"the schedule {config.schedule!r} is not a cron expression",
+            field="schedule",
+            tenant=record.id,
+            hint="use five cron fields, e.g. '0 23 * * *' (every day at 23:00)",
+        )
+    try:
+        zone = ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"unknown time zone {config.timezone!r}",
+            field="timezone",
+            tenant=record.id,
+            hint="use an IANA name such as Europe/Stockholm",
+        ) from None
+    return config.schedule, zone
+
+
+class Scheduler:
+    """Runs tenants' triggers when due. ``triggers``: names to run (default: all the catalog has)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        sink_factory: SinkFactory,
+        *,
+        triggers: Sequence[str] | None = None,
+        max_workers: int = 8,
+        clock: Clock = utc_now,
+        on_result: Callable[[TenantRun], None] | None = None,
+        max_idle_s: float = MAX_IDLE_S,
+    ) -> None:
+        self.runtime = runtime
+        self.sink_factory = sink_factory
+        self.triggers = list(triggers) if triggers is not None else runtime.catalog.trigger_names()
+        self.max_workers = max(1, max_workers)
+        self.clock = clock
+        self.on_result = on_result
+        self.max_idle_s = max_idle_s
+        self._guard = threading.Lock()
+        self._running: set[str] = set()
+        self._attempted: dict[str, datetime] = {}  # tenant -> the last slot started in this process
+        self._reported: dict[str, str] = {}  # tenant -> the pause or error already reported
+
+    # -- when ------------------------------------------------------------------------------------------------
+    def last_run(self, record: TenantRecord) -> datetime:
+        """When the tenant last ran (the latest start among its triggers' runs), or when it was added."""
+        latest = record.created_at
+        # Newest first; actions (``act:…``) are in run history too, so look past a few of them.
+        for run in self.runtime.store.list_runs(record.id, limit=RECENT_RUNS):
+            if run.trigger in self.triggers:
+                latest = max(latest, run.started_at)
+        with self._guard:
+            attempted = self._attempted.get(record.id)
+        return max(latest, attempted) if attempted is not None else latest
+
+    def next_due(self, record: TenantRecord) -> datetime:
+        """The first scheduled time after the tenant's last run (or the last slot tried here), aware."""
+        expr, zone = schedule_of(self.runtime, record)
+        after = self.last_run(record).astimezone(zone)
+        nxt: datetime = croniter(expr, after).get_next(datetime)
+        return nxt
+
+    def due(self, now: datetime | None = None) -> tuple[list[TenantRecord], list[TenantRun]]:
+        """Tenants due at ``now`` (not paused, not running), and reports for paused or misconfigured ones.
+
+        A due tenant's slot counts as taken, so it is not started twice for one slot (even if its run
+        fails before recording anything). A paused tenant is reported once per pause.
+        """
+        now = now or self.clock()
+        due: list[TenantRecord] = []
+        reports: list[TenantRun] = []
+        for record in self.runtime.store.list_tenants():
+            with self._guard:
+                if record.id in self._running:
+                    continue
+            try:
+                when = self.next_due(record)
+            except ConnectorError as exc:
+                if self._reported.get(record.id) != str(exc):
+                    self._reported[record.id] = str(exc)
+                    reports.append(TenantRun(record.id, error=exc.with_tenant(record.id)))
+                continue
+            if when > now:
+                continue
+            if record.paused:
+                mark = f"paused {record.paused_at}"
+                if self._reported.get(record.id) != mark:
+                    self._reported[record.id] = mark
+                    reports.append(TenantRun(record.id, paused_reason=record.paused_reason))
+                continue
+            self._reported.pop(record.id, None)
+            with self._guard:
+                self._attempted[record.id] = when
+            due.append(record)
+        return due, reports
+
+    def next_wakeup(self, now: datetime) -> datetime:
+        """When to look again: the earliest next run among idle tenants, at most ``max_idle_s`` away."""
+        soonest = now + timedelta(seconds=self.max_idle_s)
+        for record in self.runtime.store.list_tenants():
+            with self._guard:
+                busy = record.id in self._running
+            if record.paused or busy:
+                continue
+            try:
+                soonest = min(soonest, self.next_due(record))
+            except ConnectorError:
+                continue
+        return max(now, soonest)
+
+    # -- running ---------------------------------------------------------------------------------------------
+    def run_tenant(self, tenant: str) -> TenantRun:
+        """Every trigger of one tenant in turn (one sink per tenant run); stops if the tenant gets paused.
+
+        Never raises: a bug in one tenant's run is logged with its traceback and reported as that tenant's
+        error, so the other tenants go on.
+        """
+        report = TenantRun(tenant)
+        try:
+            self._run_triggers(report)
+        except Exception as exc:
+            log.exception("tenant %s: the run failed unexpectedly", tenant, extra={"tenant": tenant})
+            report.error = ConnectorError(
+                f"the run failed unexpectedly ({type(exc).__name__})",
+                tenant=tenant,
+                hint="see the log for the traceback and report it; the cursor stayed at the last delivery",
+            )
+        finally:
+            with self._guard:
+                self._running.discard(tenant)
+        self._report(report)
+        return report
+
+    def _run_triggers(self, report: TenantRun) -> None:
+        tenant = report.tenant
+        sink = self.sink_factory()
+        try:
+            for name in self.triggers:
+                try:
+                    spec = self.runtime.catalog.trigger(name)
+                    result = run_tenant_trigger(self.runtime, tenant, spec, sink)
+                except ConnectorError as exc:
+                    report.error = exc.with_tenant(tenant)
+                    return
+                report.results.append(result)
+                if result.skipped:
+                    report.paused_reason = str(result.error)
+                    return
+                if result.error is not None and report.error is None:
+                    report.error = result.error
+                if result.paused:
+                    return
+        finally:
+            sink.close()
+
+    def _report(self, report: TenantRun) -> None:
+        if report.paused:
+            log.warning(
+                "tenant %s is paused and must reconnect", report.tenant, extra={"tenant": report.tenant}
+            )
+        elif report.error is not None:
+            log.error("%s", report.error, extra={"tenant": report.tenant})
+        if self.on_result is not None:
+            self.on_result(report)
+
+    def _submit(self, pool: ThreadPoolExecutor, records: Sequence[TenantRecord]) -> list[Future[TenantRun]]:
+        futures = []
+        for record in records:
+            with self._guard:
+                if record.id in self._running:
+                    continue
+                self._running.add(record.id)
+            futures.append(pool.submit(self.run_tenant, record.id))
+        return futures
+
+    def run_due(self, now: datetime | None = None) -> list[TenantRun]:
+        """Run every tenant due at ``now`` concurrently; wait for them; return every report (skips too)."""
+        due, reports = self.due(now)
+        for report in reports:
+            self._report(report)
+        return reports + self._run_all_of(due)
+
+    def run_all(self) -> list[TenantRun]:
+        """Run every tenant now, whatever its schedule (``serve --once``); paused ones are reported."""
+        runnable: list[TenantRecord] = []
+        reports: list[TenantRun] = []
+        for record in self.runtime.store.list_tenants():
+            if record.paused:
+                report = TenantRun(record.id, paused_reason=record.paused_reason)
+                self._report(report)
+                reports.append(report)
+            else:
+                runnable.append(record)
+        return reports + self._run_all_of(runnable)
+
+    def _run_all_of(self, records: Sequence[TenantRecord]) -> list[TenantRun]:
+        if not records:
+            return []
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="tenant") as pool:
+            futures = self._submit(pool, records)
+            return [f.result() for f in futures]
+
+    def serve(self, wait: Wait) -> None:
+        """Run tenants as they fall due until ``wait`` says stop (``stop_event.wait`` in real use)."""
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="tenant") as pool:
+            while True:
+                now = self.clock()
+                due, reports = self.due(now)
+                for report in reports:
+                    self._report(report)
+                self._submit(pool, due)
+                seconds = (self.next_wakeup(self.clock()) - self.clock()).total_seconds()
+                if wait(max(seconds, 0.0)):
+                    break

@@ -1,0 +1,129 @@
+"""Lenient parsing of Fortnox's type drift into typed records: Decimal money, an open set of Sources, and a
+named field when a value cannot be read. Then every record the sandbox serves, read through the client."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from fortnox_connector.fortnox.records import Invoice, InvoicePayment, MalformedRecord
+from fortnox_connector.fortnox.wire import loads_lenient
+from fortnox_connector.sandbox import Sandbox
+from tests.fortnox.live import Bearer, sandbox_client
+
+LIST_ITEM: dict[str, Any] = {  # as the list serves it: numbers where the single item has strings
+    "Number": 17,
+    "InvoiceNumber": "1003",
+    "Amount": 1414.33,
+    "AmountCurrency": 123.45,
+    "Currency": "EUR",
+    "CurrencyRate": "11,4567",
+    "CurrencyUnit": 1,
+    "PaymentDate": "2026-03-01",
+    "Booked": "true",
+    "Source": "autogiro",
+    "ModeOfPaymentAccount": "1930",
+    "InvoiceTotal": 250,
+}
+
+
+def test_a_payment_reads_every_drift_into_exact_types() -> None:
+    p = InvoicePayment.parse(LIST_ITEM)
+    assert p.number == "17" and p.invoice_number == 1003
+    assert p.amount == Decimal("1414.33") and type(p.amount) is Decimal
+    assert p.amount_currency == Decimal("123.45") and p.currency_rate == Decimal("11.4567")
+    assert p.booked is True and p.mode_of_payment_account == 1930 and p.invoice_total == Decimal(250)
+    assert p.payment_date == date(2026, 3, 1)
+    assert p.complete is False  # a thin list item: the events fetch the single item
+
+
+def test_the_single_item_forms_read_the_same() -> None:
+    single = {
+        **LIST_ITEM,
+        "Number": "17",
+        "InvoiceNumber": 1003,
+        "CurrencyRate": 11.4567,
+        "ModeOfPaymentAccount": 1930,
+        "InvoiceTotal": "250.00",
+        "Booked": True,
+    }
+    single.update({k: "x" for k in InvoicePayment.DETAIL_FIELDS})
+    a, b = InvoicePayment.parse(LIST_ITEM), InvoicePayment.parse(single)
+    assert (a.number, a.invoice_number, a.currency_rate, a.mode_of_payment_account, a.invoice_total) == (
+        b.number,
+        b.invoice_number,
+        b.currency_rate,
+        b.mode_of_payment_account,
+        b.invoice_total,
+    )
+    assert b.complete is True
+
+
+@pytest.mark.parametrize(
+    "source", ["manual", "direct", "file", "finance", "settle", "a-source-from-2030", None]
+)
+def test_source_is_an_open_set(source: str | None) -> None:
+    assert InvoicePayment.parse({**LIST_ITEM, "Source": source}).source == source
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1 234,50", "1234.50"),
+        ("1\u00a0234.50", "1234.50"),
+        (0.1, "0.1"),
+        (1234567.89, "1234567.89"),
+        (5, "5"),
+    ],
+)
+def test_money_is_exact_whatever_its_spelling(raw: object, expected: str) -> None:
+    assert InvoicePayment.parse({**LIST_ITEM, "Amount": raw}).amount == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("Amount", "ten"), ("Amount", True), ("PaymentDate", "yesterday"), ("Booked", "ja"), ("Number", None)],
+)
+def test_an_unreadable_value_names_its_field(field: str, value: object) -> None:
+    with pytest.raises(MalformedRecord) as caught:
+        InvoicePayment.parse({**LIST_ITEM, field: value})
+    assert caught.value.field == field and f"InvoicePayment.{field}" in str(caught.value)
+
+
+def test_an_invoice_reads_credit_as_a_string_and_has_no_fully_paid_field() -> None:
+    raw = {"DocumentNumber": 9, "Total": "-100", "Balance": 0, "Credit": "true", "Cancelled": False}
+    inv = Invoice.parse(raw)
+    assert inv.credit is True and inv.total == Decimal(-100) and inv.fully_paid is True
+    assert Invoice.parse({**raw, "Cancelled": True}).fully_paid is False
+    assert inv.currency == "SEK" and inv.currency_rate == Decimal(1)
+
+
+def test_every_record_the_sandbox_serves_reads_through_the_client(sandbox: Sandbox) -> None:
+    """The sandbox seeds every recorded quirk (strings for numbers, string rates, Sources beyond two)."""
+    for tenant in sandbox.tenant_ids():
+        token = str(sandbox.issue_token(tenant)["access_token"])
+        with sandbox_client(sandbox, Bearer(token), str(tenant)) as client:
+            payments = client.list_invoice_payments().items
+            invoices = client.list_invoices().items
+            singles = [client.get_invoice_payment(p.number) for p in payments]
+            full = [client.get_invoice(i.document_number) for i in invoices]
+        assert len(payments) == 20 and len(invoices) == 30
+        assert all(s.complete for s in singles)
+        assert [s.amount for s in singles] == [p.amount for p in payments]
+        assert [f.balance for f in full] == [i.balance for i in invoices]
+        assert {p.source for p in payments} - {"manual", "direct"}
+        assert {p.currency for p in payments} >= {"SEK", "EUR"}
+        money = (
+            [p.amount for p in payments] + [i.total for i in invoices] + [p.currency_rate for p in payments]
+        )
+        assert all(type(m) is Decimal for m in money)
+
+
+def test_money_from_the_wire_never_passes_through_a_float() -> None:
+    data = loads_lenient(b'{"InvoicePayments":[{"Amount":1414.33,"CurrencyRate":11.234567890123456789}]}')
+    [raw] = data["InvoicePayments"]
+    assert raw["Amount"] == Decimal("1414.33") and type(raw["Amount"]) is Decimal
+    assert raw["CurrencyRate"] == Decimal("11.234567890123456789")  # a float would keep 17 digits at most

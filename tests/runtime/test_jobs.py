@@ -1,0 +1,130 @@
+"""run_tenant_trigger on the sandbox: outbox first, page by page, cursor after delivery, pausing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fortnox_connector.contract.records import Event
+from fortnox_connector.errors import ReconnectRequired
+from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.jobs import TenantPaused, run_tenant_trigger
+from fortnox_connector.sandbox import Sandbox
+from tests.runtime.runtime_support import (
+    PAGES,
+    ListSink,
+    add_connected,
+    add_disconnected,
+    make_runtime,
+    page_trigger,
+)
+
+
+@pytest.fixture
+def runtime(sandbox: Sandbox, tmp_path: Path) -> Iterator[Runtime]:
+    with make_runtime(sandbox, tmp_path) as rt:
+        add_connected(rt, sandbox, "acme", sandbox.tenant_ids()[0])
+        yield rt
+
+
+def _all_keys(sandbox: Sandbox) -> set[str]:
+    return {f"payment:{p['Number']}" for p in sandbox.payments(sandbox.tenant_ids()[0])}
+
+
+def test_runs_every_page_and_commits_the_last_cursor(runtime: Runtime, sandbox: Sandbox) -> None:
+    sink = ListSink()
+    seen: list[int] = []
+    result = run_tenant_trigger(
+        runtime, "acme", page_trigger(limit=5), sink, progress=lambda s: seen.append(s.pages)
+    )
+    assert result.ok and result.complete
+    assert set(sink.keys) == _all_keys(sandbox) and len(sink.keys) == len(_all_keys(sandbox))
+    assert result.delivered == len(sink.keys) and result.redelivered == 0
+    assert seen == [1, 2, 3, 4]  # 20 payments, 5 a page
+    assert runtime.store.load_cursor("acme", PAGES) == "5"
+    [run] = runtime.store.list_runs("acme")
+    assert run.error is None and run.finished_at is not None
+    assert run.summary is not None and run.summary["delivered"] == 20 and run.summary["pages"] == 4
+
+
+def test_a_failed_delivery_keeps_the_cursor_and_the_next_run_sends_the_rest(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    first = ListSink(fail_on=3)  # pages 1 and 2 delivered, page 3 refused
+    result = run_tenant_trigger(runtime, "acme", page_trigger(limit=5), first)
+    assert result.error is not None and result.error.tenant == "acme"
+    assert "receiver down" in str(result.error)
+    assert runtime.store.load_cursor("acme", PAGES) == "3"
+    assert len(runtime.store.pending("acme", PAGES)) == 5  # page 3 waits in the outbox
+    [run] = runtime.store.list_runs("acme")
+    assert run.error is not None and "receiver down" in run.error
+
+    second = ListSink()
+    again = run_tenant_trigger(runtime, "acme", page_trigger(limit=5), second)
+    assert again.ok and again.redelivered == 5  # the outbox went first
+    assert set(first.keys) | set(second.keys) == _all_keys(sandbox)
+    assert len(second.keys) == 10  # page 3 from the outbox (its cursor "4" committed), then page 4
+    assert not set(first.keys) & set(second.keys)
+    assert runtime.store.pending("acme", PAGES) == []
+
+
+def test_events_left_by_a_crash_go_out_before_polling(runtime: Runtime) -> None:
+    leftover = Event(PAGES, "acme", "payment:left", {"number": "left"})
+    runtime.store.enqueue("acme", PAGES, [leftover], "2")  # saved, never delivered: a crash
+    sink = ListSink()
+    result = run_tenant_trigger(runtime, "acme", page_trigger(limit=5), sink)
+    assert sink.keys[0] == "payment:left"
+    assert result.redelivered == 1
+    assert len(sink.keys) == 1 + 15  # then polling resumed from the committed cursor "2": pages 2-4
+
+
+def test_reconnect_required_pauses_the_tenant_and_later_runs_are_skipped(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    add_disconnected(runtime, sandbox, "gone", sandbox.tenant_ids()[1])
+    result = run_tenant_trigger(runtime, "gone", page_trigger(), ListSink())
+    assert isinstance(result.error, ReconnectRequired)
+    assert result.paused and result.error.tenant == "gone"
+    record = runtime.store.require_tenant("gone")
+    assert record.paused and record.paused_reason is not None and "reconnect" in record.paused_reason
+    assert runtime.store.list_runs("gone")[0].summary is not None
+
+    skipped = run_tenant_trigger(runtime, "gone", page_trigger(), ListSink())
+    assert skipped.skipped and isinstance(skipped.error, TenantPaused)
+    assert "connect gone" in str(skipped.error)
+    assert len(runtime.store.list_runs("gone")) == 1  # nothing ran
+
+
+def test_one_run_per_tenant_and_trigger_at_a_time(runtime: Runtime) -> None:
+    """While the run lock is held elsewhere, a run waits; it proceeds once the holder finishes."""
+    import threading
+
+    from fortnox_connector.runtime.jobs import run_lock_name
+
+    entered = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def holder() -> None:
+        with runtime.store.lock(run_lock_name("acme", PAGES)):
+            entered.set()
+            release.wait(10)
+            order.append("holder done")
+
+    def runner() -> None:
+        run_tenant_trigger(runtime, "acme", page_trigger(limit=5), ListSink())
+        order.append("run done")
+
+    t1 = threading.Thread(target=holder)
+    t1.start()
+    assert entered.wait(10)
+    t2 = threading.Thread(target=runner)
+    t2.start()
+    t2.join(0.2)  # the run cannot finish while the lock is held (join, not sleep: returns early if it did)
+    assert t2.is_alive()
+    release.set()
+    t1.join(10)
+    t2.join(10)
+    assert order == ["holder done", "run done"]
