@@ -83,7 +83,7 @@ def make_client(
     paced: bool,
     pacers: PacerRegistry | None = None,
 ) -> FortnoxClient:
-    """The real client: the process-wide pacer (20 per 5 s) when ``paced``, none otherwise (limit off)."""
+    """The real client: its process-wide pacer (or ``pacers``) when ``paced``, none otherwise (limit off)."""
     return FortnoxClient(
         tenant=str(tenant),
         tokens=StaticTokens(token),

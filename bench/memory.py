@@ -1,6 +1,7 @@
 """Scenario 3 in a fresh process: a whole backfill with the limit off, peak RSS of this (client) process.
 
-``python -m bench.memory --base-url URL --token T --client-id C --tenant N`` prints one JSON line.
+``BENCH_TOKEN=… python -m bench.memory --base-url URL --client-id C --tenant N`` prints one JSON line
+(the token comes from the environment, never the command line, where ``ps`` would show it).
 RSS is sampled as pages are delivered, to show whether it grows with the number of payments.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import threading
 import time
@@ -47,7 +49,6 @@ class Watcher(threading.Thread):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.memory")
     parser.add_argument("--base-url", required=True)
-    parser.add_argument("--token", required=True)
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--tenant", type=int, required=True)
     parser.add_argument("--offset-s", type=float, default=0.0, help="sandbox clock minus this clock")
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             samples.append((events, round(now, 1)))
 
     sink = CountingSink(keep_keys=False, on_page=sample)
-    with make_client(args.base_url, args.token, args.client_id, args.tenant, paced=False) as client:
+    with make_client(
+        args.base_url, os.environ["BENCH_TOKEN"], args.client_id, args.tenant, paced=False
+    ) as client:
         ctx = make_ctx(client, lambda: datetime.now(UTC) + offset, MemoryStateStore())
         started = time.perf_counter()
         watcher.start()
