@@ -26,7 +26,7 @@ from fortnox_connector.secrets import Secret
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 TRIGGERS = ("payment_received", "invoice_paid")
-# Every seeded payment is emitted (half are unbooked), and the whole seed is inside the first window.
+# Every seeded payment is emitted (the bulk seed is unbooked), and the whole seed is inside the first window.
 CONFIG = TenantConfig(backfill_days=90, emit_unbooked_payments=True)
 
 
