@@ -64,7 +64,14 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     """`serve` waits for the next slot on an event; SIGTERM sets it and the process exits 0."""
     import signal
 
-    env = {**os.environ, "FORTNOX_CONNECTOR_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "FORTNOX_CONNECTOR_HOME": str(tmp_path),
+        "FORTNOX_CLIENT_ID": "an-app",
+        "FORTNOX_CLIENT_SECRET": "its-secret",
+        "FORTNOX_API_URL": "http://127.0.0.1:9",  # never called: the tenant is not due before 23:00
+        "FORTNOX_AUTH_URL": "http://127.0.0.1:9",
+    }
     env.pop("FORTNOX_CONNECTOR_KEY", None)
     assert _run(["tenants", "add", "acme"], env).returncode == 0
     proc = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments

@@ -56,6 +56,8 @@ def run_command(
     app = app_of(ctx)
     app.json = as_json
     runtime = app.runtime()
+    runtime.store.require_tenant(tenant)
+    runtime.settings.require_client(tenant)  # fail before anything runs (and before run history)
     spec = runtime.catalog.trigger(trigger)
     make = build_sink(app, sink, sink_opts)
     target = make()
@@ -147,6 +149,7 @@ def serve_command(
     app = app_of(ctx)
     app.json = as_json
     runtime = app.runtime()
+    runtime.settings.require_client()
     for name in triggers:
         runtime.catalog.trigger(name)  # unknown names fail now, not at 23:00
     make = build_sink(app, sink, sink_opts)
