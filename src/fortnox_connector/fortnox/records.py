@@ -139,10 +139,21 @@ def frozen_builder(cls: type[T]) -> Callable[..., T]:
     A mutable twin with the same slots, in the same order, fills them with plain stores; the instance is then
     given the frozen class, which Python allows because the two layouts are identical. The result is an
     ordinary instance of ``cls`` (frozen, hashable, equal to one built by ``__init__``). Callers pass every
-    field, in declaration order (no defaults, no ``__post_init__``).
+    field, in declaration order. A class this does not fit (no slots of its own, a base class, a
+    ``__post_init__``, a field outside ``__init__``) gets its own constructor back, so a change to it is never
+    silently skipped.
     """
+    own = fields(cast(Any, cls))
+    names = tuple(f.name for f in own)
+    if (
+        cls.__dict__.get("__slots__") != names
+        or cls.__bases__ != (object,)
+        or hasattr(cls, "__post_init__")
+        or not all(f.init for f in own)
+    ):
+        return cls
     twin: Any = make_dataclass(
-        f"_{cls.__name__}Builder", [(f.name, f.type) for f in fields(cast(Any, cls))], slots=True, eq=False
+        f"_{cls.__name__}Builder", [(f.name, f.type) for f in own], slots=True, eq=False
     )
 
     def build(*values: Any) -> T:
