@@ -1,8 +1,9 @@
-"""The cursor's fast paths (``NumberSet.from_json``/``to_json_text``, ``cursor.encode``) change no outcome.
+"""The cursor's fast paths (``NumberSet`` reading, writing, adding; ``cursor.encode``) change no outcome.
 
 ``from_json`` checks the common shape in whole-list passes and hands anything else to the range-by-range
-reader; ``encode`` splices the ranges in as text. These tests pin both against the plain forms: the same
-sets accepted, the same inputs refused with the same message, byte-identical cursor text.
+reader; ``encode`` splices the ranges in as text; ``add_all`` appends a page past all held numbers without
+re-sorting. These tests pin them against the plain forms: the same sets accepted and kept, the same inputs
+refused with the same message, byte-identical cursor text.
 """
 
 from __future__ import annotations
@@ -80,6 +81,56 @@ def test_both_readers_accept_what_the_set_writes(numbers: list[int]) -> None:
     assert fast.to_json() == checked.to_json() == seen.to_json()
     assert [n in fast for n in range(-5, 12)] == [n in seen for n in range(-5, 12)]
     assert fast.max_ranges == MAX_RANGES and NumberSet.from_json(data, max_ranges=4).max_ranges == 4
+
+
+def plain_add_all(ranges: list[list[int]], numbers: list[int], max_ranges: int) -> list[list[int]]:
+    """``add_all`` as it was written before the append path: sort everything held and new, merge, trim."""
+    merged: list[list[int]] = []
+    for start, end in sorted([*map(tuple, ranges), *((n, n) for n in set(numbers))]):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged[-max_ranges:] if len(merged) > max_ranges else merged
+
+
+PAGES = [
+    ([], [[5, 5]]),  # first page
+    ([[1, 3]], [[4, 4]]),  # adjacent to the last range: extends it
+    ([[1, 3]], [[4, 6], [9, 9], [10, 10]]),
+    ([[1, 3]], [[5, 5]]),
+    ([[1, 3], [7, 9]], [[3, 3]]),  # already held
+    ([[1, 3], [7, 9]], [[9, 9], [10, 10]]),  # the last held number again, then past it
+    ([[1, 3], [7, 9]], [[5, 5]]),  # a gap filled below the last range
+    ([[1, 3], [7, 9]], [[0, 0], [11, 11]]),
+    ([[1, 3], [7, 9]], [[4, 6]]),  # joins two ranges
+    ([[5, 5]], [[9, 9], [7, 7], [8, 8], [9, 9]]),  # unsorted, repeated
+    ([[-9, -5]], [[-4, -4], [-1, -1]]),
+]
+
+
+@pytest.mark.parametrize(("held", "page"), PAGES)
+@pytest.mark.parametrize("max_ranges", [1, 2, 3, MAX_RANGES])
+def test_adding_a_page_keeps_what_sorting_everything_kept(
+    held: list[list[int]], page: list[list[int]], max_ranges: int
+) -> None:
+    numbers = [n for start, end in page for n in range(start, end + 1)]
+    seen = NumberSet.from_json(held, max_ranges=max_ranges)
+    seen.add_all(numbers)
+    assert seen.to_json() == plain_add_all(held, numbers, max_ranges)
+
+
+def test_many_pages_keep_what_sorting_everything_kept() -> None:
+    rng = random.Random(5)
+    for max_ranges in (1, 7, 50):
+        seen = NumberSet(max_ranges)
+        plain: list[list[int]] = []
+        for _ in range(200):
+            base = rng.choice([0, 100, 1000, plain[-1][1] if plain else 0])
+            numbers = [base + rng.randrange(0, 40) for _ in range(rng.randrange(0, 15))]
+            seen.add_all(numbers)
+            plain = plain_add_all(plain, numbers, max_ranges)
+            assert seen.to_json() == plain
 
 
 def test_a_read_set_is_its_own() -> None:

@@ -45,6 +45,20 @@ class NumberSet:
         new = sorted(set(numbers))
         if not new:
             return
+        starts, ends = self._starts, self._ends
+        if not ends or new[0] > ends[-1]:
+            # The common case, a page of numbers past all held (Fortnox numbers sequentially): extend or
+            # append at the end only, instead of re-sorting every held range (up to MAX_RANGES, each page).
+            for n in new:
+                if ends and n == ends[-1] + 1:
+                    ends[-1] = n
+                else:
+                    starts.append(n)
+                    ends.append(n)
+            if len(starts) > self.max_ranges:
+                del starts[: -self.max_ranges]
+                del ends[: -self.max_ranges]
+            return
         merged: list[tuple[int, int]] = []
         pairs = sorted([*zip(self._starts, self._ends, strict=True), *((n, n) for n in new)])
         for start, end in pairs:
