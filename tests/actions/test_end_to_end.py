@@ -4,6 +4,7 @@ a POST whose answer the sandbox drops (the payment is stored, the answer lost) s
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 
 from fortnox_connector.actions import register_payment
@@ -12,6 +13,7 @@ from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.triggers import invoice_paid
 from tests.actions.support import Recorder
 from tests.actions.test_register_payment import DOC, add, pay, payments_of
+from tests.sandbox.test_schema import check
 
 
 def drain(ctx: TenantContext, cursor: str | None) -> tuple[list[Event], str | None]:
@@ -73,3 +75,14 @@ def test_a_lost_answer_to_the_post_leaves_exactly_one_payment(
     replay = register_payment.run(ctx, pay())
     assert replay == {**out, "idempotent_replay": True}
     assert len(payments_of(sandbox, sandbox_tenant)) == 1 and recorder.posts() == 1
+
+
+def test_the_payment_it_posts_matches_fortnoxs_payload_schema(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
+) -> None:
+    add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567")
+    bodies: list[object] = []
+    recorder.before = lambda r: bodies.append(json.loads(r.content)) if r.method == "POST" else None
+    register_payment.run(ctx, pay(amount="123.45", currency="EUR"))
+    [body] = bodies
+    check("fortnox_Kf_InvoicePaymentSinglePayloadItem_Wrap", body)

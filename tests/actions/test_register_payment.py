@@ -296,15 +296,21 @@ def test_a_crash_around_the_post_is_recovered_by_the_next_attempt(
     assert out["booked"] is True and out["invoice_balance_after"] == "600.00"
 
 
-def test_failed_bookkeeping_is_retried_without_posting_again(
-    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
-) -> None:
-    add(sandbox, sandbox_tenant)
+def posted_but_not_booked(ctx: TenantContext, sandbox: Sandbox, tenant: int) -> dict[str, Any]:
+    """A first attempt whose POST succeeds and whose bookkeeping fails: the payment it left, unbooked."""
+    add(sandbox, tenant)
     sandbox.inject_fault("500", count=1, path_prefix="/3/invoicepayments/", method="PUT")
     with pytest.raises(FortnoxUnavailable):
         register_payment.run(ctx, pay())
-    [stored] = payments_of(sandbox, sandbox_tenant)
+    [stored] = payments_of(sandbox, tenant)
     assert stored["Booked"] is False
+    return stored
+
+
+def test_failed_bookkeeping_is_retried_without_posting_again(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
+) -> None:
+    stored = posted_but_not_booked(ctx, sandbox, sandbox_tenant)
     out = register_payment.run(ctx, pay())
     assert out["booked"] is True and out["payment_number"] == str(stored["Number"])
     assert recorder.posts() == 1 and payments_of(sandbox, sandbox_tenant)[0]["Booked"] is True
@@ -350,11 +356,7 @@ def register_payment_pending(ctx: TenantContext, data: dict[str, Any], known: li
 def test_a_deleted_payment_of_an_earlier_attempt_is_reported_not_reposted(
     ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
 ) -> None:
-    add(sandbox, sandbox_tenant)
-    sandbox.inject_fault("500", count=1, path_prefix="/3/invoicepayments/", method="PUT")
-    with pytest.raises(FortnoxUnavailable):
-        register_payment.run(ctx, pay())
-    [stored] = payments_of(sandbox, sandbox_tenant)
+    stored = posted_but_not_booked(ctx, sandbox, sandbox_tenant)
     ctx.client.delete_invoice_payment(str(stored["Number"]))
     with pytest.raises(ActionRejected, match="is gone from Fortnox"):
         register_payment.run(ctx, pay())

@@ -16,6 +16,7 @@ import pytest
 
 from fortnox_connector.fortnox import records
 from fortnox_connector.fortnox.records import InvoicePayment, MalformedRecord, WriteOff
+from fortnox_connector.fortnox.wire import loads_lenient
 
 BASE: dict[str, Any] = {
     "Number": "12",
@@ -43,6 +44,9 @@ BASE: dict[str, Any] = {
     "WriteOffs": [],
     "WriteOffExist": False,
 }
+
+
+MONEY_FIELDS = ["Amount", "AmountCurrency", "CurrencyRate", "CurrencyUnit", "InvoiceTotal"]
 
 
 def parse(**changes: Any) -> InvoicePayment:
@@ -93,6 +97,27 @@ def test_money_from_numbers_and_strings(wire: object, expected: str) -> None:
     p = parse(Amount=wire, AmountCurrency=wire, InvoiceTotal=wire)
     for value in (p.amount, p.amount_currency, p.invoice_total):
         assert exact(value) == exact(Decimal(expected))
+
+
+@pytest.mark.parametrize(
+    ("json_number", "expected"),
+    [
+        ("1124.01", "1124.01"),
+        ("1.10", "1.10"),
+        ("1050", "1050"),
+        ("1e2", "1E+2"),
+        ("-0.5", "-0.5"),
+        ("0", "0"),
+    ],
+)
+def test_money_from_the_wire_keeps_its_json_digits(json_number: str, expected: str) -> None:
+    body = "{" + ", ".join(f'"{k}": {json_number}' for k in MONEY_FIELDS) + "}"
+    p = parse(**loads_lenient(body.encode()))
+    for value in (p.amount, p.amount_currency, p.invoice_total):
+        assert type(value) is Decimal
+        assert exact(value) == exact(Decimal(expected))
+    if Decimal(expected) != 0:
+        assert exact(p.currency_rate) == exact(p.currency_unit) == exact(Decimal(expected))
 
 
 @pytest.mark.parametrize("wire", [None, ""])

@@ -281,3 +281,51 @@ def test_sandbox_command_prints_how_to_point_the_runtime_at_it(monkeypatch: pyte
     assert "Fortnox sandbox listening on http://127.0.0.1:" in result.stdout
     assert "export FORTNOX_API_URL=http://127.0.0.1:" in result.stdout
     assert "FORTNOX_CLIENT_ID=sandbox-client" in result.stdout
+
+
+@pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
+def test_sandbox_command_takes_the_app_credentials_and_never_prints_a_given_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    import httpx
+
+    import fortnox_connector.sandbox as sandbox_pkg
+    from fortnox_connector.sandbox.server import run_sandbox
+
+    stop = threading.Event()
+    answers: list[int] = []
+
+    def quick(**kwargs: Any) -> None:
+        def out(line: str) -> None:
+            kwargs["out"](line)
+            if line.startswith("Fortnox sandbox listening on "):
+                url = line.rsplit(" ", 1)[-1]
+                good = httpx.post(
+                    f"{url}/oauth-v1/token",
+                    auth=("my-app", "my-app-secret-123"),
+                    data={"grant_type": "client_credentials"},
+                    headers={"TenantId": "100001"},
+                )
+                bad = httpx.post(
+                    f"{url}/oauth-v1/token",
+                    auth=("sandbox-client", "sandbox-secret"),
+                    data={"grant_type": "client_credentials"},
+                    headers={"TenantId": "100001"},
+                )
+                answers.extend([good.status_code, bad.status_code])
+                stop.set()
+
+        run_sandbox(**{**kwargs, "port": 0, "out": out}, stop=stop)
+
+    monkeypatch.setattr(sandbox_pkg, "run_sandbox", quick)
+    result = CliRunner().invoke(
+        cli,
+        ["sandbox", "--client-id", "my-app", "--client-secret", "my-app-secret-123", "--token-ttl", "60"],
+        obj=App(configure_logs=False),
+    )
+    assert result.exit_code == 0, result.output
+    assert answers[0] == 200 and answers[1] in (400, 401)  # the given app works, the default one does not
+    assert "FORTNOX_CLIENT_ID=my-app" in result.stdout
+    assert "my-app-secret-123" not in result.stdout

@@ -226,12 +226,7 @@ class FortnoxClient:
         """``lastmodified`` is sent as naive Europe/Stockholm ``YYYY-MM-DD HH:MM``."""
         if sortby is not None and sortby not in PAYMENT_SORTS:
             raise ValueError(f"sortby must be one of {sorted(PAYMENT_SORTS)}")
-        params = {
-            "lastmodified": format_lastmodified(lastmodified) if lastmodified is not None else None,
-            "invoicenumber": invoice_number,
-            "sortby": sortby,
-            "limit": _check_limit(limit),
-        }
+        params = _list_query(lastmodified, limit, invoicenumber=invoice_number, sortby=sortby)
         return self._typed_page("/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment.parse)
 
     def get_invoice_payment(self, number: str) -> InvoicePayment:
@@ -297,13 +292,7 @@ class FortnoxClient:
     ) -> Page[Invoice]:
         if filter is not None and filter not in INVOICE_FILTERS:
             raise ValueError(f"invoice filter must be one of {sorted(INVOICE_FILTERS)}, not {filter!r}")
-        params = {
-            "filter": filter,
-            "lastmodified": format_lastmodified(lastmodified) if lastmodified is not None else None,
-            "documentnumber": document_number,
-            "ocr": ocr,
-            "limit": _check_limit(limit),
-        }
+        params = _list_query(lastmodified, limit, filter=filter, documentnumber=document_number, ocr=ocr)
         return self._typed_page("/3/invoices", "Invoices", params, page, Invoice.parse)
 
     def get_invoice(self, document_number: str) -> Invoice:
@@ -607,6 +596,12 @@ def _query_value(value: Any) -> str | int:
     if isinstance(value, int):
         return value
     return str(value)
+
+
+def _list_query(lastmodified: datetime | date | None, limit: int, **filters: Any) -> dict[str, Any]:
+    """A list's query: the filters as given, ``lastmodified`` in Fortnox's form, a checked ``limit``."""
+    since = format_lastmodified(lastmodified) if lastmodified is not None else None
+    return {**filters, "lastmodified": since, "limit": _check_limit(limit)}
 
 
 def _check_limit(limit: int) -> int:

@@ -211,10 +211,10 @@ class InvoicePayment:
     def parse(cls, raw: Mapping[str, Any]) -> InvoicePayment:
         """Read a payment; a backfill reads 100,000 of them, so each field has an inline fast path.
 
-        The fast path takes only the type Fortnox usually sends (``float``/``int`` money, ``str`` text, exact
-        ``int``, ``bool``) and gives what the general reader (``dec``, ``text``, ``integer``, ``boolean``,
-        ``day``) would; anything else goes to the general reader, in the same field order, so drift and
-        errors read as before.
+        The fast path takes only the type Fortnox usually sends (money as ``Decimal``, which is how
+        ``wire.loads_lenient`` reads JSON fractions, or ``int``; ``str`` text; exact ``int``; ``bool``) and
+        gives what the general reader (``dec``, ``text``, ``integer``, ``boolean``, ``day``) would; anything
+        else goes to the general reader, in the same field order, so drift and errors read as before.
         """
         r = "InvoicePayment"
         get = raw.get
@@ -233,23 +233,21 @@ class InvoicePayment:
         number = v if v.__class__ is str and v else req_text(raw, "Number", r)
         v = get("Amount")
         c = v.__class__
-        amount = Decimal(repr(v)) if c is float else Decimal(v) if c is int else req_dec(raw, "Amount", r)
+        amount = v if c is Decimal else Decimal(v) if c is int else req_dec(raw, "Amount", r)
         v = get("AmountCurrency")
         c = v.__class__
-        amount_currency = (
-            Decimal(repr(v)) if c is float else Decimal(v) if c is int else dec(raw, "AmountCurrency", r)
-        )
+        amount_currency = v if c is Decimal else Decimal(v) if c is int else dec(raw, "AmountCurrency", r)
         v = get("Currency")
         currency = (v if v.__class__ is str else text(raw, "Currency")) or "SEK"
         v = get("CurrencyRate")
         c = v.__class__
         currency_rate = (
-            Decimal(repr(v)) if c is float else Decimal(v) if c is int else dec(raw, "CurrencyRate", r, _ONE)
+            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyRate", r, _ONE)
         ) or _ONE
         v = get("CurrencyUnit")
         c = v.__class__
         currency_unit = (
-            Decimal(repr(v)) if c is float else Decimal(v) if c is int else dec(raw, "CurrencyUnit", r, _ONE)
+            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyUnit", r, _ONE)
         ) or _ONE
         v = get("Booked")
         booked = v if v is True or v is False else boolean(raw, "Booked", r)
@@ -275,9 +273,7 @@ class InvoicePayment:
         due_date = cached_day(raw, "InvoiceDueDate", r)
         v = get("InvoiceTotal")
         c = v.__class__
-        invoice_total = (
-            Decimal(repr(v)) if c is float else Decimal(v) if c is int else dec(raw, "InvoiceTotal", r)
-        )
+        invoice_total = v if c is Decimal else Decimal(v) if c is int else dec(raw, "InvoiceTotal", r)
         v = get("ExternalInvoiceReference1")
         reference1 = (v or None) if v.__class__ is str else text(raw, "ExternalInvoiceReference1")
         v = get("ExternalInvoiceReference2")

@@ -428,7 +428,8 @@ def run_sandbox(
     with Sandbox.start(opts, host, port) as sb:
         out(f"Fortnox sandbox listening on {sb.base_url}")
         out(f"  API {sb.base_url}/3/  OAuth {sb.base_url}/oauth-v1/  control {sb.base_url}/_sandbox/")
-        out(f"  demo client id: {sb.client_id}  demo client secret: {sb.client_secret}")
+        shown = sb.client_secret if client_secret is None else "(the one given; not printed)"
+        out(f"  demo client id: {sb.client_id}  demo client secret: {shown}")
         out(f"  tenants: {', '.join(str(t) for t in sb.tenant_ids())}")
         try:
             (stop or threading.Event()).wait()

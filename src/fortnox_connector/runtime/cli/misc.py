@@ -28,7 +28,24 @@ def demo_command(as_json: bool) -> None:
 @click.option("--seed", default=1, show_default=True, help="Same seed, same data.")
 @click.option("--tenants", default=3, show_default=True)
 @click.option("--no-rate-limit", is_flag=True, help="Turn off Fortnox's 25 requests / 5 s limit.")
-def sandbox_command(host: str, port: int, seed: int, tenants: int, no_rate_limit: bool) -> None:
+@click.option("--client-id", default=None, help="The app's client id (default: sandbox-client).")
+@click.option(
+    "--client-secret",
+    default=None,
+    envvar="FORTNOX_SANDBOX_CLIENT_SECRET",
+    help="The app's client secret (default: sandbox-secret; or $FORTNOX_SANDBOX_CLIENT_SECRET).",
+)
+@click.option("--token-ttl", type=click.IntRange(min=1), default=None, help="Access-token life in seconds.")
+def sandbox_command(
+    host: str,
+    port: int,
+    seed: int,
+    tenants: int,
+    no_rate_limit: bool,
+    client_id: str | None,
+    client_secret: str | None,
+    token_ttl: int | None,
+) -> None:
     """Serve a local Fortnox emulator (OAuth, invoices, payments, rate limit) until Ctrl-C."""
     from fortnox_connector.sandbox import run_sandbox
 
@@ -39,9 +56,22 @@ def sandbox_command(host: str, port: int, seed: int, tenants: int, no_rate_limit
             url = line[len(prefix) :].strip()
             click.echo("  to use it from another shell:")
             click.echo(f"    export FORTNOX_API_URL={url} FORTNOX_AUTH_URL={url}")
-            click.echo("    export FORTNOX_CLIENT_ID=sandbox-client FORTNOX_CLIENT_SECRET=sandbox-secret")
+            click.echo(
+                f"    export FORTNOX_CLIENT_ID={client_id or 'sandbox-client'} "
+                f"FORTNOX_CLIENT_SECRET={'<your --client-secret>' if client_secret else 'sandbox-secret'}"
+            )
 
-    run_sandbox(host=host, port=port, seed=seed, tenants=tenants, rate_limit=not no_rate_limit, out=out)
+    run_sandbox(
+        host=host,
+        port=port,
+        seed=seed,
+        tenants=tenants,
+        rate_limit=not no_rate_limit,
+        out=out,
+        client_id=client_id,
+        client_secret=client_secret,
+        token_ttl=token_ttl,
+    )
 
 
 @click.command("manifest")
