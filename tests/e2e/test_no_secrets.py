@@ -214,5 +214,13 @@ def test_pandium_runs_never_show_the_injected_token(
         assert code == 0, stderr.getvalue()
         outputs[f"{mode} stdout"], outputs[f"{mode} stderr"] = stdout.getvalue(), stderr.getvalue()
     assert json.loads(str(outputs["normal stdout"]))["payment_received"]["events"]
+    logged = [json.loads(line) for line in str(outputs["normal stderr"]).splitlines()]
+    summaries = {
+        r["trigger"]: r for r in logged if r["logger"] == "fortnox_connector.pandium" and "trigger" in r
+    }
+    assert set(summaries) == {"payment_received", "invoice_paid"}  # one summary line per trigger
+    assert all(
+        {"events", "skipped_records", "pages", "requests", "duration_s"} <= set(r) for r in summaries.values()
+    )
     _assert_nowhere([*issued, sandbox.client_secret], outputs)
     assert token in issued
