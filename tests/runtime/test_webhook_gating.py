@@ -9,11 +9,8 @@ in the outbox; the next run, once the receiver answers 2xx again, sends the page
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,49 +22,7 @@ from fortnox_connector.runtime.sinks import WebhookSink
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.secrets import Secret
 from tests.runtime.runtime_support import PAGES, add_connected, make_runtime, page_trigger
-
-
-@dataclass
-class Script:
-    """Answers ``statuses`` in order, then ``then``; keeps the Idempotency-Key of every 2xx."""
-
-    statuses: list[int] = field(default_factory=list)
-    then: int = 204
-    accepted: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    url: str = ""
-
-
-@pytest.fixture
-def script() -> Iterator[Script]:
-    state = Script()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            with state.lock:
-                status = state.statuses.pop(0) if state.statuses else state.then
-                if 200 <= status < 300:
-                    state.accepted.append(self.headers["Idempotency-Key"])
-            self.send_response(status)
-            if 300 <= status < 400:
-                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/events"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+from tests.runtime.webhook_support import Answer, Receiver
 
 
 @pytest.fixture
@@ -77,32 +32,35 @@ def runtime(sandbox: Sandbox, tmp_path: Path) -> Iterator[Runtime]:
         yield rt
 
 
-def _sink(script: Script) -> WebhookSink:
-    return WebhookSink(script.url, Secret("whsec-gating-test"), max_attempts=2, sleep=lambda _s: None)
+def _sink(receiver: Receiver) -> WebhookSink:
+    return WebhookSink(receiver.url, Secret("whsec-gating-test"), max_attempts=2, sleep=lambda _s: None)
+
+
+MOVED = (302, {"Location": "http://127.0.0.1:9/elsewhere"})
 
 
 @pytest.mark.parametrize(
     "refusal",
-    [[500, 503], [429, 429], [302], [400], [200, 500, 500]],
+    [[500, 503], [429, 429], [MOVED], [400], [200, 500, 500]],
     ids=["5xx-beyond-retries", "429-beyond-retries", "redirect", "4xx", "2xx-then-5xx-mid-page"],
 )
-def test_only_a_2xx_moves_the_cursor(runtime: Runtime, script: Script, refusal: list[int]) -> None:
-    script.statuses = [204] * 5 + refusal  # page 1 accepted, then page 2 refused
+def test_only_a_2xx_moves_the_cursor(runtime: Runtime, receiver: Receiver, refusal: list[Answer]) -> None:
+    receiver.statuses = [*[204] * 5, *refusal]  # page 1 accepted, then page 2 refused
     trigger = page_trigger(limit=5)
-    with _sink(script) as sink:
+    with _sink(receiver) as sink:
         first = run_tenant_trigger(runtime, "acme", trigger, sink)
     assert isinstance(first.error, DeliveryError) and first.error.tenant == "acme"
     assert runtime.store.load_cursor("acme", PAGES) == "2"  # only page 1's cursor
     assert len(runtime.store.pending("acme", PAGES)) == 5  # page 2 waits in the outbox
     assert first.delivered == 5
-    accepted_first = list(script.accepted)
+    accepted_first = receiver.accepted_keys()
 
-    with _sink(script) as sink:
+    with _sink(receiver) as sink:
         second = run_tenant_trigger(runtime, "acme", trigger, sink)
     assert second.ok and second.complete and second.redelivered == 5
     assert runtime.store.load_cursor("acme", PAGES) == "5"
     assert runtime.store.pending("acme", PAGES) == []
-    counts = Counter(script.accepted)
+    counts = Counter(receiver.accepted_keys())
     assert len(counts) == 20  # every payment accepted
     repeated = {k for k, n in counts.items() if n > 1}
     assert repeated <= set(accepted_first[5:])  # only what the refused page had got through, same key

@@ -5,21 +5,22 @@ with every paid invoice delivered once. A backfill of 1,100 paid invoices is thr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import pytest
 
-from fortnox_connector.contract.records import Event
-from fortnox_connector.errors import ConnectorError
 from fortnox_connector.sandbox import Sandbox
-from tests.triggers.support import INVOICES, Host
+from tests.triggers.support import (
+    INVOICES,
+    Crash,
+    Host,
+    crash_on_commit,
+    inject_after_first_delivery,
+    run_until_complete,
+)
 
 LIST = "/3/invoices"
 EXTRA = 1100
-
-
-class Crash(Exception):
-    """The host process dies (not a ConnectorError: the poll loop does not catch it)."""
 
 
 def seed_paid(sandbox: Sandbox, tenant: int, n: int) -> set[str]:
@@ -38,15 +39,7 @@ def test_crash_between_delivery_and_commit_re_emits_the_same_keys(
 ) -> None:
     expected = seed_paid(sandbox, sandbox_tenant, EXTRA)
     host = make_host()
-    commits = 0
-
-    def crash_on_second_commit(cursor: str) -> None:
-        nonlocal commits
-        commits += 1
-        if commits == 2:
-            raise Crash
-
-    host.on_commit = crash_on_second_commit
+    host.on_commit = crash_on_commit(2)
     with pytest.raises(Crash):
         host.run(INVOICES)
     page2 = host.keys()[500:]
@@ -68,21 +61,7 @@ def test_faults_mid_backfill_end_with_every_paid_invoice_once(
 ) -> None:
     expected = seed_paid(sandbox, sandbox_tenant, EXTRA)
     host = make_host()
-    injected = False
-
-    def inject_after_first_page(events: Sequence[Event]) -> None:
-        nonlocal injected
-        if not injected:
-            injected = True
-            sandbox.inject_fault(kind, count=count, path_prefix=LIST)
-
-    host.on_deliver = inject_after_first_page
-    for _ in range(5):
-        outcome = host.run(INVOICES, may_fail=True)
-        if outcome.complete:
-            break
-        assert isinstance(outcome.error, ConnectorError)
-        assert f"tenant {sandbox_tenant}" in str(outcome.error)
-    assert outcome.complete
+    host.on_deliver = inject_after_first_delivery(sandbox, kind, count, LIST)
+    run_until_complete(host, INVOICES, sandbox_tenant)
     assert sandbox.stats.faults == count
     assert Counter(host.keys()) == Counter(expected)  # every paid invoice, each once
