@@ -83,4 +83,4 @@ class NumberSet:
 
 def as_number(identifier: str) -> int | None:
     """A Fortnox id (``"123"``) as an int for the set; None for a non-numeric one (then only keys dedup)."""
-    return int(identifier) if identifier.isdigit() else None
+    return int(identifier) if identifier.isascii() and identifier.isdigit() else None
