@@ -163,6 +163,9 @@ def test_cli_and_serve_never_show_a_secret_and_log_the_tenant_on_every_line(
     assert refreshed and all(r["tenant"] == r["message"].rsplit(" ", 1)[1] for r in refreshed)
     http = [r for r in records if r["logger"] == "httpx"]
     assert http and all(r["tenant"] != "-" for r in http), [r for r in http if r["tenant"] == "-"][:3]
+    # every line names its tenant but the state directory's own (key file created, database opened)
+    unattributed = {r["logger"] for r in records if r["tenant"] == "-"}
+    assert unattributed <= {"fortnox_connector.runtime.store.keys", "fortnox_connector.runtime.store.sqlite"}
     summaries = [r for r in records if r["logger"] == "fortnox_connector.runtime.jobs"]
     assert {(r["tenant"], r["trigger"]) for r in summaries} >= {
         (t, trigger) for t in ("acme", "svc", "soon") for trigger in ("payment_received", "invoice_paid")
