@@ -30,6 +30,7 @@ from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import AuthError, ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.logs import tenant_scope
 from fortnox_connector.runtime.store.base import AuthMode
 from fortnox_connector.secrets import Secret
 
@@ -244,44 +245,46 @@ def connect(
     ``redirect_uri`` (the app's registered one, served elsewhere) the user pastes the address the browser
     landed on and ``read_redirect`` returns it.
     """
-    mode: AuthMode = "client_credentials" if service_account else "authorization_code"
-    runtime.settings.require_client(tenant)
-    _ensure_tenant(runtime, tenant, mode, display_name)
-    state = new_state()
-    with contextlib.ExitStack() as stack:
-        receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
-        target = redirect_uri if receiver is None else receiver.redirect_uri
-        oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
-        stack.callback(oauth.close)
-        open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
-        if receiver is not None:
-            callback = receiver.wait(timeout)
-        else:
-            callback = parse_redirect(read_redirect()) if read_redirect is not None else None
-        code = _check_callback(tenant, state, callback, timeout)
+    with tenant_scope(tenant):  # the auth library's lines name the tenant too
+        mode: AuthMode = "client_credentials" if service_account else "authorization_code"
+        runtime.settings.require_client(tenant)
+        _ensure_tenant(runtime, tenant, mode, display_name)
+        state = new_state()
+        with contextlib.ExitStack() as stack:
+            receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
+            target = redirect_uri if receiver is None else receiver.redirect_uri
+            oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
+            stack.callback(oauth.close)
+            open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
+            if receiver is not None:
+                callback = receiver.wait(timeout)
+            else:
+                callback = parse_redirect(read_redirect()) if read_redirect is not None else None
+            code = _check_callback(tenant, state, callback, timeout)
+            if service_account:
+                token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
+            else:
+                token = connect_tenant(tenant, oauth, runtime.store, code)
+        database_number, company = _company(runtime, tenant, _FixedToken(token))
         if service_account:
-            token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
-        else:
-            token = connect_tenant(tenant, oauth, runtime.store, code)
-    database_number, company = _company(runtime, tenant, _FixedToken(token))
-    if service_account:
-        return connect_service_account(runtime, tenant, database_number)
-    runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
-    runtime.store.resume_tenant(tenant)
-    log.info("tenant %s connected to Fortnox company %s", tenant, database_number, extra={"tenant": tenant})
-    return Connected(tenant, mode, database_number, company, token.scope)
+            return connect_service_account(runtime, tenant, database_number)
+        runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+        runtime.store.resume_tenant(tenant)
+        log.info("tenant %s connected to Fortnox company %s", tenant, database_number)
+        return Connected(tenant, mode, database_number, company, token.scope)
 
 
 def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: str) -> Connected:
     """Use an administrator's service-account consent: check a client-credentials token works, keep the id."""
     _ensure_tenant(runtime, tenant, "client_credentials", None)
     oauth = runtime.new_oauth(tenant=tenant)
-    try:
-        tokens = ClientCredentialsTokens(tenant, fortnox_tenant_id, oauth, clock=runtime.now)
-        tokens.access_token()
-        database_number, company = _company(runtime, tenant, tokens)
-    finally:
-        oauth.close()
+    with tenant_scope(tenant):
+        try:
+            tokens = ClientCredentialsTokens(tenant, fortnox_tenant_id, oauth, clock=runtime.now)
+            tokens.access_token()
+            database_number, company = _company(runtime, tenant, tokens)
+        finally:
+            oauth.close()
     runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
     runtime.store.resume_tenant(tenant)
     return Connected(

@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from fortnox_connector.runtime.check import check_tenant
-from fortnox_connector.runtime.cli.app import EXIT_ERROR, app_of, echo_json, out_console
+from fortnox_connector.runtime.cli.app import EXIT_ERROR, app_of, echo_json, json_option, out_console
 from fortnox_connector.runtime.connect import Connected, connect, connect_service_account
 
 
@@ -27,7 +27,7 @@ from fortnox_connector.runtime.connect import Connected, connect, connect_servic
     "--redirect-uri",
     help="The app's registered redirect URI when it is not a loopback one: paste where the browser landed.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def connect_command(
     ctx: click.Context,
@@ -43,7 +43,6 @@ def connect_command(
 ) -> None:
     """Connect TENANT to Fortnox: approve in the browser; the redirect comes back to this machine."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     result: Connected
     if service_account and fortnox_tenant_id:
@@ -79,12 +78,11 @@ def connect_command(
 
 @click.command("check")
 @click.argument("tenant")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def check_command(ctx: click.Context, tenant: str, as_json: bool) -> None:
     """Check TENANT: auth, each scope and licence, the company, the clock. Exit 1 if any fails."""
     app = app_of(ctx)
-    app.json = as_json
     items = check_tenant(app.runtime(), tenant)
     if as_json:
         echo_json([{"check": i.name, "ok": i.ok, "detail": i.detail, "hint": i.hint} for i in items])
