@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fortnox_connector.auth.oauth import new_state
-from fortnox_connector.auth.providers import ClientCredentialsTokens, connect_tenant
+from fortnox_connector.auth.providers import ClientCredentialsTokens, adopt_refresh_token, connect_tenant
 from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import AuthError, ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient
@@ -290,3 +290,36 @@ def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: st
     return Connected(
         tenant, "client_credentials", database_number, company, frozenset(runtime.settings.scopes)
     )
+
+
+REFRESH_TOKEN_ENV = "FORTNOX_OAUTH_REFRESH_TOKEN"  # noqa: S105 - a variable name, declared in connector.yaml
+
+
+def adopt_connection(
+    runtime: Runtime, tenant: str, refresh_token: Secret, *, display_name: str | None = None
+) -> tuple[Connected, bool]:
+    """Take over a tenant connected elsewhere (another integration, a migration) from its refresh token.
+
+    The seed is used once (``auth.adopt_refresh_token``): when the store already holds a connection for
+    ``tenant`` that one is kept and no request is sent. Returns the connection and whether the seed was used.
+    """
+    if not refresh_token:
+        raise ConfigError(
+            f"{REFRESH_TOKEN_ENV} is empty",
+            field=REFRESH_TOKEN_ENV,
+            tenant=tenant,
+            hint=f"export {REFRESH_TOKEN_ENV} with the tenant's refresh token, or connect in the browser.",
+        )
+    with tenant_scope(tenant):
+        runtime.settings.require_client(tenant)
+        _ensure_tenant(runtime, tenant, "authorization_code", display_name)
+        had_token = runtime.store.load_token(tenant) is not None
+        oauth = runtime.new_oauth(tenant=tenant)
+        try:
+            token = adopt_refresh_token(tenant, oauth, runtime.store, refresh_token)
+        finally:
+            oauth.close()
+        database_number, company = _company(runtime, tenant, _FixedToken(token))
+        runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+        runtime.store.resume_tenant(tenant)
+    return Connected(tenant, "authorization_code", database_number, company, token.scope), not had_token
