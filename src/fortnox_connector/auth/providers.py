@@ -274,6 +274,23 @@ class ClientCredentialsTokens:
         return {}
 
 
+class FixedToken:
+    """One access token, used as is and never refreshed: a freshly issued token (the end of a connect) or a
+    token a script or test already holds. A 401 is final here; ``HostManagedTokens`` adds the expiry check."""
+
+    def __init__(self, token: Secret | str) -> None:
+        self._token = token if isinstance(token, Secret) else Secret(token)
+
+    def access_token(self) -> Secret:
+        return self._token
+
+    def invalidate(self, token: Secret) -> None:
+        return None
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+
 class HostManagedTokens:
     """A token the host injects (as Pandium does) and refreshes itself; this never refreshes."""
 

@@ -25,8 +25,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fortnox_connector.auth.oauth import new_state
-from fortnox_connector.auth.providers import ClientCredentialsTokens, adopt_refresh_token, connect_tenant
-from fortnox_connector.contract.state import Token
+from fortnox_connector.auth.providers import (
+    ClientCredentialsTokens,
+    FixedToken,
+    adopt_refresh_token,
+    connect_tenant,
+)
 from fortnox_connector.errors import AuthError, ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.runtime.context import Runtime
@@ -199,22 +203,6 @@ def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
     return str(info.database_number or ""), info.company_name or ""
 
 
-class _FixedToken:
-    """A token provider over one token (the fresh one from a connect)."""
-
-    def __init__(self, token: Token) -> None:
-        self._token = token
-
-    def access_token(self) -> Secret:
-        return self._token.access_token
-
-    def invalidate(self, token: Secret) -> None:
-        return None
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
-
-
 def parse_redirect(url: str) -> Callback:
     """The parameters of the address the browser landed on (pasted by the user)."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(url.strip()).query).items() if v}
@@ -265,7 +253,7 @@ def connect(
                 token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
             else:
                 token = connect_tenant(tenant, oauth, runtime.store, code)
-        database_number, company = _company(runtime, tenant, _FixedToken(token))
+        database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
         if service_account:
             return connect_service_account(runtime, tenant, database_number)
         runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
@@ -319,7 +307,7 @@ def adopt_connection(
             token = adopt_refresh_token(tenant, oauth, runtime.store, refresh_token)
         finally:
             oauth.close()
-        database_number, company = _company(runtime, tenant, _FixedToken(token))
+        database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
         runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
         runtime.store.resume_tenant(tenant)
     return Connected(tenant, "authorization_code", database_number, company, token.scope), not had_token
