@@ -27,6 +27,7 @@ from fortnox_connector.runtime.runner import RunOutcome, run_trigger
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.secrets import Secret
 from fortnox_connector.triggers import invoice_paid, payment_received
+from tests.fortnox.conftest import FakeClock
 
 Module = Any  # a trigger module (payment_received or invoice_paid)
 
@@ -65,21 +66,6 @@ class SandboxTokens:
 
     def extra_headers(self) -> dict[str, str]:
         return {}
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the client sleeps (backoff, pacing): no real waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @dataclass
