@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.contract.records import Event, PollResult, TenantContext
 from fortnox_connector.fortnox.records import Invoice, frozen_builder
 from fortnox_connector.triggers import paging
-from fortnox_connector.triggers.cursor import encode
 from fortnox_connector.triggers.events import invoice_paid_key, invoice_paid_payload
 from fortnox_connector.triggers.seen import as_number
 
@@ -65,15 +64,14 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         if number is not None:
             emitted.append(number)
     seen.add_all(emitted)
-    summary = RunSummary(
-        pages=1,
-        requests=client.requests_sent - requests_before,
-        events=len(events),
+    return paging.result(
+        step,
+        events,
         skipped=skipped,
-        duration_s=time.perf_counter() - started,
-        total_pages=step.page.total_pages,
+        requests=client.requests_sent - requests_before,
+        started=started,
+        now=time.perf_counter(),
     )
-    return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)
 
 
 def _paid(inv: Invoice) -> bool:

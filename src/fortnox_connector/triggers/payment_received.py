@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.contract.records import Event, PollResult, TenantContext
 from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.records import InvoicePayment, frozen_builder
 from fortnox_connector.triggers import paging
-from fortnox_connector.triggers.cursor import encode
 from fortnox_connector.triggers.events import payment_key, payment_payload
 from fortnox_connector.triggers.seen import as_number
 
@@ -90,12 +89,11 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
             (emitted_booked if p.booked else emitted_unbooked).append(number)
     seen_booked.add_all(emitted_booked)
     seen_unbooked.add_all(emitted_unbooked)
-    summary = RunSummary(
-        pages=1,
-        requests=client.requests_sent - requests_before,
-        events=len(events),
+    return paging.result(
+        step,
+        events,
         skipped=skipped,
-        duration_s=time.perf_counter() - started,
-        total_pages=step.page.total_pages,
+        requests=client.requests_sent - requests_before,
+        started=started,
+        now=time.perf_counter(),
     )
-    return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)
