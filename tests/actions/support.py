@@ -9,31 +9,15 @@ from datetime import UTC, datetime
 
 import httpx
 
+from fortnox_connector.auth.providers import FixedToken
 from fortnox_connector.contract.records import TenantContext
 from fortnox_connector.contract.state import StateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.fortnox.retry import RetryPolicy
-from fortnox_connector.secrets import Secret
 
 CONFIG = TenantConfig(default_mode_of_payment="BG", default_mode_of_payment_account=1930)
-
-
-class StaticTokens:
-    """A TokenProvider that always gives the same access token."""
-
-    def __init__(self, token: str) -> None:
-        self._token = Secret(token)
-
-    def access_token(self) -> Secret:
-        return self._token
-
-    def invalidate(self, token: Secret) -> None:
-        pass
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
 
 
 @dataclass
@@ -69,7 +53,7 @@ class Recorder(httpx.BaseTransport):
 def make_client(base_url: str, token: str, tenant: str, transport: httpx.BaseTransport) -> FortnoxClient:
     return FortnoxClient(
         tenant=tenant,
-        tokens=StaticTokens(token),
+        tokens=FixedToken(token),
         client_id="sandbox-client",
         base_url=base_url,
         transport=transport,

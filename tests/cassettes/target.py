@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from fortnox_connector.auth.oauth import FortnoxOAuth
+from fortnox_connector.auth.providers import FixedToken
 from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
 from fortnox_connector.fortnox.pacing import PACERS, PacerRegistry
 from fortnox_connector.fortnox.retry import RetryPolicy
@@ -69,22 +70,6 @@ class FakeTime:
 
     def sleep(self, seconds: float) -> None:
         self.now += max(0.0, seconds)
-
-
-class StaticTokens:
-    """A TokenProvider that always gives the same access token (no refresh: tests of OAuth do that)."""
-
-    def __init__(self, token: str) -> None:
-        self._token = Secret(token)
-
-    def access_token(self) -> Secret:
-        return self._token
-
-    def invalidate(self, token: Secret) -> None:
-        pass
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
 
 
 @dataclass(frozen=True)
@@ -234,7 +219,7 @@ class Target:
     def client(self, token: str | None = None, *, tokens: TokenProvider | None = None) -> FortnoxClient:
         """A real FortnoxClient for the tenant. Pacing is real when live, unlimited otherwise."""
         fake = FakeTime()
-        provider = tokens or StaticTokens(token if token is not None else self.access_token())
+        provider = tokens or FixedToken(token if token is not None else self.access_token())
         if self.live is not None:
             return FortnoxClient(
                 tenant=self.tenant_id,

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
+from fortnox_connector.auth.providers import FixedToken as Bearer
 from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.fortnox.retry import RetryPolicy
 from fortnox_connector.sandbox import Sandbox
-from tests.actions.support import StaticTokens as Bearer
 from tests.fortnox.conftest import FakeClock as SleepClock
 
 __all__ = ["Bearer", "SharedClock", "SleepClock", "Wire", "sandbox_client"]

@@ -292,3 +292,43 @@ def test_a_parsed_payment_is_an_ordinary_frozen_record() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         p.amount = Decimal(0)  # type: ignore[misc]
     assert dataclasses.replace(p, number="13").number == "13"
+
+
+def test_frozen_builder_makes_ordinary_instances() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Pair:
+        left: int
+        right: tuple[int, ...]
+
+    build = records.frozen_builder(Pair)
+    built = build(1, (2,))
+    assert type(built) is Pair
+    assert built == Pair(1, (2,))
+    assert hash(built) == hash(Pair(1, (2,)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.left = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        build(1)  # every field, no defaults
+
+
+def test_frozen_builder_falls_back_to_the_class_where_the_twin_would_not_fit() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class NoSlots:
+        left: int
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        left: int
+
+        def __post_init__(self) -> None:
+            if self.left < 0:
+                raise ValueError("negative")
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived(Checked):
+        right: int = 0
+
+    for cls in (NoSlots, Checked, Derived):
+        assert records.frozen_builder(cls) is cls
+    with pytest.raises(ValueError, match="negative"):
+        records.frozen_builder(Checked)(-1)  # __post_init__ still runs

@@ -329,3 +329,20 @@ def test_sandbox_command_takes_the_app_credentials_and_never_prints_a_given_secr
     assert answers[0] == 200 and answers[1] in (400, 401)  # the given app works, the default one does not
     assert "FORTNOX_CLIENT_ID=my-app" in result.stdout
     assert "my-app-secret-123" not in result.stdout
+
+
+def test_connect_adopts_a_refresh_token_once(app: App, invoke: Invoke, sandbox: Sandbox) -> None:
+    """A tenant connected elsewhere is taken over from its refresh token; then the stored one wins."""
+    seed = str(sandbox.issue_token(sandbox.tenant_ids()[0])["refresh_token"])
+    invoke("connect", "acme", "--adopt-refresh-token", code=1)  # the variable is not set: a clear error
+    app.env = {**app.env, "FORTNOX_OAUTH_REFRESH_TOKEN": seed}
+    before = sandbox.stats.token_requests
+    first = invoke("connect", "acme", "--adopt-refresh-token", "--json")
+    assert _json(first)["seed_used"] is True and _json(first)["auth_mode"] == "authorization_code"
+    assert sandbox.stats.token_requests == before + 1  # the seed was refreshed (rotated) once
+    again = invoke("connect", "acme", "--adopt-refresh-token", "--json")
+    assert _json(again)["seed_used"] is False
+    assert sandbox.stats.token_requests == before + 1  # the spent seed was not sent again
+    assert seed not in first.stdout + first.stderr + again.stdout + again.stderr
+    checks = {c["check"]: c for c in _json(invoke("check", "acme", "--json"))}
+    assert checks["auth"]["ok"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from fortnox_connector.runtime.logs import (
     register_secret,
     set_default_tenant,
     tenant_logger,
+    tenant_scope,
 )
 from fortnox_connector.secrets import Secret
 
@@ -169,3 +171,34 @@ def test_a_one_tenant_process_names_its_tenant_on_library_lines(stream: io.Strin
     assert "tenant=acme " in out[0]
     assert "tenant=globex " in out[1]
     assert "tenant=- " in out[2]
+
+
+def test_a_tenant_scope_names_the_tenant_on_lines_that_name_none(stream: io.StringIO) -> None:
+    """Each thread has its own scope (serve's workers); a line's own tenant wins; scopes nest and end."""
+    seen = threading.Barrier(2)
+
+    def work(tenant: str) -> None:
+        with tenant_scope(tenant):
+            seen.wait()  # both scopes are open at once
+            logging.getLogger("httpx").warning("request of %s", tenant)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in ("acme", "globex")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with tenant_scope("acme"):
+        tenant_logger("initech").warning("its own")
+        with tenant_scope("globex"):
+            logging.getLogger("x").warning("inner")
+        logging.getLogger("x").warning("outer again")
+    logging.getLogger("x").warning("outside")
+    out = lines(stream)
+    assert sorted(line.split()[2] for line in out[:2]) == ["tenant=acme", "tenant=globex"]
+    assert all(line.endswith(f"request of {line.split()[2][7:]}") for line in out[:2])
+    assert [line.split()[2] for line in out[2:]] == [
+        "tenant=initech",
+        "tenant=globex",
+        "tenant=acme",
+        "tenant=-",
+    ]

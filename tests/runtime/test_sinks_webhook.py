@@ -6,11 +6,7 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -19,61 +15,12 @@ from fortnox_connector.errors import ConfigError, DeliveryError
 from fortnox_connector.runtime.sinks import WebhookSink, make_sink, sign, verify_signature
 from fortnox_connector.runtime.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from fortnox_connector.secrets import Secret
+from tests.runtime.webhook_support import Receiver
 
 pytestmark = pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
 
 SECRET = "whsec-7f3a9c2e1b"
 NOW = 1_795_000_000.0
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """Answers with the scripted statuses in order (then 200) and records every request."""
-
-    statuses: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
-    requests: list[Received] = field(default_factory=list)
-    url: str = ""
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with lock:
-                state.requests.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
-                answer = state.statuses.pop(0) if state.statuses else 200
-            status, headers = answer if isinstance(answer, tuple) else (answer, {})
-            reply = b'{"error":"bad event"}' if status == 400 else b"{}"
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/fortnox?token=query-secret"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _sink(url: str, sleeps: list[float], **kwargs: object) -> WebhookSink:

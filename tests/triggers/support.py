@@ -27,6 +27,7 @@ from fortnox_connector.runtime.runner import RunOutcome, run_trigger
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.secrets import Secret
 from fortnox_connector.triggers import invoice_paid, payment_received
+from tests.fortnox.conftest import FakeClock
 
 Module = Any  # a trigger module (payment_received or invoice_paid)
 
@@ -65,21 +66,6 @@ class SandboxTokens:
 
     def extra_headers(self) -> dict[str, str]:
         return {}
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the client sleeps (backoff, pacing): no real waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -194,3 +180,45 @@ def validate(trigger: TriggerSpec, event: Event) -> None:
     assert event.trigger == trigger.name
     assert event.payload["dedup_key"] == event.dedup_key
     assert event.payload["tenant"] == event.tenant
+
+
+class Crash(Exception):
+    """The host process dies (not a ConnectorError: the poll loop does not catch it)."""
+
+
+def crash_on_commit(n: int) -> Callable[[str], None]:
+    """A ``Host.on_commit`` that kills the host at its ``n``-th commit: after delivery, before the commit."""
+    commits = 0
+
+    def commit(cursor: str) -> None:
+        nonlocal commits
+        commits += 1
+        if commits == n:
+            raise Crash
+
+    return commit
+
+
+def inject_after_first_delivery(
+    sandbox: Sandbox, kind: str, count: int, path_prefix: str
+) -> Callable[[Sequence[Event]], None]:
+    """A ``Host.on_deliver`` arming ``count`` sandbox faults of ``kind`` once the first page is delivered."""
+    injected = False
+
+    def deliver(events: Sequence[Event]) -> None:
+        nonlocal injected
+        if not injected:
+            injected = True
+            sandbox.inject_fault(kind, count=count, path_prefix=path_prefix)
+
+    return deliver
+
+
+def run_until_complete(host: Host, trigger: TriggerSpec, tenant: object, attempts: int = 5) -> RunOutcome:
+    """Run again after each failed run (as a scheduler would), each failure naming the tenant."""
+    for _ in range(attempts):
+        outcome = host.run(trigger, may_fail=True)
+        if outcome.complete:
+            return outcome
+        assert outcome.error is not None and f"tenant {tenant}" in str(outcome.error)
+    raise AssertionError(f"{trigger.name} did not complete in {attempts} runs")

@@ -11,20 +11,9 @@ import pytest
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.sandbox import Sandbox
-from tests.triggers.support import FakeClock, Host, Recorder, make_client, make_ctx
+from tests.fortnox.live import SharedClock
+from tests.triggers.support import Host, Recorder, make_client, make_ctx
 from tests.triggers.test_reliability import LIST, seed_booked
-
-
-class SandboxWallClock(FakeClock):
-    """A fake monotonic clock; sleeping on it slides the sandbox's rate-limit window as far."""
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        super().__init__()
-        self.sandbox = sandbox
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        self.sandbox.advance_wall(seconds)
 
 
 def thin(request: httpx.Request, data: Any) -> Any:
@@ -42,7 +31,7 @@ def test_sixty_single_fetches_end_with_every_payment_once(
 ) -> None:
     booked = seed_booked(sandbox, sandbox_tenant, 60)
     recorder = Recorder(rewrite=thin)
-    clock = SandboxWallClock(sandbox)
+    clock = SharedClock(sandbox)
     # paced: the client's default pacer (20 per 5 s); not: no pacing, Fortnox's 429s make the client back off
     pacers = PacerRegistry() if paced else PacerRegistry(limit=10_000)
     client = make_client(sandbox, sandbox_tenant, recorder, clock=clock, pacers=pacers)

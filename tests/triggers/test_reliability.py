@@ -15,19 +15,25 @@ import pytest
 
 from fortnox_connector.contract.records import Event
 from fortnox_connector.declaration.config import TenantConfig
-from fortnox_connector.errors import ConfigError, ConnectorError
+from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingScope
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.triggers import payment_received
 from fortnox_connector.triggers.cursor import decode
-from tests.triggers.support import PAYMENTS, Host, Recorder, make_client, make_ctx
+from tests.triggers.support import (
+    PAYMENTS,
+    Crash,
+    Host,
+    Recorder,
+    crash_on_commit,
+    inject_after_first_delivery,
+    make_client,
+    make_ctx,
+    run_until_complete,
+)
 
 LIST = "/3/invoicepayments"
-
-
-class Crash(Exception):
-    """The host process dies (not a ConnectorError: the poll loop does not catch it)."""
 
 
 def seed_booked(sandbox: Sandbox, tenant: int, n: int) -> list[str]:
@@ -49,15 +55,7 @@ def test_crash_between_delivery_and_commit_re_emits_the_same_keys(
 ) -> None:
     expected = keys_of(seed_booked(sandbox, sandbox_tenant, 1200), sandbox_tenant)
     host = make_host()
-    commits = 0
-
-    def crash_on_second_commit(cursor: str) -> None:
-        nonlocal commits
-        commits += 1
-        if commits == 2:
-            raise Crash
-
-    host.on_commit = crash_on_second_commit
+    host.on_commit = crash_on_commit(2)
     with pytest.raises(Crash):
         host.run()
     page2 = host.keys()[500:]
@@ -81,24 +79,8 @@ def test_faults_mid_backfill_end_with_every_event_once_after_dedup(
 ) -> None:
     expected = keys_of(seed_booked(sandbox, sandbox_tenant, 1700), sandbox_tenant)
     host = make_host()
-    injected = False
-
-    def inject_after_first_page(events: Sequence[Event]) -> None:
-        nonlocal injected
-        if not injected:
-            injected = True
-            sandbox.inject_fault(kind, count=count, path_prefix=LIST)
-
-    host.on_deliver = inject_after_first_page
-    attempts = 0
-    while attempts < 5:
-        attempts += 1
-        outcome = host.run(may_fail=True)
-        if outcome.complete:
-            break
-        assert isinstance(outcome.error, ConnectorError)
-        assert f"tenant {sandbox_tenant}" in str(outcome.error)
-    assert outcome.complete
+    host.on_deliver = inject_after_first_delivery(sandbox, kind, count, LIST)
+    run_until_complete(host, PAYMENTS, sandbox_tenant)
     assert sandbox.stats.faults == count
     assert set(host.keys()) == expected
     assert len(host.keys()) == len(expected)  # a failed page is never delivered, so none twice

@@ -40,6 +40,7 @@ def test_number_set_refuses_what_it_did_not_write(bad: object) -> None:
 
 def test_as_number_only_for_digits() -> None:
     assert as_number("00123") == 123 and as_number("A-1") is None and as_number("") is None
+    assert as_number("²") is None and as_number("١٢") is None  # digits int() refuses or that are not ASCII
 
 
 def test_cursor_round_trips() -> None:

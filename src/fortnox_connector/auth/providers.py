@@ -46,7 +46,12 @@ def _notify(on_refresh: OnRefresh | None, tenant: str, token: Token) -> None:
     try:
         on_refresh(tenant, token)
     except Exception as exc:  # an observer never breaks authentication
-        log.warning("token-refreshed observer failed for tenant %s: %s", tenant, type(exc).__name__)
+        log.warning(
+            "token-refreshed observer failed for tenant %s: %s",
+            tenant,
+            type(exc).__name__,
+            extra={"tenant": tenant},
+        )
 
 
 class AuthorizationCodeTokens:
@@ -135,11 +140,17 @@ class AuthorizationCodeTokens:
             if new.refresh_token is None:  # a server that does not rotate keeps the old one valid
                 new = dataclasses.replace(new, refresh_token=old_refresh)
             if self._store.swap_token(self.tenant, old_refresh, new):
-                log.info("refreshed the Fortnox token of tenant %s", self.tenant)
+                log.info(
+                    "refreshed the Fortnox token of tenant %s", self.tenant, extra={"tenant": self.tenant}
+                )
                 _notify(self._on_refresh, self.tenant, new)
                 return new
             # Someone stored another token without our lock (e.g. a reconnect): theirs wins.
-            log.warning("tenant %s: a newer token was stored during refresh; using it", self.tenant)
+            log.warning(
+                "tenant %s: a newer token was stored during refresh; using it",
+                self.tenant,
+                extra={"tenant": self.tenant},
+            )
             return self._load()
 
 
@@ -168,7 +179,7 @@ def connect_tenant(
             raise ConnectorError(
                 "could not store the new Fortnox token", tenant=tenant, hint="retry the connect step."
             )
-    log.info("stored a new Fortnox connection for tenant %s", tenant)
+    log.info("stored a new Fortnox connection for tenant %s", tenant, extra={"tenant": tenant})
     _notify(on_refresh, tenant, token)
     return token
 
@@ -203,7 +214,11 @@ def adopt_refresh_token(
                 tenant=tenant,
                 hint="run again: the stored token will be used.",
             )
-    log.info("adopted a Fortnox connection for tenant %s from its seeded refresh token", tenant)
+    log.info(
+        "adopted a Fortnox connection for tenant %s from its seeded refresh token",
+        tenant,
+        extra={"tenant": tenant},
+    )
     _notify(on_refresh, tenant, token)
     return token
 
@@ -254,6 +269,23 @@ class ClientCredentialsTokens:
         with self._lock:
             if self._token is not None and self._token.access_token == token:
                 self._token = None
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+
+class FixedToken:
+    """One access token, used as is and never refreshed: a freshly issued token (the end of a connect) or a
+    token a script or test already holds. A 401 is final here; ``HostManagedTokens`` adds the expiry check."""
+
+    def __init__(self, token: Secret | str) -> None:
+        self._token = token if isinstance(token, Secret) else Secret(token)
+
+    def access_token(self) -> Secret:
+        return self._token
+
+    def invalidate(self, token: Secret) -> None:
+        return None
 
     def extra_headers(self) -> dict[str, str]:
         return {}

@@ -347,8 +347,12 @@ class FortnoxClient:
         if page < 1:
             raise ValueError("page numbers start at 1")
         raw = self._fetch_page(path, key, params, page)
+        try:  # one handler for the page, not a call and a handler per item (500 a page)
+            items = tuple([parse(item) for item in raw.items])
+        except MalformedRecord as exc:
+            raise self._malformed("GET", path, str(exc)) from exc
         return Page(
-            items=tuple(self._parse(parse, item, "GET", path) for item in raw.items),
+            items=items,
             current_page=raw.current_page,
             total_pages=raw.total_pages,
             total_resources=raw.total_resources,

@@ -19,6 +19,7 @@ from fortnox_connector.errors import ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.logs import tenant_scope
 
 MAX_SKEW_S = 60.0
 
@@ -69,6 +70,11 @@ def check_tenant(
     runtime: Runtime, tenant: str, *, clock: Callable[[], CheckItem] | None = None
 ) -> list[CheckItem]:
     """Every check's outcome, in order; stops after a failed auth (nothing else can work)."""
+    with tenant_scope(tenant):
+        return _checks(runtime, tenant, clock)
+
+
+def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None) -> list[CheckItem]:
     items: list[CheckItem] = []
     record = runtime.store.require_tenant(tenant)
     if record.paused:

@@ -25,11 +25,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fortnox_connector.auth.oauth import new_state
-from fortnox_connector.auth.providers import ClientCredentialsTokens, connect_tenant
-from fortnox_connector.contract.state import Token
+from fortnox_connector.auth.providers import (
+    ClientCredentialsTokens,
+    FixedToken,
+    adopt_refresh_token,
+    connect_tenant,
+)
 from fortnox_connector.errors import AuthError, ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.logs import tenant_scope
 from fortnox_connector.runtime.store.base import AuthMode
 from fortnox_connector.secrets import Secret
 
@@ -198,22 +203,6 @@ def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
     return str(info.database_number or ""), info.company_name or ""
 
 
-class _FixedToken:
-    """A token provider over one token (the fresh one from a connect)."""
-
-    def __init__(self, token: Token) -> None:
-        self._token = token
-
-    def access_token(self) -> Secret:
-        return self._token.access_token
-
-    def invalidate(self, token: Secret) -> None:
-        return None
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
-
-
 def parse_redirect(url: str) -> Callback:
     """The parameters of the address the browser landed on (pasted by the user)."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(url.strip()).query).items() if v}
@@ -244,46 +233,81 @@ def connect(
     ``redirect_uri`` (the app's registered one, served elsewhere) the user pastes the address the browser
     landed on and ``read_redirect`` returns it.
     """
-    mode: AuthMode = "client_credentials" if service_account else "authorization_code"
-    runtime.settings.require_client(tenant)
-    _ensure_tenant(runtime, tenant, mode, display_name)
-    state = new_state()
-    with contextlib.ExitStack() as stack:
-        receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
-        target = redirect_uri if receiver is None else receiver.redirect_uri
-        oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
-        stack.callback(oauth.close)
-        open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
-        if receiver is not None:
-            callback = receiver.wait(timeout)
-        else:
-            callback = parse_redirect(read_redirect()) if read_redirect is not None else None
-        code = _check_callback(tenant, state, callback, timeout)
+    with tenant_scope(tenant):  # the auth library's lines name the tenant too
+        mode: AuthMode = "client_credentials" if service_account else "authorization_code"
+        runtime.settings.require_client(tenant)
+        _ensure_tenant(runtime, tenant, mode, display_name)
+        state = new_state()
+        with contextlib.ExitStack() as stack:
+            receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
+            target = redirect_uri if receiver is None else receiver.redirect_uri
+            oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
+            stack.callback(oauth.close)
+            open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
+            if receiver is not None:
+                callback = receiver.wait(timeout)
+            else:
+                callback = parse_redirect(read_redirect()) if read_redirect is not None else None
+            code = _check_callback(tenant, state, callback, timeout)
+            if service_account:
+                token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
+            else:
+                token = connect_tenant(tenant, oauth, runtime.store, code)
+        database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
         if service_account:
-            token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
-        else:
-            token = connect_tenant(tenant, oauth, runtime.store, code)
-    database_number, company = _company(runtime, tenant, _FixedToken(token))
-    if service_account:
-        return connect_service_account(runtime, tenant, database_number)
-    runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
-    runtime.store.resume_tenant(tenant)
-    log.info("tenant %s connected to Fortnox company %s", tenant, database_number, extra={"tenant": tenant})
-    return Connected(tenant, mode, database_number, company, token.scope)
+            return connect_service_account(runtime, tenant, database_number)
+        runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+        runtime.store.resume_tenant(tenant)
+        log.info("tenant %s connected to Fortnox company %s", tenant, database_number)
+        return Connected(tenant, mode, database_number, company, token.scope)
 
 
 def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: str) -> Connected:
     """Use an administrator's service-account consent: check a client-credentials token works, keep the id."""
     _ensure_tenant(runtime, tenant, "client_credentials", None)
     oauth = runtime.new_oauth(tenant=tenant)
-    try:
-        tokens = ClientCredentialsTokens(tenant, fortnox_tenant_id, oauth, clock=runtime.now)
-        tokens.access_token()
-        database_number, company = _company(runtime, tenant, tokens)
-    finally:
-        oauth.close()
+    with tenant_scope(tenant):
+        try:
+            tokens = ClientCredentialsTokens(tenant, fortnox_tenant_id, oauth, clock=runtime.now)
+            tokens.access_token()
+            database_number, company = _company(runtime, tenant, tokens)
+        finally:
+            oauth.close()
     runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
     runtime.store.resume_tenant(tenant)
     return Connected(
         tenant, "client_credentials", database_number, company, frozenset(runtime.settings.scopes)
     )
+
+
+REFRESH_TOKEN_ENV = "FORTNOX_OAUTH_REFRESH_TOKEN"  # noqa: S105 - a variable name, declared in connector.yaml
+
+
+def adopt_connection(
+    runtime: Runtime, tenant: str, refresh_token: Secret, *, display_name: str | None = None
+) -> tuple[Connected, bool]:
+    """Take over a tenant connected elsewhere (another integration, a migration) from its refresh token.
+
+    The seed is used once (``auth.adopt_refresh_token``): when the store already holds a connection for
+    ``tenant`` that one is kept and no request is sent. Returns the connection and whether the seed was used.
+    """
+    if not refresh_token:
+        raise ConfigError(
+            f"{REFRESH_TOKEN_ENV} is empty",
+            field=REFRESH_TOKEN_ENV,
+            tenant=tenant,
+            hint=f"export {REFRESH_TOKEN_ENV} with the tenant's refresh token, or connect in the browser.",
+        )
+    with tenant_scope(tenant):
+        runtime.settings.require_client(tenant)
+        _ensure_tenant(runtime, tenant, "authorization_code", display_name)
+        had_token = runtime.store.load_token(tenant) is not None
+        oauth = runtime.new_oauth(tenant=tenant)
+        try:
+            token = adopt_refresh_token(tenant, oauth, runtime.store, refresh_token)
+        finally:
+            oauth.close()
+        database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
+        runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+        runtime.store.resume_tenant(tenant)
+    return Connected(tenant, "authorization_code", database_number, company, token.scope), not had_token

@@ -26,7 +26,7 @@ from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
-from fortnox_connector.runtime.logs import tenant_logger
+from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.store import RuntimeStore, SqliteStore, load_or_create_key, previous_keys
 from fortnox_connector.runtime.store.base import TenantRecord
@@ -181,18 +181,21 @@ class Runtime:
 
     @contextmanager
     def context(self, tenant: str, *, tokens: TokenProvider | None = None) -> Iterator[TenantContext]:
-        """The tenant's ``TenantContext`` for the ``with`` block (its HTTP client is closed afterwards)."""
+        """The tenant's ``TenantContext`` for the ``with`` block (its HTTP client is closed afterwards).
+
+        The block runs in the tenant's ``tenant_scope``: every log line in it names the tenant."""
         record = self.store.require_tenant(tenant)
         config = self.config(tenant)
         client = self.client(record, tokens or self.token_provider(record))
-        try:
-            yield TenantContext(
-                tenant=tenant,
-                config=config,
-                client=client,
-                state=self.store,
-                now=self.now,
-                log=tenant_logger(tenant),
-            )
-        finally:
-            client.close()
+        with tenant_scope(tenant):
+            try:
+                yield TenantContext(
+                    tenant=tenant,
+                    config=config,
+                    client=client,
+                    state=self.store,
+                    now=self.now,
+                    log=tenant_logger(tenant),
+                )
+            finally:
+                client.close()

@@ -10,11 +10,14 @@ Order matters (Airbyte's rule: a cursor moves only past delivered events):
    the cursor they lead to (one transaction), delivered to the sink, marked delivered, and only then is the
    cursor committed (``OutboxDelivery`` + ``runner.run_trigger``);
 4. record the run in run history; on ``ReconnectRequired`` pause the tenant (the scheduler skips paused
-   tenants until ``connect`` succeeds) and report it.
+   tenants until ``connect`` succeeds) and report it;
+5. log the run's summary (pages, requests, events, skipped, delivered, duration) as one line whose fields
+   are also structured (``--log-json``), under the tenant's ``tenant_scope`` like every line of the run.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,6 +26,7 @@ from typing import Any
 from fortnox_connector.contract.records import RunSummary, TriggerSpec
 from fortnox_connector.errors import ConnectorError, ReconnectRequired
 from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
 from fortnox_connector.runtime.runner import Progress, run_trigger
 from fortnox_connector.runtime.sinks.base import Sink
 from fortnox_connector.runtime.store import OutboxDelivery
@@ -57,6 +61,15 @@ class JobResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def status(self) -> str:
+        """``ok`` (complete), ``partial`` (stopped by a deadline), ``paused`` or ``error``."""
+        if self.paused or self.skipped:
+            return "paused"
+        if self.error is not None:
+            return "error"
+        return "ok" if self.complete else "partial"
 
     def record(self) -> dict[str, Any]:
         """What run history keeps (no payloads, no secrets)."""
@@ -97,7 +110,7 @@ def run_tenant_trigger(
             hint=f"run `fortnox-connector connect {tenant}` to reconnect it (that resumes it)",
         )
         return result
-    with store.lock(run_lock_name(tenant, trigger.name)):
+    with tenant_scope(tenant), store.lock(run_lock_name(tenant, trigger.name)):
         result.run_id = store.start_run(tenant, trigger.name)
         delivery = OutboxDelivery(store, sink, tenant, trigger.name, chunk=chunk)
         try:
@@ -115,7 +128,35 @@ def run_tenant_trigger(
         store.finish_run(
             result.run_id, summary=result.record(), error=str(result.error) if result.error else None
         )
+        log_summary(result)
     return result
+
+
+def log_summary(result: JobResult) -> None:
+    """One line per run: what it did, for people (the message) and machines (the fields)."""
+    s = result.summary
+    tenant_logger(result.tenant, __name__).log(
+        logging.INFO if result.ok else logging.WARNING,
+        "%s run %s: %s, %d events (%d skipped), %d delivered (%d redelivered), %d pages, %d requests, "
+        "%.2f s%s",
+        result.trigger,
+        result.run_id,
+        result.status,
+        s.events,
+        s.skipped,
+        result.delivered,
+        result.redelivered,
+        s.pages,
+        s.requests,
+        s.duration_s,
+        f": {result.error}" if result.error is not None else "",
+        extra={
+            "trigger": result.trigger,
+            "run_id": result.run_id,
+            "status": result.status,
+            **result.record(),
+        },
+    )
 
 
 def _run(

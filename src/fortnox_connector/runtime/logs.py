@@ -3,7 +3,10 @@
 ``configure_logging`` installs one handler on the root logger (so httpx's and the connector's records both
 pass through it) with two filters and a text or JSON formatter:
 
-- ``TenantFilter`` gives every record a ``tenant`` (``"-"`` when none), so a line can always be attributed;
+- ``TenantFilter`` gives every record a ``tenant``: its own (``extra``/``tenant_logger``), else the tenant of
+  the ``tenant_scope`` the code runs in (a context variable: each of ``serve``'s worker threads has its own),
+  else the process default (``"-"``), so a line can always be attributed — a library's (httpx, the token
+  refresh) included;
 - ``RedactingFilter`` rewrites the message before it is formatted: ``Bearer``/``Basic`` credentials,
   ``access_token``/``refresh_token``/``client_secret``/``code``/``password`` values, JWTs, user:password in
   URLs and every value passed to ``register_secret`` become ``***``. ``Secret`` objects mask themselves;
@@ -20,7 +23,9 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
@@ -106,6 +111,21 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 _default_tenant: str = NO_TENANT
+_scoped_tenant: ContextVar[str | None] = ContextVar("fortnox_connector_tenant", default=None)
+
+
+@contextmanager
+def tenant_scope(tenant: str | None) -> Iterator[None]:
+    """Every record logged in this block (in this thread or task) names ``tenant`` unless it names its own.
+
+    For the work of one tenant in a process that serves many (``serve``'s worker threads): the lines of
+    code that knows no tenant (httpx, a token refresh, the store) are attributed all the same.
+    """
+    token = _scoped_tenant.set(tenant or None)
+    try:
+        yield
+    finally:
+        _scoped_tenant.reset(token)
 
 
 def set_default_tenant(tenant: str | None) -> str | None:
@@ -118,11 +138,13 @@ def set_default_tenant(tenant: str | None) -> str | None:
 
 
 class TenantFilter(logging.Filter):
-    """Give every record a ``tenant`` attribute: its own, else the process default (``"-"`` unless set)."""
+    """Give every record a ``tenant`` attribute: its own, else the scope's, else the process default."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         tenant = getattr(record, "tenant", None)
-        record.tenant = _default_tenant if tenant in (None, "", NO_TENANT) else str(tenant)
+        if tenant in (None, "", NO_TENANT):
+            tenant = _scoped_tenant.get() or _default_tenant
+        record.tenant = str(tenant)
         return True
 
 

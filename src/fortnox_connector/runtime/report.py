@@ -28,9 +28,11 @@ def job_json(result: JobResult) -> dict[str, Any]:
         "trigger": result.trigger,
         "run_id": result.run_id,
         "ok": result.ok,
+        "status": result.status,
         "events": result.summary.events,
         "delivered": result.delivered,
         "redelivered": result.redelivered,
+        "skipped_records": result.summary.skipped,
         "pages": result.summary.pages,
         "requests": result.summary.requests,
         "duration_s": round(result.summary.duration_s, 3),
@@ -53,23 +55,24 @@ def tenant_run_json(report: TenantRun) -> dict[str, Any]:
     }
 
 
+_STATUS_STYLE = {"ok": "green", "partial": "yellow", "paused": "yellow", "error": "red"}
+
+
 def _status(result: JobResult) -> str:
-    if result.paused or result.skipped:
-        return "[yellow]paused[/]"
-    if result.error is not None:
-        return "[red]error[/]"
-    return "[green]ok[/]" if result.complete else "[yellow]partial[/]"
+    status = result.status
+    return f"[{_STATUS_STYLE[status]}]{status}[/]"
 
 
 def jobs_table(results: Sequence[JobResult], *, title: str | None = None, tenant: bool = True) -> Table:
     """One row per run; ``tenant=False`` leaves out the tenant column (one-tenant views such as the demo)."""
-    columns = ["trigger", "status", "events", "delivered", "pages", "requests", "seconds"]
+    columns = ["trigger", "status", "events", "skipped", "delivered", "pages", "requests", "seconds"]
     table = Table(*(["tenant", *columns] if tenant else columns), title=title)
     for r in results:
         row = [
             r.trigger,
             _status(r),
             str(r.summary.events),
+            str(r.summary.skipped),
             str(r.delivered),
             str(r.summary.pages),
             str(r.summary.requests),
@@ -97,20 +100,31 @@ def problems_table(reports: Sequence[TenantRun]) -> Table | None:
 
 @contextmanager
 def trigger_progress(console: Console, label: str) -> Iterator[Callable[[RunSummary], None]]:
-    """A progress bar over pages (total once the trigger knows it) with the running event count."""
+    """A progress bar over pages (total once the trigger knows it) with the running counts of events,
+    records skipped by the filters and Fortnox requests."""
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("pages · {task.fields[events]} events"),
+        TextColumn(
+            "pages · {task.fields[events]} events · {task.fields[skipped]} skipped · "
+            "{task.fields[requests]} requests"
+        ),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task(label, total=None, events=0)
+        task = progress.add_task(label, total=None, events=0, skipped=0, requests=0)
 
         def update(summary: RunSummary) -> None:
-            progress.update(task, completed=summary.pages, total=summary.total_pages, events=summary.events)
+            progress.update(
+                task,
+                completed=summary.pages,
+                total=summary.total_pages,
+                events=summary.events,
+                skipped=summary.skipped,
+                requests=summary.requests,
+            )
 
         yield update
         task_state = progress.tasks[0]

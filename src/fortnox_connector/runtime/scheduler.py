@@ -2,7 +2,7 @@
 
 When is a tenant due? Its schedule (``TenantConfig.schedule``, default ``0 23 * * *``) is read in its
 time zone (default Europe/Stockholm). The next run is the first scheduled time after the tenant's last run
-(from run history; the oldest among its triggers' latest runs), or after it was added if it never ran. So
+(from run history: the latest start among its triggers' runs), or after it was added if it never ran. So
 the scheduler keeps no state of its own: after a restart it runs a tenant whose time passed while it was
 down, once, and otherwise waits. Paused tenants (waiting for a reconnect) are skipped and reported; a
 tenant whose run fails or whose config is broken is reported and the others go on.

@@ -56,14 +56,15 @@ def encode(cursor: Cursor) -> str:
     run = None
     if cursor.run is not None:
         run = {"started": cursor.run.started.isoformat(), "page": cursor.run.page, "total": cursor.run.total}
-    data = {
-        "v": VERSION,
-        "trigger": cursor.trigger,
-        "since": cursor.since.isoformat(),
-        "run": run,
-        "seen": {kind: numbers.to_json() for kind, numbers in sorted(cursor.seen.items()) if len(numbers)},
-    }
-    return json.dumps(data, separators=(",", ":"))
+    head = {"v": VERSION, "trigger": cursor.trigger, "since": cursor.since.isoformat(), "run": run}
+    # "seen" last, its ranges spliced in as text (``NumberSet.to_json_text``: the cursor's bulk, written
+    # after every page); the result is exactly ``json.dumps`` of the whole object
+    seen = ",".join(
+        f"{json.dumps(kind)}:{numbers.to_json_text()}"
+        for kind, numbers in sorted(cursor.seen.items())
+        if len(numbers)
+    )
+    return json.dumps(head, separators=(",", ":"))[:-1] + ',"seen":{' + seen + "}}"
 
 
 def decode(text: str, *, tenant: str, trigger: str) -> Cursor:

@@ -35,9 +35,11 @@ def money(value: Decimal) -> str:
 
     String padding rather than ``quantize``: it is on the hot path (three amounts per payment).
     """
-    text = _fixed(value)
-    if text[-3:-2] == ".":  # the usual öre amount: "1234.50"
+    text = str(value)
+    if text[-3:-2] == ".":  # the usual öre amount, "1234.50" (an exponent form ends in E±digits instead)
         return text
+    if "E" in text or "e" in text:
+        text = format(value, "f")
     dot = text.find(".")
     if dot < 0:
         return text + ".00"

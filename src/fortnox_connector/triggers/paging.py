@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.fortnox.records import Page
 from fortnox_connector.triggers import window
-from fortnox_connector.triggers.cursor import Cursor, Run, decode
+from fortnox_connector.triggers.cursor import Cursor, Run, decode, encode
 
 T = TypeVar("T")
 Fetch = Callable[[datetime, int], Page[T]]  # (since, page number) -> one page
@@ -100,3 +100,21 @@ def _warn_short_overlap(ctx: TenantContext, trigger: str) -> None:
             window.MIN_OVERLAP_MINUTES,
             extra={"tenant": ctx.tenant},
         )
+
+
+def result(
+    step: Step[T], events: list[Event], *, skipped: int, requests: int, started: float, now: float
+) -> PollResult:
+    """The poll's answer for one page: its events, the cursor after it (``seen`` already updated), a summary.
+
+    ``started``/``now`` are ``time.perf_counter()`` readings around the poll; ``requests`` what it sent.
+    """
+    summary = RunSummary(
+        pages=1,
+        requests=requests,
+        events=len(events),
+        skipped=skipped,
+        duration_s=now - started,
+        total_pages=step.page.total_pages,
+    )
+    return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)

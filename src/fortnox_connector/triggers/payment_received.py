@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.contract.records import Event, PollResult, TenantContext
 from fortnox_connector.fortnox.errors import NotFound
-from fortnox_connector.fortnox.records import InvoicePayment
+from fortnox_connector.fortnox.records import InvoicePayment, frozen_builder
 from fortnox_connector.triggers import paging
-from fortnox_connector.triggers.cursor import encode
 from fortnox_connector.triggers.events import payment_key, payment_payload
 from fortnox_connector.triggers.seen import as_number
 
@@ -27,6 +26,8 @@ DESCRIPTION = (
 EVENT_SCHEMA_PATH = "events/payment_received.json"
 
 COMPANY_CURRENCY = "SEK"  # Fortnox keeps books in SEK; ``Amount`` is in it
+
+_event = frozen_builder(Event)  # Event(trigger, tenant, dedup_key, payload), ~2x faster: one per payment
 
 
 def needs_detail(p: InvoicePayment) -> bool:
@@ -83,17 +84,16 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
                 skipped += 1
                 continue
         key = payment_key(tenant, p.number, p.booked)
-        events.append(Event(NAME, tenant, key, payment_payload(tenant, p, key, observed_at)))
+        events.append(_event(NAME, tenant, key, payment_payload(tenant, p, key, observed_at)))
         if number is not None:
             (emitted_booked if p.booked else emitted_unbooked).append(number)
     seen_booked.add_all(emitted_booked)
     seen_unbooked.add_all(emitted_unbooked)
-    summary = RunSummary(
-        pages=1,
-        requests=client.requests_sent - requests_before,
-        events=len(events),
+    return paging.result(
+        step,
+        events,
         skipped=skipped,
-        duration_s=time.perf_counter() - started,
-        total_pages=step.page.total_pages,
+        requests=client.requests_sent - requests_before,
+        started=started,
+        now=time.perf_counter(),
     )
-    return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)

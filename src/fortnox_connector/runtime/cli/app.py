@@ -6,6 +6,7 @@ go to stderr (as JSON with ``--json``) and the exit code says what happened (see
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import click
 import httpx
@@ -94,6 +95,28 @@ class App:
                 webbrowser.open(url)
 
         return show
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def json_option(help: str = "Print JSON.") -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """The ``--json`` flag (parameter ``as_json``): it also sets ``App.json`` before the command's body runs,
+    so an error the command raises is reported as JSON too."""
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def with_json(*args: P.args, **kwargs: P.kwargs) -> R:
+            app_of(click.get_current_context()).json = bool(kwargs.get("as_json"))
+            return command(*args, **kwargs)
+
+        option: Callable[[Callable[P, R]], Callable[P, R]] = click.option(
+            "--json", "as_json", is_flag=True, help=help
+        )
+        return option(with_json)
+
+    return decorate
 
 
 def app_of(ctx: click.Context) -> App:

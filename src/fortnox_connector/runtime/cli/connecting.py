@@ -6,8 +6,15 @@ import click
 from rich.table import Table
 
 from fortnox_connector.runtime.check import check_tenant
-from fortnox_connector.runtime.cli.app import EXIT_ERROR, app_of, echo_json, out_console
-from fortnox_connector.runtime.connect import Connected, connect, connect_service_account
+from fortnox_connector.runtime.cli.app import EXIT_ERROR, app_of, echo_json, json_option, out_console
+from fortnox_connector.runtime.connect import (
+    REFRESH_TOKEN_ENV,
+    Connected,
+    adopt_connection,
+    connect,
+    connect_service_account,
+)
+from fortnox_connector.secrets import Secret
 
 
 @click.command("connect")
@@ -27,7 +34,13 @@ from fortnox_connector.runtime.connect import Connected, connect, connect_servic
     "--redirect-uri",
     help="The app's registered redirect URI when it is not a loopback one: paste where the browser landed.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--adopt-refresh-token",
+    "adopt",
+    is_flag=True,
+    help=f"Take over a connection made elsewhere from the refresh token in ${REFRESH_TOKEN_ENV} (used once).",
+)
+@json_option()
 @click.pass_context
 def connect_command(
     ctx: click.Context,
@@ -39,14 +52,22 @@ def connect_command(
     timeout: float,
     no_browser: bool,
     redirect_uri: str | None,
+    adopt: bool,
     as_json: bool,
 ) -> None:
     """Connect TENANT to Fortnox: approve in the browser; the redirect comes back to this machine."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     result: Connected
-    if service_account and fortnox_tenant_id:
+    note = ""
+    extra: dict[str, bool] = {}
+    if adopt:
+        result, used = adopt_connection(
+            runtime, tenant, Secret(app.env.get(REFRESH_TOKEN_ENV, "")), display_name=name
+        )
+        note = "" if used else f" (already connected: kept the stored token, {REFRESH_TOKEN_ENV} not used)"
+        extra["seed_used"] = used
+    elif service_account and fortnox_tenant_id:
         result = connect_service_account(runtime, tenant, fortnox_tenant_id)
     else:
         result = connect(
@@ -68,23 +89,23 @@ def connect_command(
                 "fortnox_tenant_id": result.fortnox_tenant_id,
                 "company": result.company,
                 "scope": sorted(result.scope),
+                **extra,
             }
         )
     else:
         out_console().print(
             f"Connected {result.tenant} to {result.company} (Fortnox {result.fortnox_tenant_id}), "
-            f"scopes: {' '.join(sorted(result.scope))}"
+            f"scopes: {' '.join(sorted(result.scope))}{note}"
         )
 
 
 @click.command("check")
 @click.argument("tenant")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def check_command(ctx: click.Context, tenant: str, as_json: bool) -> None:
     """Check TENANT: auth, each scope and licence, the company, the clock. Exit 1 if any fails."""
     app = app_of(ctx)
-    app.json = as_json
     items = check_tenant(app.runtime(), tenant)
     if as_json:
         echo_json([{"check": i.name, "ok": i.ok, "detail": i.detail, "hint": i.hint} for i in items])

@@ -8,18 +8,15 @@ import click
 import yaml
 
 from fortnox_connector.declaration.loader import declaration_path, load_declaration
-from fortnox_connector.runtime.cli.app import app_of, echo_json, out_console
+from fortnox_connector.runtime.cli.app import app_of, echo_json, json_option, out_console
 
 
 @click.command("demo")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.pass_context
-def demo_command(ctx: click.Context, as_json: bool) -> None:
+@json_option("Print the summary as JSON.")
+def demo_command(as_json: bool) -> None:
     """See it work, with no configuration: a local Fortnox sandbox, a tenant, both triggers, a payment."""
     from fortnox_connector.runtime.demo import run_demo
 
-    app = app_of(ctx)
-    app.json = as_json
     summary = run_demo(out_console(), quiet=as_json)
     if as_json:
         echo_json(summary)
@@ -78,12 +75,9 @@ def sandbox_command(
 
 
 @click.command("manifest")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
-@click.pass_context
-def manifest_command(ctx: click.Context, as_json: bool) -> None:
+@json_option("Print JSON instead of YAML.")
+def manifest_command(as_json: bool) -> None:
     """Print the declaration (connector.yaml, validated): auth, scopes, secrets, config, triggers, actions."""
-    app = app_of(ctx)
-    app.json = as_json
     load_declaration()  # refuses an invalid declaration with the field and the fix
     text = declaration_path().read_text(encoding="utf-8")
     if as_json:

@@ -17,6 +17,7 @@ from fortnox_connector.runtime.cli.app import (
     app_of,
     build_sink,
     err_console,
+    json_option,
     out_console,
     read_json_arg,
     sink_options,
@@ -38,7 +39,7 @@ from fortnox_connector.runtime.scheduler import Scheduler, TenantRun
 @click.argument("trigger")
 @sink_options
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's result as JSON.")
+@json_option("Print the run's result as JSON.")
 @click.pass_context
 def run_command(
     ctx: click.Context,
@@ -54,7 +55,6 @@ def run_command(
     With the stdout sink, events are JSON lines on stdout and the result goes to stderr.
     """
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     runtime.store.require_tenant(tenant)
     runtime.settings.require_client(tenant)  # fail before anything runs (and before run history)
@@ -133,7 +133,7 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
 @click.option("--due", is_flag=True, help="Run the tenants that are due now, then exit (for cron).")
 @click.option("--workers", default=8, show_default=True, help="Tenants run at the same time.")
 @click.option("--trigger", "triggers", multiple=True, help="Only these triggers (default: all).")
-@click.option("--json", "as_json", is_flag=True, help="With --once/--due: print the results as JSON.")
+@json_option("With --once/--due: print the results as JSON.")
 @click.pass_context
 def serve_command(
     ctx: click.Context,
@@ -147,7 +147,6 @@ def serve_command(
 ) -> None:
     """Run every tenant's triggers on its schedule (default 23:00 Europe/Stockholm) until stopped."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     runtime.settings.require_client()
     for name in triggers:

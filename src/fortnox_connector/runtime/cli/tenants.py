@@ -11,6 +11,7 @@ from fortnox_connector.errors import ConfigError
 from fortnox_connector.runtime.cli.app import (
     app_of,
     echo_json,
+    json_option,
     out_console,
     parse_pairs,
     read_json_arg,
@@ -72,7 +73,7 @@ def tenants() -> None:
 @click.option(
     "--set", "sets", multiple=True, metavar="KEY=VALUE", help="One config setting, e.g. schedule='0 6 * * *'."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def add(
     ctx: click.Context,
@@ -86,7 +87,6 @@ def add(
 ) -> None:
     """Add TENANT (then run `connect TENANT`)."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     data = _config_from(config, sets)
     tenant_config(data, tenant)  # validate before anything is stored
@@ -108,7 +108,7 @@ def add(
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="One config setting.")
 @click.option("--unset", multiple=True, metavar="KEY", help="Back to the default for KEY.")
 @click.option("--name", help="A new display name.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def set_config(
     ctx: click.Context,
@@ -121,7 +121,6 @@ def set_config(
 ) -> None:
     """Change TENANT's config (validated before it is stored)."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     runtime.store.require_tenant(tenant)
     data = _config_from(config, sets, runtime.store.load_config(tenant))
@@ -138,12 +137,11 @@ def set_config(
 
 
 @tenants.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def list_tenants(ctx: click.Context, as_json: bool) -> None:
     """List tenants: auth mode, connection, pause, schedule, last run."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     rows = [tenant_summary(runtime, r) for r in runtime.store.list_tenants()]
     if as_json:
@@ -164,12 +162,11 @@ def list_tenants(ctx: click.Context, as_json: bool) -> None:
 
 @tenants.command("show")
 @click.argument("tenant")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
     """Show TENANT: config, token expiry and scope (never the token), cursors, pending events, runs."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     record = runtime.store.require_tenant(tenant)
     token = runtime.store.load_token(tenant)
@@ -225,12 +222,11 @@ def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
 @tenants.command("remove")
 @click.argument("tenant")
 @click.option("--yes", is_flag=True, help="Do not ask.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def remove(ctx: click.Context, tenant: str, yes: bool, as_json: bool) -> None:
     """Forget TENANT and everything kept for it (its consent in Fortnox stays until revoked there)."""
     app = app_of(ctx)
-    app.json = as_json
     runtime = app.runtime()
     runtime.store.require_tenant(tenant)
     if not yes:

@@ -72,17 +72,23 @@ def poll_triggers(
 
 
 def _log_outcome(report: TriggerReport, log: logging.LoggerAdapter[logging.Logger]) -> None:
+    """One line per trigger with the run summary in the message and, for JSON logs, as fields."""
+    s = report.summary
+    counts = (
+        f"{len(report.events)} events ({s.skipped} skipped), {s.pages} pages, {s.requests} requests, "
+        f"{s.duration_s:.2f} s"
+    )
+    fields = {"trigger": report.trigger, **report.to_json()["summary"]}
     if report.error is not None:
-        log.error(
-            "%s failed after delivering %d events: %s", report.trigger, len(report.events), report.error
-        )
+        log.error("%s failed after %s: %s", report.trigger, counts, report.error, extra=fields)
     elif report.stopped_by_deadline or report.stopped_by_budget:
         why = "the deadline" if report.stopped_by_deadline else "the run's event budget"
         log.warning(
-            "%s stopped at %s after %d events; the next run continues from its cursor",
+            "%s stopped at %s after %s; the next run continues from its cursor",
             report.trigger,
             why,
-            len(report.events),
+            counts,
+            extra=fields,
         )
     else:
-        log.info("%s delivered %d events", report.trigger, len(report.events))
+        log.info("%s delivered %s", report.trigger, counts, extra=fields)
