@@ -16,13 +16,13 @@ from typing import Any
 import jsonschema
 
 import fortnox_connector
+from fortnox_connector.auth.providers import FixedToken
 from fortnox_connector.contract.records import Event, RunSummary, TenantContext, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PACERS, PacerRegistry
 from fortnox_connector.runtime.runner import RunOutcome, run_trigger
-from fortnox_connector.secrets import Secret
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 TRIGGERS = ("payment_received", "invoice_paid")
@@ -60,20 +60,6 @@ def trigger_spec(name: str) -> TriggerSpec:
     )
 
 
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self._token = Secret(token)
-
-    def access_token(self) -> Secret:
-        return self._token
-
-    def invalidate(self, token: Secret) -> None:
-        pass
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
-
-
 def make_client(
     base_url: str,
     token: str,
@@ -86,7 +72,7 @@ def make_client(
     """The real client: its process-wide pacer (or ``pacers``) when ``paced``, none otherwise (limit off)."""
     return FortnoxClient(
         tenant=str(tenant),
-        tokens=StaticTokens(token),
+        tokens=FixedToken(token),
         client_id=client_id,
         base_url=base_url,
         pacers=(pacers or PACERS) if paced else PacerRegistry(limit=10**9),
