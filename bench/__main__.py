@@ -34,13 +34,15 @@ from bench.harness import (
     trigger_spec,
 )
 from bench.remote import RemoteSandbox, SandboxClock
+from fortnox_connector.contract.records import TenantContext, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.fortnox.client import PAGE_LIMIT
-from fortnox_connector.fortnox.pacing import PACERS
+from fortnox_connector.fortnox.pacing import PACERS, PacerRegistry
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FORTNOX_RATE = 5.0  # 25 requests per 5-second window
 SETTLE_S = 2 * 3600.0
+DAY_S = 24 * 3600.0
 
 
 def machine() -> dict[str, Any]:
@@ -63,12 +65,14 @@ def say(text: str) -> None:
 
 
 # -- 1 ------------------------------------------------------------------------------------------------
-def backfill_rate_limited(n: int) -> dict[str, Any]:
+def backfill_rate_limited(n: int, *, pacer_limit: int | None = None) -> dict[str, Any]:
+    """``pacer_limit`` None: the client's own process-wide pacer; a number: a fresh pacer of that limit."""
     with RemoteSandbox.start(n, rate_limit=True) as sb:
         pages = math.ceil(sb.payments / PAGE_LIMIT)
         spec = trigger_spec("payment_received")
         sink = CountingSink()
-        with make_client(sb.base_url, sb.token, sb.client_id, sb.tenant, paced=True) as client:
+        pacers = PACERS if pacer_limit is None else PacerRegistry(limit=pacer_limit)
+        with make_client(sb.base_url, sb.token, sb.client_id, sb.tenant, paced=True, pacers=pacers) as client:
             ctx = make_ctx(client, SandboxClock(sb), MemoryStateStore())
             started = time.perf_counter()
             outcome, _ = run(ctx, spec, sink)
@@ -90,7 +94,7 @@ def backfill_rate_limited(n: int) -> dict[str, Any]:
             "client_429s": client.throttled_responses,
             "sandbox_429s": stats["rate_limited"],
             "sandbox_requests": stats["requests"],
-            "pacer_limit_per_window": PACERS.limit,
+            "pacer_limit_per_window": pacers.limit,
             "pacer": dataclasses.asdict(pacer),
             "summary": summary_json(outcome.summary),
         }
@@ -129,40 +133,29 @@ def cpu_and_incremental(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
                 cpu[label]["distinct_keys"] = len(sink.keys)
             cpu["goal_events_per_cpu_s"] = 50_000
 
-            # 4) incremental polls when nothing changed
-            incremental: dict[str, Any] = {}
-            _, cursor, ctx = results["trigger"]
-            before = client.requests_sent
-            again, _ = run(ctx, spec, CountingSink(), cursor)
-            incremental["payment_received_right_after_backfill"] = {
-                "requests": client.requests_sent - before,
-                "events": again.summary.events,
-                "goal_requests": 1,
-            }
+            # 4) incremental polls when nothing changed: right after the backfill, then a day later
+            _, _, ctx = results["trigger"]
             paid = trigger_spec("invoice_paid")
             paid_ctx = make_ctx(client, clock, MemoryStateStore())
-            paid_outcome, paid_cursor = run(paid_ctx, paid, CountingSink())
-            before = client.requests_sent
-            paid_again, _ = run(paid_ctx, paid, CountingSink(), paid_cursor)
-            incremental["invoice_paid_right_after_backfill"] = {
-                "requests": client.requests_sent - before,
-                "events": paid_again.summary.events,
-                "goal_requests": 1,
-            }
-            day = 24 * 3600.0
-            sb.advance(day)
-            clock.advance(day)
-            for name, spec_, ctx_ in (("payment_received", spec, ctx), ("invoice_paid", paid, paid_ctx)):
-                before = client.requests_sent
-                later, _ = run(ctx_, spec_, CountingSink(), ctx_.state.load_cursor(ctx_.tenant, name))
-                incremental[f"{name}_a_day_later"] = {
-                    "requests": client.requests_sent - before,
-                    "events": later.summary.events,
-                    "goal_requests": 1,
-                }
-            result = summary_json(paid_outcome.summary)
-            incremental["invoice_paid_backfill"] = {**result, "backfill": True}
+            paid_outcome, _ = run(paid_ctx, paid, CountingSink())
+            pairs = ((spec, ctx), (paid, paid_ctx))
+            incremental = {f"{s.name}_right_after_backfill": poll_again(c, s) for s, c in pairs}
+            sb.advance(DAY_S)
+            clock.advance(DAY_S)
+            incremental |= {f"{s.name}_a_day_later": poll_again(c, s) for s, c in pairs}
+            incremental["invoice_paid_backfill"] = {**summary_json(paid_outcome.summary), "backfill": True}
         return cpu, incremental
+
+
+def poll_again(ctx: TenantContext, spec: TriggerSpec) -> dict[str, Any]:
+    """A run from the committed cursor: the requests it sent and the events it emitted."""
+    before = ctx.client.requests_sent
+    outcome, _ = run(ctx, spec, CountingSink(), ctx.state.load_cursor(ctx.tenant, spec.name))
+    return {
+        "requests": ctx.client.requests_sent - before,
+        "events": outcome.summary.events,
+        "goal_requests": 1,
+    }
 
 
 def _cpu_figures(events: int, c0: float, s0: float, w0: float, sb: RemoteSandbox) -> dict[str, Any]:
@@ -184,15 +177,25 @@ def memory(n: int) -> dict[str, Any]:
     with RemoteSandbox.start(n, rate_limit=False) as sb:
         offset = (sb.now() - datetime.now(UTC)).total_seconds()
         cmd = [
-            sys.executable, "-m", "bench.memory", "--base-url", sb.base_url, "--token", sb.token,
+            sys.executable, "-m", "bench.memory", "--base-url", sb.base_url,
             "--client-id", sb.client_id, "--tenant", str(sb.tenant), "--offset-s", str(offset),
         ]  # fmt: skip
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True)  # noqa: S603
+        env = {**os.environ, "BENCH_TOKEN": sb.token}
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)  # noqa: S603
         result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         result["payments"] = sb.payments
         result["sandbox_seed_s"] = sb.seed_s
         result["goal_peak_rss_mb"] = 150
         return result
+
+
+def _say_backfill(r: dict[str, Any]) -> None:
+    say(
+        f"    wall {r['wall_s']} s vs minimum {r['minimum_s']} s ({r['pages_needed']} pages ÷ 5/s): "
+        f"{r['ratio']}x (goal <= 1.05x); 429s: client {r['client_429s']}, sandbox {r['sandbox_429s']} "
+        f"(goal 0); requests {r['requests_used']} vs minimum {r['requests_minimum']} "
+        f"(pacer {r['pacer_limit_per_window']}/5 s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,13 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine()}
     result["quick"] = args.quick
     if "1" in only:
-        say(f"[1] backfill of {args.payments:,} payments, rate limit on (25/5 s sandbox, client pacer)…")
-        r = result["backfill_rate_limited"] = backfill_rate_limited(args.payments)
         say(
-            f"    wall {r['wall_s']} s vs minimum {r['minimum_s']} s ({r['pages_needed']} pages ÷ 5/s): "
-            f"{r['ratio']}x (goal <= 1.05x); 429s: client {r['client_429s']}, sandbox {r['sandbox_429s']} "
-            f"(goal 0); requests {r['requests_used']} vs minimum {r['requests_minimum']}"
+            f"[1] backfill of {args.payments:,} payments, rate limit on (sandbox 25/5 s, the client's pacer)…"
         )
+        r = result["backfill_rate_limited"] = backfill_rate_limited(args.payments)
+        _say_backfill(r)
     if "2" in only:
         say(f"[2] CPU with the limit off, {args.payments:,} payments, sandbox in another process…")
         cpu, inc = cpu_and_incremental(args.payments)
@@ -247,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     out = args.out or RESULTS / f"{datetime.now(UTC).date().isoformat()}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and out.exists():  # a partial run updates that day's figures, keeping the others
+        result = {**json.loads(out.read_text(encoding="utf-8")), **result}
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     say(f"results: {out}")
     return 0

@@ -16,17 +16,17 @@ from typing import Any
 import jsonschema
 
 import fortnox_connector
+from fortnox_connector.auth.providers import FixedToken
 from fortnox_connector.contract.records import Event, RunSummary, TenantContext, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PACERS, PacerRegistry
 from fortnox_connector.runtime.runner import RunOutcome, run_trigger
-from fortnox_connector.secrets import Secret
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 TRIGGERS = ("payment_received", "invoice_paid")
-# Every seeded payment is emitted (half are unbooked), and the whole seed is inside the first window.
+# Every seeded payment is emitted (the bulk seed is unbooked), and the whole seed is inside the first window.
 CONFIG = TenantConfig(backfill_days=90, emit_unbooked_payments=True)
 
 
@@ -60,28 +60,22 @@ def trigger_spec(name: str) -> TriggerSpec:
     )
 
 
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self._token = Secret(token)
-
-    def access_token(self) -> Secret:
-        return self._token
-
-    def invalidate(self, token: Secret) -> None:
-        pass
-
-    def extra_headers(self) -> dict[str, str]:
-        return {}
-
-
-def make_client(base_url: str, token: str, client_id: str, tenant: int, *, paced: bool) -> FortnoxClient:
-    """The real client: the process-wide pacer (20 per 5 s) when ``paced``, none otherwise (limit off)."""
+def make_client(
+    base_url: str,
+    token: str,
+    client_id: str,
+    tenant: int,
+    *,
+    paced: bool,
+    pacers: PacerRegistry | None = None,
+) -> FortnoxClient:
+    """The real client: its process-wide pacer (or ``pacers``) when ``paced``, none otherwise (limit off)."""
     return FortnoxClient(
         tenant=str(tenant),
-        tokens=StaticTokens(token),
+        tokens=FixedToken(token),
         client_id=client_id,
         base_url=base_url,
-        pacers=PACERS if paced else PacerRegistry(limit=10**9),
+        pacers=(pacers or PACERS) if paced else PacerRegistry(limit=10**9),
     )
 
 
@@ -123,12 +117,10 @@ class CountingSink:
 def run(
     ctx: TenantContext, spec: TriggerSpec, sink: CountingSink, cursor: str | None = None
 ) -> tuple[RunOutcome, str | None]:
-    """One run to the end (``more`` false); returns the outcome and the last committed cursor."""
-    committed: list[str] = []
+    """One run to the end (``more`` false), committing to ``ctx.state``; the outcome and the last cursor."""
 
     def commit(c: str) -> None:
         ctx.state.commit_cursor(ctx.tenant, spec.name, c)
-        committed.append(c)
 
     outcome = run_trigger(ctx, spec, cursor=cursor, deliver=sink.deliver, commit=commit)
     if outcome.error is not None:

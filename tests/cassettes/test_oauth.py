@@ -51,7 +51,7 @@ def test_refresh_rotates_the_refresh_token_when_the_clock_nears_expiry(target: T
     )
     tokens = AuthorizationCodeTokens("cassette", oauth, store)
 
-    clock.now = T0 + timedelta(seconds=3000)  # 10 minutes left: inside the 5-minute margin? not yet
+    clock.now = T0 + timedelta(seconds=3000)  # 10 minutes left: outside the 5-minute margin, no refresh
     assert tokens.access_token() == Secret("<ACCESS_TOKEN_0>") and oauth.token_requests == 0
 
     clock.now = T0 + timedelta(seconds=3400)  # inside the margin: refresh
