@@ -121,3 +121,21 @@ def test_a_registered_redirect_elsewhere_is_pasted_back(sandbox: Sandbox, tmp_pa
     assert result.exit_code == 0, result.stderr
     assert landed[0].startswith(registered + "?code=")
     assert '"fortnox_tenant_id": "100001"' in result.stdout
+
+
+def test_reconnecting_to_another_company_is_refused_and_keeps_the_old_connection(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    first, other = sandbox.tenant_ids()[0], sandbox.tenant_ids()[1]
+    connect(runtime, "acme", open_url=lambda url: approve(url, company=first), timeout=5)
+    runtime.store.commit_cursor("acme", "payment_received", "cursor-of-the-first-company")
+    runtime.store.pause_tenant("acme", "must reconnect")
+    old = runtime.store.load_token("acme")
+    with pytest.raises(ConfigError, match="another Fortnox company") as info:
+        connect(runtime, "acme", open_url=lambda url: approve(url, company=other), timeout=5)
+    assert info.value.tenant == "acme"
+    assert info.value.hint is not None and "fortnox-connector connect acme" in info.value.hint
+    record = runtime.store.require_tenant("acme")
+    assert record.fortnox_tenant_id == str(first) and record.paused  # still bound to the first company
+    kept = runtime.store.load_token("acme")
+    assert old is not None and kept is not None and kept.refresh_token == old.refresh_token
