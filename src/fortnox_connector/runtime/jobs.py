@@ -170,15 +170,25 @@ def _run(
     clock: Callable[[], float],
 ) -> None:
     store = runtime.store
-    result.cursor = delivery.drain()  # what a crashed run left behind goes first
-    result.redelivered = delivery.delivered
+
+    def checkpointed(step: Callable[[], object]) -> None:
+        """Run ``step``; tell observers of the cursor it committed, also when delivery then failed."""
+        before = store.load_cursor(result.tenant, trigger.name)
+        try:
+            step()
+        finally:
+            after = store.load_cursor(result.tenant, trigger.name)
+            if after is not None and after != before:
+                runtime.catalog.checkpoint(result.tenant, trigger.name, after)
 
     def commit(cursor: str) -> None:
-        before = store.load_cursor(result.tenant, trigger.name)
-        delivery.commit(cursor)
-        after = store.load_cursor(result.tenant, trigger.name)
-        if after is not None and after != before:
-            runtime.catalog.checkpoint(result.tenant, trigger.name, after)
+        checkpointed(lambda: delivery.commit(cursor))
+
+    try:
+        checkpointed(delivery.drain)  # what a crashed run left behind goes first
+    finally:
+        result.redelivered = delivery.delivered
+    result.cursor = store.load_cursor(result.tenant, trigger.name)
 
     with runtime.context(result.tenant) as ctx:
         outcome = run_trigger(
