@@ -346,3 +346,20 @@ def test_connect_adopts_a_refresh_token_once(app: App, invoke: Invoke, sandbox: 
     assert seed not in first.stdout + first.stderr + again.stdout + again.stderr
     checks = {c["check"]: c for c in _json(invoke("check", "acme", "--json"))}
     assert checks["auth"]["ok"]
+
+
+def test_bad_json_input_names_the_tenant_and_the_fix(invoke: Invoke, tmp_path: Path) -> None:
+    invoke("tenants", "add", "acme")
+    cases = [
+        ("tenants", "set", "acme", "--config", "[1, 2]"),
+        ("tenants", "set", "acme", "--config", "{not json"),
+        ("tenants", "set", "acme", "--config", f"@{tmp_path / 'missing.json'}"),
+        ("tenants", "set", "acme", "--set", "no-equals-sign"),
+        ("tenants", "add", "beta", "--config", "[1, 2]"),
+        ("act", "acme", "get_invoice", "--input", "[1]"),
+    ]
+    for args in cases:
+        result = invoke(*args, *(("--json",) if args[0] == "tenants" else ()), code=1)
+        error = json.loads(result.stderr)  # act prints its errors as JSON always
+        assert error["tenant"] == (args[2] if args[0] == "tenants" else args[1]), (args, error)
+        assert error["hint"], (args, error)

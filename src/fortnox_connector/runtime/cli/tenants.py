@@ -14,7 +14,7 @@ from fortnox_connector.runtime.cli.app import (
     json_option,
     out_console,
     parse_pairs,
-    read_json_arg,
+    read_json_object,
 )
 from fortnox_connector.runtime.context import Runtime, config_to_json, tenant_config
 from fortnox_connector.runtime.store.base import AuthMode, TenantRecord
@@ -45,15 +45,12 @@ def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
 
 
 def _config_from(
-    config: str | None, sets: tuple[str, ...], base: dict[str, Any] | None = None
+    tenant: str, config: str | None, sets: tuple[str, ...], base: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     data: dict[str, Any] = dict(base or {})
     if config is not None:
-        loaded = read_json_arg(config, "--config")
-        if not isinstance(loaded, dict):
-            raise ConfigError("--config must be a JSON object", field="--config")
-        data.update(loaded)
-    data.update(parse_pairs(sets, "--set"))
+        data.update(read_json_object(config, "--config", tenant=tenant))
+    data.update(parse_pairs(sets, "--set", tenant=tenant))
     return data
 
 
@@ -88,7 +85,7 @@ def add(
     """Add TENANT (then run `connect TENANT`)."""
     app = app_of(ctx)
     runtime = app.runtime()
-    data = _config_from(config, sets)
+    data = _config_from(tenant, config, sets)
     tenant_config(data, tenant)  # validate before anything is stored
     mode: AuthMode = "client_credentials" if service_account else "authorization_code"
     record = runtime.store.add_tenant(
@@ -123,7 +120,7 @@ def set_config(
     app = app_of(ctx)
     runtime = app.runtime()
     runtime.store.require_tenant(tenant)
-    data = _config_from(config, sets, runtime.store.load_config(tenant))
+    data = _config_from(tenant, config, sets, runtime.store.load_config(tenant))
     for key in unset:
         data.pop(key, None)
     effective = tenant_config(data, tenant)
