@@ -155,3 +155,18 @@ def test_observers_hear_of_every_committed_cursor_also_from_the_outbox(
         assert catalog.seen == ["2", "3"]  # the drain's cursor, then page 2's before page 3 failed
         run_tenant_trigger(rt, "acme", page_trigger(limit=5), ListSink())
         assert catalog.seen == ["2", "3", "4", "5"]  # page 3 from the outbox, then page 4
+
+
+def test_an_action_that_crashes_is_recorded_as_finished_with_its_error(runtime: Runtime) -> None:
+    from typing import Any
+
+    from fortnox_connector.runtime.cli.running import run_action
+
+    def buggy(ctx: Any, data: Any) -> Any:
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError):
+        run_action(runtime, "acme", "register_payment", buggy, {})
+    [run] = runtime.store.list_runs("acme")
+    assert run.trigger == "act:register_payment" and run.finished_at is not None
+    assert run.error is not None and "crashed: KeyError" in run.error

@@ -194,3 +194,15 @@ def test_a_bug_in_one_tenants_run_does_not_stop_the_others(
     assert "the run failed unexpectedly" in caplog.text
     [run] = runtime.store.list_runs("buggy")
     assert run.error is not None and "crashed" in run.error  # run history says so too
+
+
+def test_a_sink_that_cannot_be_made_is_reported_with_its_fix(runtime: Runtime, clock: FakeClock) -> None:
+    from fortnox_connector.errors import ConfigError
+
+    def factory() -> ListSink:
+        raise ConfigError("the receiver's certificate is missing", hint="give the sink its cert= option")
+
+    [report] = Scheduler(runtime, factory, triggers=[PAGES], clock=clock).run_all()
+    assert report.error is not None and report.error.tenant == "acme"
+    assert report.error.hint == "give the sink its cert= option" and not report.results
+    assert runtime.store.load_cursor("acme", PAGES) is None

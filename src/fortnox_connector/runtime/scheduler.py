@@ -196,7 +196,11 @@ class Scheduler:
 
     def _run_triggers(self, report: TenantRun) -> None:
         tenant = report.tenant
-        sink = self.sink_factory()
+        try:
+            sink = self.sink_factory()
+        except ConnectorError as exc:  # e.g. a plugin sink's configuration: its own message and fix
+            report.error = exc.with_tenant(tenant)
+            return
         try:
             for name in self.triggers:
                 try:

@@ -121,6 +121,9 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
             store.pause_tenant(tenant, str(exc))
         store.finish_run(run_id, error=str(exc))
         raise
+    except BaseException as exc:  # a bug, or Ctrl-C: run history must not show the action as running
+        store.finish_run(run_id, error=f"crashed: {type(exc).__name__}")
+        raise
     store.finish_run(run_id, summary={"ok": True})
     return output
 
