@@ -363,3 +363,25 @@ def test_bad_json_input_names_the_tenant_and_the_fix(invoke: Invoke, tmp_path: P
         error = json.loads(result.stderr)  # act prints its errors as JSON always
         assert error["tenant"] == (args[2] if args[0] == "tenants" else args[1]), (args, error)
         assert error["hint"], (args, error)
+
+
+def test_run_times_are_shown_in_the_tenants_time_zone(app: App) -> None:
+    from zoneinfo import ZoneInfo
+
+    runner = CliRunner()
+    runner.invoke(cli, ["tenants", "add", "acme"], obj=app, catch_exceptions=False)
+    runner.invoke(cli, ["tenants", "add", "ny", "--set", "timezone=America/New_York"], obj=app)
+    store = app.runtime().store
+    expected = {}
+    for tenant, zone in (("acme", "Europe/Stockholm"), ("ny", "America/New_York")):
+        store.finish_run(store.start_run(tenant, PAGES), summary={"delivered": 1})
+        [run] = store.list_runs(tenant)
+        local = run.started_at.astimezone(ZoneInfo(zone))
+        expected[tenant] = (local.strftime("%Y-%m-%d %H:%M"), local.strftime("%Z"))
+    app.close()
+    for tenant, (minute, zone_name) in expected.items():
+        out = runner.invoke(cli, ["tenants", "show", tenant], obj=app, env={"COLUMNS": "200"}).stdout
+        assert f"{minute}:" in out and zone_name in out, out
+    listing = runner.invoke(cli, ["tenants", "list"], obj=app, env={"COLUMNS": "200"}).stdout
+    assert f"{expected['acme'][0]} {expected['acme'][1]}" in listing, listing
+    assert f"{expected['ny'][0]} {expected['ny'][1]}" in listing, listing
