@@ -206,3 +206,16 @@ def test_a_sink_that_cannot_be_made_is_reported_with_its_fix(runtime: Runtime, c
     assert report.error is not None and report.error.tenant == "acme"
     assert report.error.hint == "give the sink its cert= option" and not report.results
     assert runtime.store.load_cursor("acme", PAGES) is None
+
+
+def test_a_slot_in_the_hour_the_clocks_go_back_runs_once(runtime: Runtime, clock: FakeClock) -> None:
+    runtime.store.save_config("acme", {"schedule": "30 2 * * *"})
+    scheduler = _scheduler(runtime, clock)
+    clock.now = datetime(2026, 10, 25, 2, 30, tzinfo=STHLM, fold=0)  # 02:30 summer time (UTC+2)
+    assert _ran(scheduler.run_due()) == ["acme"]
+    clock.now = datetime(2026, 10, 25, 2, 30, tzinfo=STHLM, fold=1)  # an hour later: 02:30 again (UTC+1)
+    assert clock.now.utcoffset() != datetime(2026, 10, 25, 2, 30, tzinfo=STHLM).utcoffset()
+    assert _ran(scheduler.run_due()) == []
+    assert _ran(_scheduler(runtime, clock).run_due()) == []  # nor after a restart
+    record = runtime.store.require_tenant("acme")
+    assert scheduler.next_due(record) == datetime(2026, 10, 26, 2, 30, tzinfo=STHLM)

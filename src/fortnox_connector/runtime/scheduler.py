@@ -120,7 +120,13 @@ class Scheduler:
         """The first scheduled time after the tenant's last run (or the last slot tried here), aware."""
         expr, zone = schedule_of(self.runtime, record)
         after = self.last_run(record).astimezone(zone)
-        nxt: datetime = croniter(expr, after).get_next(datetime)
+        slots = croniter(expr, after)
+        nxt: datetime = slots.get_next(datetime)
+        # When the clocks go back an hour repeats; croniter yields its slots twice (02:30 CEST, then
+        # 02:30 CET). Cron runs a wall-clock time once: a slot not later on the wall than the last run is
+        # that repeat. (Same-zone datetimes compare by wall time anyway, ignoring ``fold``: said openly.)
+        while nxt.replace(tzinfo=None) <= after.replace(tzinfo=None):
+            nxt = slots.get_next(datetime)
         return nxt
 
     def due(self, now: datetime | None = None) -> tuple[list[TenantRecord], list[TenantRun]]:
