@@ -170,3 +170,25 @@ def test_an_action_that_crashes_is_recorded_as_finished_with_its_error(runtime: 
     [run] = runtime.store.list_runs("acme")
     assert run.trigger == "act:register_payment" and run.finished_at is not None
     assert run.error is not None and "crashed: KeyError" in run.error
+
+
+def test_a_tenant_paused_while_the_run_waited_for_its_lock_is_not_run(
+    runtime: Runtime, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections.abc import Iterator as It
+    from contextlib import contextmanager
+
+    real_lock = runtime.store.lock
+
+    @contextmanager
+    def lock(name: str) -> It[None]:
+        with real_lock(name):
+            runtime.store.pause_tenant("acme", "Fortnox refused the refresh token")  # the run before us
+            yield
+
+    monkeypatch.setattr(runtime.store, "lock", lock)
+    before = sandbox.stats.token_requests
+    result = run_tenant_trigger(runtime, "acme", page_trigger(limit=5), ListSink())
+    assert result.skipped and isinstance(result.error, TenantPaused)
+    assert result.error.tenant == "acme" and "connect acme" in str(result.error)
+    assert runtime.store.list_runs("acme") == [] and sandbox.stats.token_requests == before
