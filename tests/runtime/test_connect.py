@@ -139,3 +139,24 @@ def test_reconnecting_to_another_company_is_refused_and_keeps_the_old_connection
     assert record.fortnox_tenant_id == str(first) and record.paused  # still bound to the first company
     kept = runtime.store.load_token("acme")
     assert old is not None and kept is not None and kept.refresh_token == old.refresh_token
+
+
+def test_observers_hear_of_the_token_a_connect_stores(sandbox: Sandbox, tmp_path: Path) -> None:
+    from fortnox_connector.contract.state import Token
+    from fortnox_connector.runtime.catalog import StaticCatalog
+
+    class Observed(StaticCatalog):
+        def __init__(self) -> None:
+            super().__init__({})
+            self.tokens: list[tuple[str, Token]] = []
+
+        def token_refreshed(self, tenant: str, token: Token) -> None:
+            self.tokens.append((tenant, token))
+
+    catalog = Observed()
+    company = sandbox.tenant_ids()[0]
+    with make_runtime(sandbox, tmp_path, catalog=catalog) as rt:
+        connect(rt, "acme", open_url=lambda url: approve(url, company=company), timeout=5)
+        stored = rt.store.load_token("acme")
+    assert stored is not None
+    assert [(t, tok.expires_at) for t, tok in catalog.tokens] == [("acme", stored.expires_at)]

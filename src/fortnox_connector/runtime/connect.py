@@ -229,6 +229,7 @@ def _store_connection(runtime: Runtime, tenant: str, token: Token) -> None:
                 "could not store the new Fortnox token", tenant=tenant, hint="retry the connect step."
             )
     log.info("stored a new Fortnox connection for tenant %s", tenant)
+    runtime.catalog.token_refreshed(tenant, token)  # observers get its expiry and scope only
 
 
 def parse_redirect(url: str) -> Callback:
@@ -337,7 +338,9 @@ def adopt_connection(
         had_token = runtime.store.load_token(tenant) is not None
         oauth = runtime.new_oauth(tenant=tenant)
         try:
-            token = adopt_refresh_token(tenant, oauth, runtime.store, refresh_token)
+            token = adopt_refresh_token(
+                tenant, oauth, runtime.store, refresh_token, on_refresh=runtime.catalog.token_refreshed
+            )
         finally:
             oauth.close()
         database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
