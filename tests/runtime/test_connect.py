@@ -160,3 +160,20 @@ def test_observers_hear_of_the_token_a_connect_stores(sandbox: Sandbox, tmp_path
         stored = rt.store.load_token("acme")
     assert stored is not None
     assert [(t, tok.expires_at) for t, tok in catalog.tokens] == [("acme", stored.expires_at)]
+
+
+def test_a_seeded_refresh_token_of_another_company_is_refused_and_not_kept(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    from fortnox_connector.runtime.connect import adopt_connection
+    from fortnox_connector.secrets import Secret
+
+    first, other = sandbox.tenant_ids()[0], sandbox.tenant_ids()[1]
+    connect(runtime, "acme", open_url=lambda url: approve(url, company=first), timeout=5)
+    runtime.store.delete_token("acme")  # e.g. consent revoked: the tenant waits for a new connection
+    seed = Secret(str(sandbox.issue_token(other)["refresh_token"]))
+    with pytest.raises(ConfigError, match="another Fortnox company") as info:
+        adopt_connection(runtime, "acme", seed)
+    assert info.value.tenant == "acme"
+    assert runtime.store.load_token("acme") is None  # never polled with the other company's token
+    assert runtime.store.require_tenant("acme").fortnox_tenant_id == str(first)
