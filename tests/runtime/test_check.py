@@ -79,6 +79,9 @@ def test_a_token_of_another_company_fails_the_company_check(runtime: Runtime, sa
     items = check_tenant(runtime, "acme")
     assert _failed(items) == ["company"]
     assert "reconnect" in (_by_name(items)["company"].hint or "")
+    # the fix names the command and the company to pick (connect refuses any other)
+    assert "fortnox-connector connect acme" in (_by_name(items)["company"].hint or "")
+    assert str(sandbox.tenant_ids()[1]) in (_by_name(items)["company"].hint or "")
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=5), -timedelta(minutes=5)])

@@ -107,7 +107,11 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
                         "company",
                         same,
                         f"{info.company_name} (DatabaseNumber {info.database_number})",
-                        None if same else "the token belongs to another company than before: reconnect",
+                        None
+                        if same
+                        else "the token belongs to another company than before: reconnect with "
+                        f"`fortnox-connector connect {tenant}` and pick DatabaseNumber "
+                        f"{record.fortnox_tenant_id}",
                     )
                 )
             except ConnectorError:
