@@ -108,3 +108,11 @@ def test_a_tenant_never_connected_stops_at_auth(runtime: Runtime) -> None:
     items = check_tenant(runtime, "new")
     assert [i.name for i in items] == ["auth"] and not items[0].ok
     assert "connect new" in (items[0].hint or "")
+
+
+def test_a_paused_tenant_is_told_the_command_that_resumes_it(runtime: Runtime, sandbox: Sandbox) -> None:
+    add_connected(runtime, sandbox, "acme", sandbox.tenant_ids()[0])
+    runtime.store.pause_tenant("acme", "Fortnox refused the refresh token")
+    paused = _by_name(check_tenant(runtime, "acme"))["paused"]
+    assert not paused.ok and "refresh token" in paused.detail
+    assert "fortnox-connector connect acme" in (paused.hint or "")

@@ -78,7 +78,14 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
     items: list[CheckItem] = []
     record = runtime.store.require_tenant(tenant)
     if record.paused:
-        items.append(CheckItem("paused", False, record.paused_reason or "paused", "run `connect` again"))
+        items.append(
+            CheckItem(
+                "paused",
+                False,
+                record.paused_reason or "paused",
+                f"run `fortnox-connector connect {tenant}` (that resumes it)",
+            )
+        )
     try:
         tokens = runtime.token_provider(record)
         try:
