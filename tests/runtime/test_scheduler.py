@@ -219,3 +219,13 @@ def test_a_slot_in_the_hour_the_clocks_go_back_runs_once(runtime: Runtime, clock
     assert _ran(_scheduler(runtime, clock).run_due()) == []  # nor after a restart
     record = runtime.store.require_tenant("acme")
     assert scheduler.next_due(record) == datetime(2026, 10, 26, 2, 30, tzinfo=STHLM)
+
+
+def test_a_paused_tenant_is_logged_with_the_command_that_resumes_it(
+    runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime.store.pause_tenant("acme", "Fortnox refused the refresh token")
+    _scheduler(runtime, clock).run_all()
+    [line] = [r for r in caplog.records if "paused" in r.getMessage()]
+    assert "fortnox-connector connect acme" in line.getMessage()
+    assert "Fortnox refused the refresh token" in line.getMessage()

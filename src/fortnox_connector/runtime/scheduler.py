@@ -228,8 +228,13 @@ class Scheduler:
 
     def _report(self, report: TenantRun) -> None:
         if report.paused:
+            reason = report.paused_reason or next((str(r.error) for r in report.results if r.paused), "")
             log.warning(
-                "tenant %s is paused and must reconnect", report.tenant, extra={"tenant": report.tenant}
+                "tenant %s is paused (%s); run `fortnox-connector connect %s` to reconnect and resume it",
+                report.tenant,
+                reason,
+                report.tenant,
+                extra={"tenant": report.tenant},
             )
         elif report.error is not None:
             log.error("%s", report.error, extra={"tenant": report.tenant})
