@@ -229,3 +229,13 @@ def test_a_paused_tenant_is_logged_with_the_command_that_resumes_it(
     [line] = [r for r in caplog.records if "paused" in r.getMessage()]
     assert "fortnox-connector connect acme" in line.getMessage()
     assert "Fortnox refused the refresh token" in line.getMessage()
+
+
+def test_many_actions_after_the_last_run_do_not_make_a_tenant_due(runtime: Runtime, clock: FakeClock) -> None:
+    scheduler = _scheduler(runtime, clock)
+    clock.now = datetime(2026, 3, 2, 23, 0, tzinfo=STHLM)
+    assert _ran(scheduler.run_due()) == ["acme"]
+    for _ in range(201):  # more than the 200 newest runs the scheduler once looked through
+        runtime.store.start_run("acme", "act:register_payment")
+    clock.advance(minutes=5)
+    assert _scheduler(runtime, clock).run_due() == []  # `serve --due` from cron: a fresh process each time

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Wait = Callable[[float], bool]  # wait up to n seconds; True when asked to stop
 SinkFactory = Callable[[], Sink]
-RECENT_RUNS = 200  # how far back run history is read to find a tenant's last scheduled run
 MAX_IDLE_S = 60.0  # look again at least this often (new tenants, resumed tenants, changed schedules)
 
 
@@ -108,10 +107,9 @@ class Scheduler:
     def last_run(self, record: TenantRecord) -> datetime:
         """When the tenant last ran (the latest start among its triggers' runs), or when it was added."""
         latest = record.created_at
-        # Newest first; actions (``act:…``) are in run history too, so look past a few of them.
-        for run in self.runtime.store.list_runs(record.id, limit=RECENT_RUNS):
-            if run.trigger in self.triggers:
-                latest = max(latest, run.started_at)
+        # Only this scheduler's triggers: actions (``act:…``, any number of them) are in run history too.
+        for run in self.runtime.store.list_runs(record.id, triggers=self.triggers, limit=1):
+            latest = max(latest, run.started_at)
         with self._guard:
             attempted = self._attempted.get(record.id)
         return max(latest, attempted) if attempted is not None else latest
