@@ -215,8 +215,9 @@ def _check_same_company(runtime: Runtime, tenant: str, database_number: str) -> 
             f"tenant's ({bound}); nothing was changed",
             field="fortnox_tenant_id",
             tenant=tenant,
-            hint=f"run `fortnox-connector connect {tenant}` again and pick company {bound} in Fortnox, "
-            "or add the other company as a tenant of its own",
+            hint=f"run `fortnox-connector connect {tenant}` again and pick company {bound} in Fortnox; "
+            "add the other company as a tenant of its own; or, if the tenant was never meant to be "
+            f"{bound}, `fortnox-connector tenants remove {tenant}` (its cursors go too) and connect again",
         )
 
 
