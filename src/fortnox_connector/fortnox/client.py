@@ -326,7 +326,7 @@ class FortnoxClient:
         items = data.get(key)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise self._malformed("GET", path, f"the answer has no list of objects under {key!r}")
-        meta = parse_meta(data, page, len(items))
+        meta = parse_meta(data, page, len(items), int(query["limit"]))
         if meta is None:
             raise self._malformed("GET", path, "its MetaInformation cannot be read")
         return Page(
