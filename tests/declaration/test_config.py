@@ -98,3 +98,10 @@ def test_a_config_that_is_not_a_mapping() -> None:
     with pytest.raises(ConfigError, match="must be a mapping") as err:
         parse_config(["backfill_days"], tenant="acme")  # type: ignore[arg-type]
     assert err.value.tenant == "acme"
+
+
+def test_whole_floats_for_integer_settings_become_ints() -> None:
+    """JSON Schema counts 30.0 as an integer; the config must hold ints, e.g. for a bookkeeping account."""
+    config = parse_config({"backfill_days": 30.0, "default_mode_of_payment_account": 1930.0})
+    assert config.backfill_days == 30 and type(config.backfill_days) is int
+    assert type(config.default_mode_of_payment_account) is int

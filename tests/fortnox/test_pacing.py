@@ -224,3 +224,26 @@ def test_pacer_is_thread_safe(clock: FakeClock) -> None:
     assert pacer.stats().acquired == 100
     assert len(departures) == 100
     assert max_in_window(departures, 1.0) <= 5
+
+
+def test_an_interrupt_right_after_taking_a_slot_still_frees_it(
+    make_client: Make, server: FakeFortnox, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a KeyboardInterrupt (or any error) between acquire() and the exchange must not keep the slot for ever:
+    # the pair would be left with 24 requests per window, then 23, ... and finally none
+    server.payments = [payment(1)]
+    client = make_client()
+    counted = client._count
+
+    def interrupted(throttled: bool = False) -> None:
+        monkeypatch.setattr(client, "_count", counted)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(client, "_count", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.get_invoice_payment("1")
+    clock.now += 2 * FORTNOX_WINDOW  # every slot an answer released has expired by now
+    for _ in range(FORTNOX_LIMIT):
+        client.get_invoice_payment("1")
+    assert client.pacer.stats().waits == 0
+    assert server.rejected == 0

@@ -143,3 +143,25 @@ def test_ids_cannot_change_the_path(make_client: Make, server: FakeFortnox) -> N
 def test_request_returns_none_for_empty_answers(make_client: Make, server: FakeFortnox) -> None:
     server.queue("DELETE", "/3/invoicepayments/9", httpx.Response(204))
     assert make_client().request("DELETE", "/3/invoicepayments/9") is None
+
+
+@pytest.mark.parametrize("count", [1000, 1001])
+def test_a_list_without_meta_information_is_paged_until_a_short_page(
+    make_client: Make, server: FakeFortnox, count: int
+) -> None:
+    """Fortnox documents MetaInformation on every list; if an answer lacks it, a full page is not the last."""
+    server.payments = [payment(n) for n in range(1, count + 1)]
+    route = server.route
+
+    def without_meta(request: httpx.Request) -> httpx.Response:
+        answer = route(request)
+        body = answer.json()
+        body.pop("MetaInformation", None)
+        return json_response(answer.status_code, body)
+
+    server.route = without_meta  # type: ignore[method-assign]
+    pages = list(make_client().iter_pages("/3/invoicepayments", "InvoicePayments"))
+    numbers = [item["Number"] for p in pages for item in p.items]
+    assert numbers == [str(n) for n in range(1, count + 1)]  # nothing after the first 500 is skipped
+    assert [p.total_resources for p in pages] == sorted(p.total_resources for p in pages)  # never shrinks
+    assert pages[-1].last

@@ -138,10 +138,18 @@ def test_rate_as_a_string_keeps_its_digits() -> None:
     assert exact(parse(CurrencyRate="10,5").currency_rate) == exact(Decimal("10.5"))
 
 
-def test_non_finite_numbers_read_as_the_general_reader_does() -> None:
-    p = parse(InvoiceTotal=math.inf, AmountCurrency=math.nan)
-    assert p.invoice_total == Decimal("Infinity")
-    assert p.amount_currency is not None and p.amount_currency.is_nan()
+@pytest.mark.parametrize("wire", [math.inf, math.nan, "NaN", "Infinity", "-inf", Decimal("NaN")])
+@pytest.mark.parametrize("field", ["Amount", "AmountCurrency", "InvoiceTotal"])
+def test_non_finite_money_is_malformed_never_an_amount(field: str, wire: object) -> None:
+    """NaN or Infinity is no amount: the record names the field instead of an event saying "NaN.00"."""
+    with pytest.raises(MalformedRecord) as info:
+        parse(**{field: wire})
+    assert info.value.field == field
+
+
+def test_json_nan_and_infinity_reach_the_records_as_text_and_are_refused() -> None:
+    raw = loads_lenient(b'{"Amount": NaN, "InvoiceTotal": Infinity}')
+    assert raw == {"Amount": "NaN", "InvoiceTotal": "Infinity"}
 
 
 @pytest.mark.parametrize(

@@ -131,3 +131,24 @@ def test_nothing_changed_costs_one_request(
 
     assert client.requests_sent - before == 1 and outcome.summary.requests == 1
     assert outcome.summary.events == 0 and outcome.complete
+
+
+def test_an_invoice_paid_by_a_payment_not_yet_booked_is_announced(
+    sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host]
+) -> None:
+    # docs/triggers.md: invoice_paid follows Fortnox's Balance, which unbooked payments already lower, so it
+    # announces the invoice while payment_received (booked only, by default) has not announced the payment
+    payments, invoices = make_host(), make_host()
+    payments.run()
+    invoices.run(INVOICES)
+    doc = _invoice(sandbox, sandbox_tenant, Total="500.00")
+    sandbox.advance(600)
+    paid = sandbox.add_payment(sandbox_tenant, doc, AmountCurrency="500.00", PaymentDate="2026-03-02")
+    assert paid["Booked"] is False
+    sandbox.advance(3600)
+
+    assert payments.run().summary.events == 0
+    invoices.run(INVOICES)
+
+    assert str(doc) in _docs(invoices)
+    assert not [p for p in payments.payloads() if p["payment_number"] == paid["Number"]]

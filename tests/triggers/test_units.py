@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -107,3 +107,22 @@ def test_money_is_never_rounded() -> None:
 def test_payment_keys_name_the_state() -> None:
     assert payment_key("acme", "42", True) == "fortnox:acme:payment:42:booked"
     assert payment_key("acme", "42", False) == "fortnox:acme:payment:42:unbooked"
+
+
+@pytest.mark.parametrize(
+    "started",
+    [
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),  # 03:30 CEST: 90 minutes back crosses the skipped hour
+        datetime(2026, 10, 25, 0, 50, tzinfo=UTC),  # 02:50 CEST, the first of the two 02:50s
+        datetime(2026, 10, 25, 1, 50, tzinfo=UTC),  # 02:50 CET, the second
+        datetime(2026, 10, 25, 2, 30, tzinfo=UTC),  # 03:30 CET
+    ],
+)
+@pytest.mark.parametrize("minutes", [65, 90])
+def test_next_since_subtracts_real_time_whatever_zone_ctx_now_gives(started: datetime, minutes: int) -> None:
+    # ctx.now may be Stockholm-zoned (the sandbox's clock is): arithmetic on a zoneinfo datetime is wall-clock
+    # arithmetic, which would ask from an hour later after the spring jump; the window must not depend on it
+    expected = started - timedelta(minutes=minutes)
+    for zoned in (started, started.astimezone(STOCKHOLM), started.astimezone(timezone(timedelta(hours=5)))):
+        since = next_since(zoned, minutes)
+        assert since.astimezone(UTC) == expected and wall_minute(since) == wall_minute(expected)

@@ -304,21 +304,26 @@ def _drop_orphans(
 ) -> list[SkippedPlugin]:
     """Skip installed plugins whose triggers or actions name a connector nobody registers (broken too).
 
-    A plugin the host passed is left in place: the manager's constructor raises for it.
+    A plugin the host passed is left in place: the manager's constructor raises for it. Repeated until none
+    is left: a skipped plugin takes its own connectors with it, which may orphan another plugin's records.
     """
-    known = {c.name for o in offers for c in o.connectors}
     skipped: list[SkippedPlugin] = []
-    for offer in list(offers):
-        source = installed.get(offer.plugin)
-        records: list[TriggerSpec | ActionSpec] = [*offer.triggers, *offer.actions]
-        orphan = next((r for r in records if r.connector not in known), None)
-        if orphan is None or source is None:
-            continue
-        offers.remove(offer)
-        pm.unregister(name=offer.plugin)
-        del installed[offer.plugin]
-        reason = f"it names the connector {orphan.connector!r}, which no plugin registers"
-        skipped.append(_skip(source, ConfigError(reason), stacklevel=4))
+    dropped = True
+    while dropped:
+        dropped = False
+        known = {c.name for o in offers for c in o.connectors}
+        for offer in list(offers):
+            source = installed.get(offer.plugin)
+            records: list[TriggerSpec | ActionSpec] = [*offer.triggers, *offer.actions]
+            orphan = next((r for r in records if r.connector not in known), None)
+            if orphan is None or source is None:
+                continue
+            offers.remove(offer)
+            pm.unregister(name=offer.plugin)
+            del installed[offer.plugin]
+            reason = f"it names the connector {orphan.connector!r}, which no plugin registers"
+            skipped.append(_skip(source, ConfigError(reason), stacklevel=4))
+            dropped = True
     return skipped
 
 

@@ -60,6 +60,8 @@ def parse_config(
     values = coerce_strings(data, tenant=tenant) if from_strings else dict(data)
     values = {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}
     check(values, CONFIG_SCHEMA, what=what, tenant=tenant, hint=None)
+    # JSON Schema counts 30.0 as an integer; the config keeps ints (an account number, a day count) exact.
+    values = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
     schedule = str(values.get("schedule", DEFAULT_SCHEDULE)).strip()
     if not croniter.is_valid(schedule):
         raise ConfigError(

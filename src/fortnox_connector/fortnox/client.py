@@ -326,7 +326,7 @@ class FortnoxClient:
         items = data.get(key)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise self._malformed("GET", path, f"the answer has no list of objects under {key!r}")
-        meta = parse_meta(data, page, len(items))
+        meta = parse_meta(data, page, len(items), int(query["limit"]))
         if meta is None:
             raise self._malformed("GET", path, "its MetaInformation cannot be read")
         return Page(
@@ -410,7 +410,6 @@ class FortnoxClient:
             if content is not None:
                 headers["Content-Type"] = "application/json"
             self.pacer.acquire()
-            self._count()
             try:
                 response = self._send(method, path, query, content, headers)
             except _NOT_SENT as exc:
@@ -460,8 +459,12 @@ class FortnoxClient:
     def _send(
         self, method: str, path: str, query: dict[str, Any], content: bytes | None, headers: dict[str, str]
     ) -> httpx.Response:
-        """One HTTP exchange inside the pacer's slot, released when the answer is read (or it failed)."""
+        """One HTTP exchange inside the pacer's slot, released when the answer is read (or it failed).
+
+        Counted inside the ``try``: anything raised after ``acquire()`` (a KeyboardInterrupt) frees the slot.
+        """
         try:
+            self._count()
             return self._http.request(method, path, params=query, content=content, headers=headers)
         finally:
             self.pacer.release()

@@ -40,16 +40,20 @@ def dec(raw: Mapping[str, Any], name: str, resource: str, default: Decimal | Non
     if isinstance(value, bool):
         raise MalformedRecord(resource, name, value)
     if isinstance(value, int | Decimal):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))  # repr keeps the shortest round-trip form: 0.1 -> Decimal('0.1')
-    if isinstance(value, str):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))  # repr keeps the shortest round-trip form: 0.1 -> Decimal('0.1')
+    elif isinstance(value, str):
         text = value.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
         try:
-            return Decimal(text)
+            result = Decimal(text)
         except InvalidOperation:
             raise MalformedRecord(resource, name, value) from None
-    raise MalformedRecord(resource, name, value)
+    else:
+        raise MalformedRecord(resource, name, value)
+    if not result.is_finite():  # NaN or Infinity is no amount: never let it reach an event as "NaN.00"
+        raise MalformedRecord(resource, name, value)
+    return result
 
 
 def req_dec(raw: Mapping[str, Any], name: str, resource: str) -> Decimal:
@@ -245,21 +249,33 @@ class InvoicePayment:
         number = v if v.__class__ is str and v else req_text(raw, "Number", r)
         v = get("Amount")
         c = v.__class__
-        amount = v if c is Decimal else Decimal(v) if c is int else req_dec(raw, "Amount", r)
+        amount = (
+            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else req_dec(raw, "Amount", r)
+        )
         v = get("AmountCurrency")
         c = v.__class__
-        amount_currency = v if c is Decimal else Decimal(v) if c is int else dec(raw, "AmountCurrency", r)
+        amount_currency = (
+            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else dec(raw, "AmountCurrency", r)
+        )
         v = get("Currency")
         currency = (v if v is None or v.__class__ is str else text(raw, "Currency")) or "SEK"
         v = get("CurrencyRate")
         c = v.__class__
         currency_rate = (
-            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyRate", r, _ONE)
+            v
+            if c is Decimal and v.is_finite()
+            else Decimal(v)
+            if c is int
+            else dec(raw, "CurrencyRate", r, _ONE)
         ) or _ONE
         v = get("CurrencyUnit")
         c = v.__class__
         currency_unit = (
-            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyUnit", r, _ONE)
+            v
+            if c is Decimal and v.is_finite()
+            else Decimal(v)
+            if c is int
+            else dec(raw, "CurrencyUnit", r, _ONE)
         ) or _ONE
         v = get("Booked")
         booked = v if v is True or v is False else boolean(raw, "Booked", r)
@@ -287,7 +303,9 @@ class InvoicePayment:
         due_date = cached_day(raw, "InvoiceDueDate", r)
         v = get("InvoiceTotal")
         c = v.__class__
-        invoice_total = v if c is Decimal else Decimal(v) if c is int else dec(raw, "InvoiceTotal", r)
+        invoice_total = (
+            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else dec(raw, "InvoiceTotal", r)
+        )
         v = get("ExternalInvoiceReference1")
         reference1 = (
             (v or None) if v is None or v.__class__ is str else text(raw, "ExternalInvoiceReference1")
@@ -398,19 +416,29 @@ class Invoice:
         v = get("CurrencyRate")
         c = v.__class__
         currency_rate = (
-            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyRate", r, _ONE)
+            v
+            if c is Decimal and v.is_finite()
+            else Decimal(v)
+            if c is int
+            else dec(raw, "CurrencyRate", r, _ONE)
         ) or _ONE
         v = get("CurrencyUnit")
         c = v.__class__
         currency_unit = (
-            v if c is Decimal else Decimal(v) if c is int else dec(raw, "CurrencyUnit", r, _ONE)
+            v
+            if c is Decimal and v.is_finite()
+            else Decimal(v)
+            if c is int
+            else dec(raw, "CurrencyUnit", r, _ONE)
         ) or _ONE
         v = get("Total")
         c = v.__class__
-        total = v if c is Decimal else Decimal(v) if c is int else req_dec(raw, "Total", r)
+        total = v if c is Decimal and v.is_finite() else Decimal(v) if c is int else req_dec(raw, "Total", r)
         v = get("Balance")
         c = v.__class__
-        balance = v if c is Decimal else Decimal(v) if c is int else req_dec(raw, "Balance", r)
+        balance = (
+            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else req_dec(raw, "Balance", r)
+        )
         v = get("Booked")
         booked = v if v is True or v is False else boolean(raw, "Booked", r)
         v = get("Cancelled")
@@ -435,7 +463,9 @@ class Invoice:
         )
         v = get("TotalToPay")
         c = v.__class__
-        total_to_pay = v if c is Decimal else Decimal(v) if c is int else dec(raw, "TotalToPay", r)
+        total_to_pay = (
+            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else dec(raw, "TotalToPay", r)
+        )
         return _build_invoice(
             document_number,
             customer_number,

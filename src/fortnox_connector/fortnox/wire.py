@@ -32,7 +32,7 @@ def loads_lenient(content: bytes) -> Any:
     if not text or text[0] not in "{[":
         return None
     try:
-        return json.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal, parse_constant=str)  # NaN stays text: records refuse it
     except ValueError:
         return None
 
@@ -89,11 +89,19 @@ class Meta:
     total_resources: int
 
 
-def parse_meta(data: Mapping[str, Any], requested_page: int, count: int) -> Meta | None:
-    """The list's ``MetaInformation`` (absent: one page); None when present but unreadable."""
+def parse_meta(data: Mapping[str, Any], requested_page: int, count: int, limit: int) -> Meta | None:
+    """The list's ``MetaInformation``; None when present but unreadable.
+
+    Absent (Fortnox documents it on every list, but a proxy or an older answer may drop it): a short page is
+    the last; a full page (``count >= limit``) says one more page may follow, so a missing header can never
+    end a run after its first 500 records. The total is then what was seen so far (a lower bound that only
+    grows, so paging never mistakes it for a shrinking list).
+    """
     meta = _ci(data, "MetaInformation")
     if meta is None:
-        return Meta(current_page=requested_page, total_pages=requested_page, total_resources=count)
+        seen = (requested_page - 1) * limit + count
+        more = 1 if count >= limit > 0 else 0
+        return Meta(current_page=requested_page, total_pages=requested_page + more, total_resources=seen)
     if not isinstance(meta, dict):
         return None
     values = [_code(_ci(meta, key)) for key in ("@CurrentPage", "@TotalPages", "@TotalResources")]

@@ -15,7 +15,7 @@ below ``MIN_OVERLAP_MINUTES`` the minimum is used instead.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -39,8 +39,13 @@ def backfill_since(now: datetime, backfill_days: int) -> datetime:
 
 
 def next_since(started: datetime, overlap_minutes: int) -> datetime:
-    """The next run's ``lastmodified``: this run's start (before its first request) minus the overlap."""
-    return (started - overlap(overlap_minutes)).astimezone(STOCKHOLM)
+    """The next run's ``lastmodified``: this run's start (before its first request) minus the overlap.
+
+    In UTC: ``ctx.now`` may give Stockholm-zoned datetimes (the sandbox's clock does), and subtracting from
+    a ``ZoneInfo`` datetime is wall-clock arithmetic, which across the spring jump would ask from an hour
+    later than the overlap says.
+    """
+    return (started.astimezone(UTC) - overlap(overlap_minutes)).astimezone(STOCKHOLM)
 
 
 def wall_minute(when: datetime) -> str:
