@@ -104,3 +104,13 @@ def test_a_bad_setting_exits_2_naming_it_and_the_fix(env: dict[str, str], settin
     assert result.stdout == "" and source.polls == 0
     assert setting.removeprefix("PAN_CFG_").lower() in result.stderr
     assert "Fix:" in result.stderr
+
+
+def test_an_unknown_log_level_exits_2_naming_it_and_the_fix(env: dict[str, str]) -> None:
+    env["FORTNOX_LOG_LEVEL"] = "chatty"
+    source = FakeSource("payment_received", [1])
+    result = run_pandium(env, triggers=specs(source))
+    assert result.code == EXIT_CONFIG
+    assert result.stdout == "" and source.polls == 0
+    assert "FORTNOX_LOG_LEVEL" in result.stderr and "Fix:" in result.stderr
+    assert f"tenant={env['PAN_CTX_TENANT_ID']}" in result.stderr

@@ -79,6 +79,9 @@ def test_a_token_of_another_company_fails_the_company_check(runtime: Runtime, sa
     items = check_tenant(runtime, "acme")
     assert _failed(items) == ["company"]
     assert "reconnect" in (_by_name(items)["company"].hint or "")
+    # the fix names the command and the company to pick (connect refuses any other)
+    assert "fortnox-connector connect acme" in (_by_name(items)["company"].hint or "")
+    assert str(sandbox.tenant_ids()[1]) in (_by_name(items)["company"].hint or "")
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=5), -timedelta(minutes=5)])
@@ -105,3 +108,11 @@ def test_a_tenant_never_connected_stops_at_auth(runtime: Runtime) -> None:
     items = check_tenant(runtime, "new")
     assert [i.name for i in items] == ["auth"] and not items[0].ok
     assert "connect new" in (items[0].hint or "")
+
+
+def test_a_paused_tenant_is_told_the_command_that_resumes_it(runtime: Runtime, sandbox: Sandbox) -> None:
+    add_connected(runtime, sandbox, "acme", sandbox.tenant_ids()[0])
+    runtime.store.pause_tenant("acme", "Fortnox refused the refresh token")
+    paused = _by_name(check_tenant(runtime, "acme"))["paused"]
+    assert not paused.ok and "refresh token" in paused.detail
+    assert "fortnox-connector connect acme" in (paused.hint or "")

@@ -346,3 +346,42 @@ def test_connect_adopts_a_refresh_token_once(app: App, invoke: Invoke, sandbox: 
     assert seed not in first.stdout + first.stderr + again.stdout + again.stderr
     checks = {c["check"]: c for c in _json(invoke("check", "acme", "--json"))}
     assert checks["auth"]["ok"]
+
+
+def test_bad_json_input_names_the_tenant_and_the_fix(invoke: Invoke, tmp_path: Path) -> None:
+    invoke("tenants", "add", "acme")
+    cases = [
+        ("tenants", "set", "acme", "--config", "[1, 2]"),
+        ("tenants", "set", "acme", "--config", "{not json"),
+        ("tenants", "set", "acme", "--config", f"@{tmp_path / 'missing.json'}"),
+        ("tenants", "set", "acme", "--set", "no-equals-sign"),
+        ("tenants", "add", "beta", "--config", "[1, 2]"),
+        ("act", "acme", "get_invoice", "--input", "[1]"),
+    ]
+    for args in cases:
+        result = invoke(*args, *(("--json",) if args[0] == "tenants" else ()), code=1)
+        error = json.loads(result.stderr)  # act prints its errors as JSON always
+        assert error["tenant"] == (args[2] if args[0] == "tenants" else args[1]), (args, error)
+        assert error["hint"], (args, error)
+
+
+def test_run_times_are_shown_in_the_tenants_time_zone(app: App) -> None:
+    from zoneinfo import ZoneInfo
+
+    runner = CliRunner()
+    runner.invoke(cli, ["tenants", "add", "acme"], obj=app, catch_exceptions=False)
+    runner.invoke(cli, ["tenants", "add", "ny", "--set", "timezone=America/New_York"], obj=app)
+    store = app.runtime().store
+    expected = {}
+    for tenant, zone in (("acme", "Europe/Stockholm"), ("ny", "America/New_York")):
+        store.finish_run(store.start_run(tenant, PAGES), summary={"delivered": 1})
+        [run] = store.list_runs(tenant)
+        local = run.started_at.astimezone(ZoneInfo(zone))
+        expected[tenant] = (local.strftime("%Y-%m-%d %H:%M"), local.strftime("%Z"))
+    app.close()
+    for tenant, (minute, zone_name) in expected.items():
+        out = runner.invoke(cli, ["tenants", "show", tenant], obj=app, env={"COLUMNS": "200"}).stdout
+        assert f"{minute}:" in out and zone_name in out, out
+    listing = runner.invoke(cli, ["tenants", "list"], obj=app, env={"COLUMNS": "200"}).stdout
+    assert f"{expected['acme'][0]} {expected['acme'][1]}" in listing, listing
+    assert f"{expected['ny'][0]} {expected['ny'][1]}" in listing, listing

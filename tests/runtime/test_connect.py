@@ -121,3 +121,59 @@ def test_a_registered_redirect_elsewhere_is_pasted_back(sandbox: Sandbox, tmp_pa
     assert result.exit_code == 0, result.stderr
     assert landed[0].startswith(registered + "?code=")
     assert '"fortnox_tenant_id": "100001"' in result.stdout
+
+
+def test_reconnecting_to_another_company_is_refused_and_keeps_the_old_connection(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    first, other = sandbox.tenant_ids()[0], sandbox.tenant_ids()[1]
+    connect(runtime, "acme", open_url=lambda url: approve(url, company=first), timeout=5)
+    runtime.store.commit_cursor("acme", "payment_received", "cursor-of-the-first-company")
+    runtime.store.pause_tenant("acme", "must reconnect")
+    old = runtime.store.load_token("acme")
+    with pytest.raises(ConfigError, match="another Fortnox company") as info:
+        connect(runtime, "acme", open_url=lambda url: approve(url, company=other), timeout=5)
+    assert info.value.tenant == "acme"
+    assert info.value.hint is not None and "fortnox-connector connect acme" in info.value.hint
+    record = runtime.store.require_tenant("acme")
+    assert record.fortnox_tenant_id == str(first) and record.paused  # still bound to the first company
+    kept = runtime.store.load_token("acme")
+    assert old is not None and kept is not None and kept.refresh_token == old.refresh_token
+
+
+def test_observers_hear_of_the_token_a_connect_stores(sandbox: Sandbox, tmp_path: Path) -> None:
+    from fortnox_connector.contract.state import Token
+    from fortnox_connector.runtime.catalog import StaticCatalog
+
+    class Observed(StaticCatalog):
+        def __init__(self) -> None:
+            super().__init__({})
+            self.tokens: list[tuple[str, Token]] = []
+
+        def token_refreshed(self, tenant: str, token: Token) -> None:
+            self.tokens.append((tenant, token))
+
+    catalog = Observed()
+    company = sandbox.tenant_ids()[0]
+    with make_runtime(sandbox, tmp_path, catalog=catalog) as rt:
+        connect(rt, "acme", open_url=lambda url: approve(url, company=company), timeout=5)
+        stored = rt.store.load_token("acme")
+    assert stored is not None
+    assert [(t, tok.expires_at) for t, tok in catalog.tokens] == [("acme", stored.expires_at)]
+
+
+def test_a_seeded_refresh_token_of_another_company_is_refused_and_not_kept(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    from fortnox_connector.runtime.connect import adopt_connection
+    from fortnox_connector.secrets import Secret
+
+    first, other = sandbox.tenant_ids()[0], sandbox.tenant_ids()[1]
+    connect(runtime, "acme", open_url=lambda url: approve(url, company=first), timeout=5)
+    runtime.store.delete_token("acme")  # e.g. consent revoked: the tenant waits for a new connection
+    seed = Secret(str(sandbox.issue_token(other)["refresh_token"]))
+    with pytest.raises(ConfigError, match="another Fortnox company") as info:
+        adopt_connection(runtime, "acme", seed)
+    assert info.value.tenant == "acme"
+    assert runtime.store.load_token("acme") is None  # never polled with the other company's token
+    assert runtime.store.require_tenant("acme").fortnox_tenant_id == str(first)

@@ -9,6 +9,7 @@ import pytest
 
 from fortnox_connector.contract.records import Event
 from fortnox_connector.errors import ReconnectRequired
+from fortnox_connector.runtime.catalog import StaticCatalog
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import TenantPaused, run_tenant_trigger
 from fortnox_connector.sandbox import Sandbox
@@ -128,3 +129,66 @@ def test_one_run_per_tenant_and_trigger_at_a_time(runtime: Runtime) -> None:
     t1.join(10)
     t2.join(10)
     assert order == ["holder done", "run done"]
+
+
+class _Checkpoints(StaticCatalog):
+    """A catalog that records the checkpoints observers are told of."""
+
+    def __init__(self) -> None:
+        super().__init__({PAGES: page_trigger(limit=5)})
+        self.seen: list[str] = []
+
+    def checkpoint(self, tenant: str, trigger: str, cursor: str) -> None:
+        self.seen.append(cursor)
+
+
+def test_observers_hear_of_every_committed_cursor_also_from_the_outbox(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    catalog = _Checkpoints()
+    with make_runtime(sandbox, tmp_path, catalog=catalog) as rt:
+        add_connected(rt, sandbox, "acme", sandbox.tenant_ids()[0])
+        leftover = Event(PAGES, "acme", "payment:left", {"number": "left"})
+        rt.store.enqueue("acme", PAGES, [leftover], "2")  # a crash left it: the drain commits "2"
+        failed = run_tenant_trigger(rt, "acme", page_trigger(limit=5), ListSink(fail_on=3))
+        assert failed.error is not None and rt.store.load_cursor("acme", PAGES) == "3"
+        assert catalog.seen == ["2", "3"]  # the drain's cursor, then page 2's before page 3 failed
+        run_tenant_trigger(rt, "acme", page_trigger(limit=5), ListSink())
+        assert catalog.seen == ["2", "3", "4", "5"]  # page 3 from the outbox, then page 4
+
+
+def test_an_action_that_crashes_is_recorded_as_finished_with_its_error(runtime: Runtime) -> None:
+    from typing import Any
+
+    from fortnox_connector.runtime.cli.running import run_action
+
+    def buggy(ctx: Any, data: Any) -> Any:
+        raise KeyError("a bug")
+
+    with pytest.raises(KeyError):
+        run_action(runtime, "acme", "register_payment", buggy, {})
+    [run] = runtime.store.list_runs("acme")
+    assert run.trigger == "act:register_payment" and run.finished_at is not None
+    assert run.error is not None and "crashed: KeyError" in run.error
+
+
+def test_a_tenant_paused_while_the_run_waited_for_its_lock_is_not_run(
+    runtime: Runtime, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections.abc import Iterator as It
+    from contextlib import contextmanager
+
+    real_lock = runtime.store.lock
+
+    @contextmanager
+    def lock(name: str) -> It[None]:
+        with real_lock(name):
+            runtime.store.pause_tenant("acme", "Fortnox refused the refresh token")  # the run before us
+            yield
+
+    monkeypatch.setattr(runtime.store, "lock", lock)
+    before = sandbox.stats.token_requests
+    result = run_tenant_trigger(runtime, "acme", page_trigger(limit=5), ListSink())
+    assert result.skipped and isinstance(result.error, TenantPaused)
+    assert result.error.tenant == "acme" and "connect acme" in str(result.error)
+    assert runtime.store.list_runs("acme") == [] and sandbox.stats.token_requests == before

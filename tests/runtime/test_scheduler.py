@@ -194,3 +194,48 @@ def test_a_bug_in_one_tenants_run_does_not_stop_the_others(
     assert "the run failed unexpectedly" in caplog.text
     [run] = runtime.store.list_runs("buggy")
     assert run.error is not None and "crashed" in run.error  # run history says so too
+
+
+def test_a_sink_that_cannot_be_made_is_reported_with_its_fix(runtime: Runtime, clock: FakeClock) -> None:
+    from fortnox_connector.errors import ConfigError
+
+    def factory() -> ListSink:
+        raise ConfigError("the receiver's certificate is missing", hint="give the sink its cert= option")
+
+    [report] = Scheduler(runtime, factory, triggers=[PAGES], clock=clock).run_all()
+    assert report.error is not None and report.error.tenant == "acme"
+    assert report.error.hint == "give the sink its cert= option" and not report.results
+    assert runtime.store.load_cursor("acme", PAGES) is None
+
+
+def test_a_slot_in_the_hour_the_clocks_go_back_runs_once(runtime: Runtime, clock: FakeClock) -> None:
+    runtime.store.save_config("acme", {"schedule": "30 2 * * *"})
+    scheduler = _scheduler(runtime, clock)
+    clock.now = datetime(2026, 10, 25, 2, 30, tzinfo=STHLM, fold=0)  # 02:30 summer time (UTC+2)
+    assert _ran(scheduler.run_due()) == ["acme"]
+    clock.now = datetime(2026, 10, 25, 2, 30, tzinfo=STHLM, fold=1)  # an hour later: 02:30 again (UTC+1)
+    assert clock.now.utcoffset() != datetime(2026, 10, 25, 2, 30, tzinfo=STHLM).utcoffset()
+    assert _ran(scheduler.run_due()) == []
+    assert _ran(_scheduler(runtime, clock).run_due()) == []  # nor after a restart
+    record = runtime.store.require_tenant("acme")
+    assert scheduler.next_due(record) == datetime(2026, 10, 26, 2, 30, tzinfo=STHLM)
+
+
+def test_a_paused_tenant_is_logged_with_the_command_that_resumes_it(
+    runtime: Runtime, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime.store.pause_tenant("acme", "Fortnox refused the refresh token")
+    _scheduler(runtime, clock).run_all()
+    [line] = [r for r in caplog.records if "paused" in r.getMessage()]
+    assert "fortnox-connector connect acme" in line.getMessage()
+    assert "Fortnox refused the refresh token" in line.getMessage()
+
+
+def test_many_actions_after_the_last_run_do_not_make_a_tenant_due(runtime: Runtime, clock: FakeClock) -> None:
+    scheduler = _scheduler(runtime, clock)
+    clock.now = datetime(2026, 3, 2, 23, 0, tzinfo=STHLM)
+    assert _ran(scheduler.run_due()) == ["acme"]
+    for _ in range(201):  # more than the 200 newest runs the scheduler once looked through
+        runtime.store.start_run("acme", "act:register_payment")
+    clock.advance(minutes=5)
+    assert _scheduler(runtime, clock).run_due() == []  # `serve --due` from cron: a fresh process each time

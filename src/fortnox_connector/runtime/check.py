@@ -78,7 +78,14 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
     items: list[CheckItem] = []
     record = runtime.store.require_tenant(tenant)
     if record.paused:
-        items.append(CheckItem("paused", False, record.paused_reason or "paused", "run `connect` again"))
+        items.append(
+            CheckItem(
+                "paused",
+                False,
+                record.paused_reason or "paused",
+                f"run `fortnox-connector connect {tenant}` (that resumes it)",
+            )
+        )
     try:
         tokens = runtime.token_provider(record)
         try:
@@ -107,7 +114,11 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
                         "company",
                         same,
                         f"{info.company_name} (DatabaseNumber {info.database_number})",
-                        None if same else "the token belongs to another company than before: reconnect",
+                        None
+                        if same
+                        else "the token belongs to another company than before: reconnect with "
+                        f"`fortnox-connector connect {tenant}` and pick DatabaseNumber "
+                        f"{record.fortnox_tenant_id}",
                     )
                 )
             except ConnectorError:

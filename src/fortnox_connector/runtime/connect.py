@@ -2,9 +2,11 @@
 
 The authorize URL carries a fresh random ``state``; Fortnox redirects the browser to
 ``http://127.0.0.1:<port>/callback?code=…&state=…``; the listener answers the browser, the state is
-compared in constant time, and the code (valid ten minutes, single use) is exchanged at once and the token
-stored under the tenant's token lock (``auth.connect_tenant``). The tenant's Fortnox DatabaseNumber is read
-from ``/3/companyinformation`` and kept, and a paused tenant is resumed.
+compared in constant time, and the code (valid ten minutes, single use) is exchanged at once. The company's
+DatabaseNumber is read from ``/3/companyinformation`` with the new token *before* it is stored: a tenant
+already bound to one company refuses a consent given for another (its cursors belong to the first), and its
+old connection stays. Otherwise the token is stored under the tenant's token lock, the DatabaseNumber kept,
+and a paused tenant resumed.
 
 Service accounts (``--service-account``): the customer's administrator consents once with
 ``account_type=service``; afterwards the runtime asks for client-credentials tokens with the tenant's
@@ -29,9 +31,10 @@ from fortnox_connector.auth.providers import (
     ClientCredentialsTokens,
     FixedToken,
     adopt_refresh_token,
-    connect_tenant,
+    token_lock_name,
 )
-from fortnox_connector.errors import AuthError, ConfigError
+from fortnox_connector.contract.state import Token
+from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
@@ -203,6 +206,33 @@ def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
     return str(info.database_number or ""), info.company_name or ""
 
 
+def _check_same_company(runtime: Runtime, tenant: str, database_number: str) -> None:
+    """Refuse a connection to another Fortnox company than the one the tenant is bound to."""
+    bound = runtime.store.require_tenant(tenant).fortnox_tenant_id
+    if bound and database_number != bound:
+        raise ConfigError(
+            f"the consent was for another Fortnox company (DatabaseNumber {database_number}) than the "
+            f"tenant's ({bound}); nothing was changed",
+            field="fortnox_tenant_id",
+            tenant=tenant,
+            hint=f"run `fortnox-connector connect {tenant}` again and pick company {bound} in Fortnox; "
+            "add the other company as a tenant of its own; or, if the tenant was never meant to be "
+            f"{bound}, `fortnox-connector tenants remove {tenant}` (its cursors go too) and connect again",
+        )
+
+
+def _store_connection(runtime: Runtime, tenant: str, token: Token) -> None:
+    """Replace the tenant's token under the lock every refresher takes (a reconnect wins over them)."""
+    with runtime.store.lock(token_lock_name(tenant)):
+        current = runtime.store.load_token(tenant)
+        if not runtime.store.swap_token(tenant, current.refresh_token if current else None, token):
+            raise ConnectorError(  # pragma: no cover - every writer of tokens takes this lock
+                "could not store the new Fortnox token", tenant=tenant, hint="retry the connect step."
+            )
+    log.info("stored a new Fortnox connection for tenant %s", tenant)
+    runtime.catalog.token_refreshed(tenant, token)  # observers get its expiry and scope only
+
+
 def parse_redirect(url: str) -> Callback:
     """The parameters of the address the browser landed on (pasted by the user)."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(url.strip()).query).items() if v}
@@ -249,13 +279,17 @@ def connect(
             else:
                 callback = parse_redirect(read_redirect()) if read_redirect is not None else None
             code = _check_callback(tenant, state, callback, timeout)
-            if service_account:
-                token = oauth.exchange_code(code)  # proves the consent; only its DatabaseNumber is kept
-            else:
-                token = connect_tenant(tenant, oauth, runtime.store, code)
+            try:
+                token = oauth.exchange_code(code)
+            except ConnectorError as exc:
+                raise exc.with_tenant(tenant) from None
+        # The company is checked before the token is stored: a consent given for another company must not
+        # replace the tenant's connection (its cursors and events belong to the company it was bound to).
         database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
-        if service_account:
+        _check_same_company(runtime, tenant, database_number)
+        if service_account:  # the code only proved the consent; only its DatabaseNumber is kept
             return connect_service_account(runtime, tenant, database_number)
+        _store_connection(runtime, tenant, token)
         runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
         runtime.store.resume_tenant(tenant)
         log.info("tenant %s connected to Fortnox company %s", tenant, database_number)
@@ -273,6 +307,7 @@ def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: st
             database_number, company = _company(runtime, tenant, tokens)
         finally:
             oauth.close()
+        _check_same_company(runtime, tenant, database_number)
     runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
     runtime.store.resume_tenant(tenant)
     return Connected(
@@ -304,10 +339,18 @@ def adopt_connection(
         had_token = runtime.store.load_token(tenant) is not None
         oauth = runtime.new_oauth(tenant=tenant)
         try:
-            token = adopt_refresh_token(tenant, oauth, runtime.store, refresh_token)
+            token = adopt_refresh_token(
+                tenant, oauth, runtime.store, refresh_token, on_refresh=runtime.catalog.token_refreshed
+            )
         finally:
             oauth.close()
         database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
+        try:
+            _check_same_company(runtime, tenant, database_number)
+        except ConfigError:
+            if not had_token:  # the seed's token was stored just now: it must not be polled with
+                runtime.store.delete_token(tenant)
+            raise
         runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
         runtime.store.resume_tenant(tenant)
     return Connected(tenant, "authorization_code", database_number, company, token.scope), not had_token

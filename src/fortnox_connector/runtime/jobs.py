@@ -3,7 +3,8 @@
 Order matters (Airbyte's rule: a cursor moves only past delivered events):
 
 1. take the store lock ``run:<tenant>:<trigger>`` — one run per (tenant, trigger) at a time, across
-   threads and processes (a second caller waits for the first to finish);
+   threads and processes (a second caller waits for the first to finish) — and only then look whether the
+   tenant is paused (the run waited for may have paused it): a paused tenant is not run;
 2. drain the outbox: events a crashed run saved but did not deliver go out first, and their cursor is
    committed;
 3. poll page by page from the committed cursor; each page's events are saved in the outbox together with
@@ -101,16 +102,17 @@ def run_tenant_trigger(
     """
     store = runtime.store
     result = JobResult(tenant=tenant, trigger=trigger.name)
-    record = store.require_tenant(tenant)
-    if record.paused:
-        result.skipped = True
-        result.error = TenantPaused(
-            f"the tenant is paused: {record.paused_reason}",
-            tenant=tenant,
-            hint=f"run `fortnox-connector connect {tenant}` to reconnect it (that resumes it)",
-        )
-        return result
+    store.require_tenant(tenant)
     with tenant_scope(tenant), store.lock(run_lock_name(tenant, trigger.name)):
+        record = store.require_tenant(tenant)  # read under the lock: the run we waited for may have paused it
+        if record.paused:
+            result.skipped = True
+            result.error = TenantPaused(
+                f"the tenant is paused: {record.paused_reason}",
+                tenant=tenant,
+                hint=f"run `fortnox-connector connect {tenant}` to reconnect it (that resumes it)",
+            )
+            return result
         result.run_id = store.start_run(tenant, trigger.name)
         delivery = OutboxDelivery(store, sink, tenant, trigger.name, chunk=chunk)
         try:
@@ -170,15 +172,25 @@ def _run(
     clock: Callable[[], float],
 ) -> None:
     store = runtime.store
-    result.cursor = delivery.drain()  # what a crashed run left behind goes first
-    result.redelivered = delivery.delivered
+
+    def checkpointed(step: Callable[[], object]) -> None:
+        """Run ``step``; tell observers of the cursor it committed, also when delivery then failed."""
+        before = store.load_cursor(result.tenant, trigger.name)
+        try:
+            step()
+        finally:
+            after = store.load_cursor(result.tenant, trigger.name)
+            if after is not None and after != before:
+                runtime.catalog.checkpoint(result.tenant, trigger.name, after)
 
     def commit(cursor: str) -> None:
-        before = store.load_cursor(result.tenant, trigger.name)
-        delivery.commit(cursor)
-        after = store.load_cursor(result.tenant, trigger.name)
-        if after is not None and after != before:
-            runtime.catalog.checkpoint(result.tenant, trigger.name, after)
+        checkpointed(lambda: delivery.commit(cursor))
+
+    try:
+        checkpointed(delivery.drain)  # what a crashed run left behind goes first
+    finally:
+        result.redelivered = delivery.delivered
+    result.cursor = store.load_cursor(result.tenant, trigger.name)
 
     with runtime.context(result.tenant) as ctx:
         outcome = run_trigger(

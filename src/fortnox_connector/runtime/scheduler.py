@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Wait = Callable[[float], bool]  # wait up to n seconds; True when asked to stop
 SinkFactory = Callable[[], Sink]
-RECENT_RUNS = 200  # how far back run history is read to find a tenant's last scheduled run
 MAX_IDLE_S = 60.0  # look again at least this often (new tenants, resumed tenants, changed schedules)
 
 
@@ -108,10 +107,9 @@ class Scheduler:
     def last_run(self, record: TenantRecord) -> datetime:
         """When the tenant last ran (the latest start among its triggers' runs), or when it was added."""
         latest = record.created_at
-        # Newest first; actions (``act:…``) are in run history too, so look past a few of them.
-        for run in self.runtime.store.list_runs(record.id, limit=RECENT_RUNS):
-            if run.trigger in self.triggers:
-                latest = max(latest, run.started_at)
+        # Only this scheduler's triggers: actions (``act:…``, any number of them) are in run history too.
+        for run in self.runtime.store.list_runs(record.id, triggers=self.triggers, limit=1):
+            latest = max(latest, run.started_at)
         with self._guard:
             attempted = self._attempted.get(record.id)
         return max(latest, attempted) if attempted is not None else latest
@@ -120,7 +118,13 @@ class Scheduler:
         """The first scheduled time after the tenant's last run (or the last slot tried here), aware."""
         expr, zone = schedule_of(self.runtime, record)
         after = self.last_run(record).astimezone(zone)
-        nxt: datetime = croniter(expr, after).get_next(datetime)
+        slots = croniter(expr, after)
+        nxt: datetime = slots.get_next(datetime)
+        # When the clocks go back an hour repeats; croniter yields its slots twice (02:30 CEST, then
+        # 02:30 CET). Cron runs a wall-clock time once: a slot not later on the wall than the last run is
+        # that repeat. (Same-zone datetimes compare by wall time anyway, ignoring ``fold``: said openly.)
+        while nxt.replace(tzinfo=None) <= after.replace(tzinfo=None):
+            nxt = slots.get_next(datetime)
         return nxt
 
     def due(self, now: datetime | None = None) -> tuple[list[TenantRecord], list[TenantRun]]:
@@ -196,7 +200,11 @@ class Scheduler:
 
     def _run_triggers(self, report: TenantRun) -> None:
         tenant = report.tenant
-        sink = self.sink_factory()
+        try:
+            sink = self.sink_factory()
+        except ConnectorError as exc:  # e.g. a plugin sink's configuration: its own message and fix
+            report.error = exc.with_tenant(tenant)
+            return
         try:
             for name in self.triggers:
                 try:
@@ -218,8 +226,13 @@ class Scheduler:
 
     def _report(self, report: TenantRun) -> None:
         if report.paused:
+            reason = report.paused_reason or next((str(r.error) for r in report.results if r.paused), "")
             log.warning(
-                "tenant %s is paused and must reconnect", report.tenant, extra={"tenant": report.tenant}
+                "tenant %s is paused (%s); run `fortnox-connector connect %s` to reconnect and resume it",
+                report.tenant,
+                reason,
+                report.tenant,
+                extra={"tenant": report.tenant},
             )
         elif report.error is not None:
             log.error("%s", report.error, extra={"tenant": report.tenant})

@@ -155,33 +155,45 @@ def echo_json(data: Any) -> None:
     click.echo(to_json(data))
 
 
-def read_json_arg(value: str, what: str) -> Any:
-    """``value`` is JSON, or ``@path`` of a JSON file (``@-`` for stdin)."""
+def read_json_object(value: str, what: str, *, tenant: str | None = None) -> dict[str, Any]:
+    """``value`` is a JSON object, or ``@path`` of a file holding one (``@-`` for stdin)."""
+    hint = f'give {what} as a JSON object, e.g. \'{{"key": "value"}}\', or as @file.json'
     text = value
     if value.startswith("@"):
         path = value[1:]
         try:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot read {what} from {path}: {exc.strerror}", field=what) from None
+            raise ConfigError(
+                f"cannot read {what} from {path}: {exc.strerror}", field=what, tenant=tenant, hint=hint
+            ) from None
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
             field=what,
-            hint=f"give {what} as a JSON text or as @file.json",
+            tenant=tenant,
+            hint=hint,
         ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{what} must be a JSON object, not a {type(data).__name__}", field=what, tenant=tenant, hint=hint
+        )
+    return data
 
 
-def parse_pairs(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
+def parse_pairs(pairs: tuple[str, ...], what: str, *, tenant: str | None = None) -> dict[str, Any]:
     """``key=value`` pairs; a value that parses as JSON (numbers, true, null…) is taken as such."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ConfigError(
-                f"{what} {pair!r} is not key=value", field=what, hint=f"write {what} as key=value"
+                f"{what} {pair!r} is not key=value",
+                field=what,
+                tenant=tenant,
+                hint=f"write {what} as key=value",
             )
         try:
             out[key] = json.loads(raw)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fortnox_connector.errors import ConfigError, ConnectorError, ReconnectRequired
+from fortnox_connector.errors import ConnectorError, ReconnectRequired
 from fortnox_connector.runtime.cli.app import (
     EXIT_ERROR,
     EXIT_RECONNECT,
@@ -19,7 +19,7 @@ from fortnox_connector.runtime.cli.app import (
     err_console,
     json_option,
     out_console,
-    read_json_arg,
+    read_json_object,
     sink_options,
     to_json,
 )
@@ -96,9 +96,7 @@ def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> No
     app.json = True
     runtime = app.runtime()
     spec = runtime.catalog.action(action)
-    data = read_json_arg(input_, "--input")
-    if not isinstance(data, Mapping):
-        raise ConfigError("--input must be a JSON object", field="--input", tenant=tenant)
+    data = read_json_object(input_, "--input", tenant=tenant)
     output = run_action(runtime, tenant, spec.name, spec.run, data)
     click.echo(to_json(dict(output), indent=2))
 
@@ -122,6 +120,9 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
         if isinstance(exc, ReconnectRequired):
             store.pause_tenant(tenant, str(exc))
         store.finish_run(run_id, error=str(exc))
+        raise
+    except BaseException as exc:  # a bug, or Ctrl-C: run history must not show the action as running
+        store.finish_run(run_id, error=f"crashed: {type(exc).__name__}")
         raise
     store.finish_run(run_id, summary={"ok": True})
     return output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from rich.table import Table
@@ -14,7 +16,7 @@ from fortnox_connector.runtime.cli.app import (
     json_option,
     out_console,
     parse_pairs,
-    read_json_arg,
+    read_json_object,
 )
 from fortnox_connector.runtime.context import Runtime, config_to_json, tenant_config
 from fortnox_connector.runtime.store.base import AuthMode, TenantRecord
@@ -27,9 +29,10 @@ def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
         record.auth_mode == "client_credentials" and bool(record.fortnox_tenant_id)
     )
     try:
-        schedule = runtime.config(record.id).schedule
+        config = runtime.config(record.id)
+        schedule, timezone = config.schedule, config.timezone
     except ConfigError:
-        schedule = "(invalid config)"
+        schedule, timezone = "(invalid config)", "UTC"
     runs = runtime.store.list_runs(record.id, limit=1)
     return {
         "id": record.id,
@@ -40,20 +43,27 @@ def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
         "paused": record.paused,
         "paused_reason": record.paused_reason,
         "schedule": schedule,
+        "timezone": timezone,
         "last_run": runs[0].started_at if runs else None,
     }
 
 
+def _local(when: datetime, timezone: str, *, seconds: bool = False) -> str:
+    """``when`` for people: in the tenant's time zone (the one its schedule is read in), zone named."""
+    try:
+        zone: tzinfo = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "") + " %Z")
+
+
 def _config_from(
-    config: str | None, sets: tuple[str, ...], base: dict[str, Any] | None = None
+    tenant: str, config: str | None, sets: tuple[str, ...], base: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     data: dict[str, Any] = dict(base or {})
     if config is not None:
-        loaded = read_json_arg(config, "--config")
-        if not isinstance(loaded, dict):
-            raise ConfigError("--config must be a JSON object", field="--config")
-        data.update(loaded)
-    data.update(parse_pairs(sets, "--set"))
+        data.update(read_json_object(config, "--config", tenant=tenant))
+    data.update(parse_pairs(sets, "--set", tenant=tenant))
     return data
 
 
@@ -88,7 +98,7 @@ def add(
     """Add TENANT (then run `connect TENANT`)."""
     app = app_of(ctx)
     runtime = app.runtime()
-    data = _config_from(config, sets)
+    data = _config_from(tenant, config, sets)
     tenant_config(data, tenant)  # validate before anything is stored
     mode: AuthMode = "client_credentials" if service_account else "authorization_code"
     record = runtime.store.add_tenant(
@@ -123,7 +133,7 @@ def set_config(
     app = app_of(ctx)
     runtime = app.runtime()
     runtime.store.require_tenant(tenant)
-    data = _config_from(config, sets, runtime.store.load_config(tenant))
+    data = _config_from(tenant, config, sets, runtime.store.load_config(tenant))
     for key in unset:
         data.pop(key, None)
     effective = tenant_config(data, tenant)
@@ -153,7 +163,7 @@ def list_tenants(ctx: click.Context, as_json: bool) -> None:
     table = Table("tenant", "name", "auth", "connected", "state", "schedule", "last run")
     for r in rows:
         state = "[red]paused[/]" if r["paused"] else "[green]active[/]"
-        last = r["last_run"].strftime("%Y-%m-%d %H:%M") if r["last_run"] else "-"
+        last = _local(r["last_run"], r["timezone"]) if r["last_run"] else "-"
         table.add_row(
             r["id"], r["name"], r["auth_mode"], "yes" if r["connected"] else "no", state, r["schedule"], last
         )
@@ -201,7 +211,7 @@ def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
     for key in ("name", "auth_mode", "fortnox_tenant_id", "connected", "paused_reason"):
         head.add_row(key, str(info[key]))
     if token is not None:
-        head.add_row("token expires", token.expires_at.isoformat(timespec="seconds"))
+        head.add_row("token expires", _local(token.expires_at, info["timezone"], seconds=True))
         head.add_row("token scope", " ".join(sorted(token.scope)))
     console.print(head)
     config = Table("setting", "value", title="config")
@@ -215,7 +225,8 @@ def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
     runs = Table("trigger", "started", "events", "error", title="recent runs")
     for r in info["runs"]:
         events = str((r["summary"] or {}).get("delivered", "-"))
-        runs.add_row(r["trigger"], r["started_at"].strftime("%Y-%m-%d %H:%M:%S"), events, r["error"] or "")
+        started = _local(r["started_at"], info["timezone"], seconds=True)
+        runs.add_row(r["trigger"], started, events, r["error"] or "")
     console.print(runs)
 
 

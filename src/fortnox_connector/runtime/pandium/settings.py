@@ -70,7 +70,7 @@ class PandiumSettings:
             deadline_s=_deadline(env, tenant),
             max_events=_max_events(env, tenant),
             log_json=_log_json(env, tenant),
-            log_level=(_get(env, LOG_LEVEL_ENV) or "INFO").upper(),
+            log_level=_log_level(env, tenant),
             config={
                 key[len(CONFIG_PREFIX) :].lower(): value
                 for key, value in env.items()
@@ -156,3 +156,15 @@ def _log_json(env: Mapping[str, str], tenant: str) -> bool:
             hint="use 'text' or 'json'.",
         )
     return fmt == "json"
+
+
+def _log_level(env: Mapping[str, str], tenant: str) -> str:
+    level = (_get(env, LOG_LEVEL_ENV) or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(
+            f"{LOG_LEVEL_ENV}={level!r} is not a log level",
+            field=LOG_LEVEL_ENV,
+            tenant=tenant,
+            hint="use DEBUG, INFO, WARNING or ERROR (or unset it for INFO).",
+        )
+    return level

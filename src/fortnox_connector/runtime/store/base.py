@@ -114,7 +114,9 @@ class RunHistory(Protocol):
         self, run_id: int, *, summary: Mapping[str, Any] | RunSummary | None = None, error: str | None = None
     ) -> None: ...
 
-    def list_runs(self, tenant: str | None = None, *, limit: int = 50) -> list[RunRecord]: ...
+    def list_runs(
+        self, tenant: str | None = None, *, triggers: Sequence[str] | None = None, limit: int = 50
+    ) -> list[RunRecord]: ...
 
 
 class RuntimeStore(StateStore, TenantStore, Outbox, RunHistory, Protocol):

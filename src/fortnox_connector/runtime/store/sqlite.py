@@ -545,13 +545,21 @@ class SqliteStore:
                 (self._stamp(), text, error, run_id),
             )
 
-    def list_runs(self, tenant: str | None = None, *, limit: int = 50) -> list[RunRecord]:
-        """The newest runs first, of one tenant or of all."""
+    def list_runs(
+        self, tenant: str | None = None, *, triggers: Sequence[str] | None = None, limit: int = 50
+    ) -> list[RunRecord]:
+        """The newest runs first, of one tenant or of all; of the named ``triggers`` only, if given."""
         sql = "SELECT id, tenant, trigger, started_at, finished_at, summary, error FROM runs"
-        args: tuple[Any, ...] = ()
+        where: list[str] = []
+        args: list[Any] = []
         if tenant is not None:
-            sql += " WHERE tenant = ?"
-            args = (tenant,)
+            where.append("tenant = ?")
+            args.append(tenant)
+        if triggers is not None:
+            where.append(f"trigger IN ({','.join('?' * len(triggers))})")
+            args.extend(triggers)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         rows = self._conn().execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [
             RunRecord(
