@@ -151,9 +151,13 @@ def test_a_429_lowers_the_limit_which_recovers_when_quiet(clock: FakeClock) -> N
     pacer = Pacer(clock=clock, sleep=clock.sleep)
     pacer.record_throttled()
     assert pacer.stats().limit == 20
+    pacer.record_throttled()  # a second 429 of the same burst (same window) is the same signal
+    assert pacer.stats().limit == 20
     for _ in range(10):
+        clock.now += FORTNOX_WINDOW
         pacer.record_throttled()
     assert pacer.stats().limit == MIN_LIMIT
+    assert pacer.stats().throttled == 12
     clock.now += RECOVER_AFTER
     pacer.acquire()
     pacer.release()

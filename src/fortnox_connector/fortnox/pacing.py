@@ -13,8 +13,9 @@ trip per window of 25 requests (a 100 ms round trip costs 2 %), not a fifth of t
 See docs/fortnox-client.md.
 
 A 429 means someone else spends the pair's budget (another process, another integration with the same
-client id): the pacer then lowers its limit (to 80 %, not below ``MIN_LIMIT``) and creeps back one request per
-``RECOVER_AFTER`` quiet seconds. The clock and sleep are injectable so tests run instantly on a fake clock.
+client id): the pacer then lowers its limit (to 80 % once per window, not below ``MIN_LIMIT``) and creeps
+back one request per ``RECOVER_AFTER`` quiet seconds. The clock and sleep are injectable so tests run
+instantly on a fake clock.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class Pacer:
         self._in_flight = 0
         self._paused_until = float("-inf")
         self._last_throttled = float("-inf")
+        self._last_lowered = float("-inf")
         self._acquired = 0
         self._waits = 0
         self._waited = 0.0
@@ -121,11 +123,17 @@ class Pacer:
             self._paused_until = max(self._paused_until, until)
 
     def record_throttled(self) -> None:
-        """A client got a 429 for this pair: someone else spends its budget, so lower the limit."""
+        """A client got a 429 for this pair: someone else spends its budget, so lower the limit.
+
+        Once per window: the 429s of one burst (several requests in flight) are one signal, not several.
+        """
         with self._lock:
             self._throttled += 1
-            self._last_throttled = self.clock()
-            self.limit = max(min(MIN_LIMIT, self.configured_limit), self.limit * 4 // 5)
+            now = self.clock()
+            if now - self._last_lowered >= self.window:
+                self._last_lowered = now
+                self.limit = max(min(MIN_LIMIT, self.configured_limit), self.limit * 4 // 5)
+            self._last_throttled = now
 
     def stats(self) -> PacerStats:
         with self._lock:
