@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
+from fortnox_connector.runtime.settings import API_URL_ENV
 
 RUN_MODE_ENV: Final = "PAN_CTX_RUN_MODE"
 TENANT_ID_ENV: Final = "PAN_CTX_TENANT_ID"
@@ -31,7 +32,7 @@ METADATA_FILE_ENV: Final = "PAN_CTX_TENANT_METADATA_FILE"
 LAST_STDOUT_ENV: Final = "PAN_CTX_LAST_SUCCESSFUL_RUN_STD_OUT"
 CONFIG_PREFIX: Final = "PAN_CFG_"
 
-BASE_URL_ENV: Final = "FORTNOX_API_URL"
+BASE_URL_ENV: Final = API_URL_ENV  # one variable for the API base URL, in every run mode
 DEADLINE_ENV: Final = "FORTNOX_PANDIUM_DEADLINE_SECONDS"
 MAX_EVENTS_ENV: Final = "FORTNOX_PANDIUM_MAX_EVENTS"
 LOG_FORMAT_ENV: Final = "FORTNOX_LOG_FORMAT"
