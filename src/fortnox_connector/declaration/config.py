@@ -37,6 +37,7 @@ class TenantConfig:
     default_mode_of_payment_account: int | None = None  # e.g. 1930
     bookkeep_payments: bool = True
     allow_overpayment: bool = False
+    currency_rate_band_percent: int = 50  # register_payment: a rate this far from the invoice's is refused
 
 
 def parse_config(
@@ -76,6 +77,7 @@ def parse_config(
         default_mode_of_payment_account=values.get("default_mode_of_payment_account"),
         bookkeep_payments=values.get("bookkeep_payments", True),
         allow_overpayment=values.get("allow_overpayment", False),
+        currency_rate_band_percent=values.get("currency_rate_band_percent", 50),
     )
 
 
