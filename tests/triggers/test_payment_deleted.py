@@ -1,4 +1,4 @@
-"""payment_deleted: a stream-only trigger whose module agrees with connector.yaml and whose events validate."""
+"""payment_deleted: stream-only; its module agrees with connector.yaml and its events validate."""
 
 from __future__ import annotations
 

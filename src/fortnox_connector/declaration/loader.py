@@ -181,7 +181,11 @@ def _build(doc: Mapping[str, Any]) -> Declaration:
         schedule=ScheduleSpec(doc["schedule"]["cron"], doc["schedule"]["timezone"]),
         triggers=tuple(
             TriggerDecl(
-                t["name"], t["description"], t["event_schema"], t.get("example"), tuple(t.get("modes", ("poll",)))
+                t["name"],
+                t["description"],
+                t["event_schema"],
+                t.get("example"),
+                tuple(t.get("modes", ("poll",))),
             )
             for t in doc["triggers"]
         ),
