@@ -101,8 +101,8 @@ def mutate(path: str, value: object) -> dict[str, Any]:
     ("path", "value", "field", "reason"),
     [
         ("auth.token_path", None, "auth.token_path", "is required"),
-        ("auth.base_urls.api.default", "ftp:/nope", "auth.base_urls.api.default", "is not in the expected form"),
-        ("secrets.2.env", "lower_case", "secrets.2.env", "is not in the expected form"),
+        ("auth.base_urls.api.default", "ftp:/nope", "auth.base_urls.api.default", "expected form"),
+        ("secrets.2.env", "lower_case", "secrets.2.env", "expected form"),
         ("secrets.0.modes", {"magic_link": "required"}, "secrets.0.modes", "magic_link"),
         ("secrets.0.sensitive", "yes", "secrets.0.sensitive", "is not of type 'boolean'"),
         ("surprise", 1, "surprise", "is not a known field"),
