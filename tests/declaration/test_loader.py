@@ -48,7 +48,8 @@ def test_the_shipped_declaration() -> None:
     assert decl.auth.base_url("api", {}) == "https://api.fortnox.se"
     assert (decl.schedule.cron, decl.schedule.timezone) == ("0 23 * * *", "Europe/Stockholm")
     assert decl.config_schema == "config.json"
-    assert [t.name for t in decl.triggers] == ["payment_received", "invoice_paid"]
+    assert [t.name for t in decl.triggers] == ["payment_received", "invoice_paid", "payment_deleted"]
+    assert [t.name for t in decl.triggers if t.polled] == ["payment_received", "invoice_paid"]
     assert [a.name for a in decl.actions] == ["register_payment", "get_invoice"]
     assert load_declaration() is load_declaration()  # read once per process
 
