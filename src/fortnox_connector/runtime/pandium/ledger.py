@@ -34,9 +34,11 @@ class LedgerStore(MemoryStateStore):
 
     now: Clock | None = None
     saved_at: dict[str, str] = field(default_factory=dict)
+    saved: int = 0  # records saved by this run (each one stands for a write to Fortnox, or one about to be)
 
     def save_idempotency(self, tenant: str, record: IdempotencyRecord) -> None:
         super().save_idempotency(tenant, record)
+        self.saved += 1
         if self.now is not None:
             self.saved_at[record.key] = self.now().isoformat()
 
