@@ -25,9 +25,9 @@ def test_web_demo_command_serves_the_operator_pages_until_sigterm() -> None:
         "127.0.0.1:0",
     ]
     env = {**os.environ, "COLUMNS": "200"}
-    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as proc:
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as proc:  # noqa: S603
         assert proc.stderr is not None
-        lines = []
+        lines: list[str] = []
         match = None
         while match is None and len(lines) < 50:  # log lines (the lapsed tenant's pause) come first
             lines.append(proc.stderr.readline())
