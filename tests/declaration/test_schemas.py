@@ -82,7 +82,7 @@ def test_a_bad_schema_path_is_a_config_error(relpath: str, message: str) -> None
             "is not a known field. Fix: remove it or use one of: invoice",
         ),
         ({}, "invoice", "is required"),
-        ({"invoice": {"document_number": ""}}, "invoice.document_number", "does not match"),
+        ({"invoice": {"document_number": ""}}, "invoice.document_number", "is not in the expected form"),
     ],
 )
 def test_check_names_the_field(instance: dict[str, Any], field: str, reason: str) -> None:

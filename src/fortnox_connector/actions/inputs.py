@@ -1,4 +1,11 @@
-"""Reading and checking ``register_payment``'s input; its fingerprint for idempotency."""
+"""Reading and checking the actions' input; ``register_payment``'s fingerprint for idempotency.
+
+Input is checked against the action's JSON Schema first (``schemas/actions/<name>.input.json``:
+``additionalProperties: false`` honoured, formats checked), and only then parsed: a misspelled
+``"bookeep": false`` is refused, never dropped (the payment would be booked, which cannot be undone), and
+numbers and dates have one strict form each (``"1250.00"``, ``2026-11-25``), never ``1E+1``, ``1_0``,
+other scripts' digits, ``20261125`` or ``2026-W48-3``. Then the bounds of ``actions.bounds`` apply.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from fortnox_connector.actions.bounds import check_amount, check_payment_date
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.money import parse_decimal
 from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.declaration.schemas import schema_error, validator
 from fortnox_connector.errors import ConfigError
+
+REGISTER_PAYMENT_SCHEMA = "actions/register_payment.input.json"
+GET_INVOICE_SCHEMA = "actions/get_invoice.input.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,18 @@ class PaymentRequest:
     move_date_to_invoice_date: bool
     idempotency_key: str
     fingerprint: str
+    currency_rate_band_percent: int = 50
+
+
+def check_input(data: object, schema: str, tenant: str) -> Mapping[str, Any]:
+    """``data`` if it satisfies ``schemas/<schema>``; else ``ActionRejected`` naming the field and the fix."""
+    errors = sorted(validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        what = f"the {schema.rsplit('/', 1)[-1].split('.')[0]} input"
+        error = schema_error(errors[0], what=what, tenant=None)
+        raise ActionRejected(error.message, tenant=tenant, hint=error.hint)
+    assert isinstance(data, Mapping)  # the schema's "type": "object"
+    return data
 
 
 def invoice_ref(data: Mapping[str, Any], tenant: str) -> InvoiceRef:
@@ -57,12 +81,17 @@ def invoice_ref(data: Mapping[str, Any], tenant: str) -> InvoiceRef:
     return InvoiceRef(document_number=doc, ocr=ocr)
 
 
-def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: str) -> PaymentRequest:
-    """Check the input and apply ``config``'s defaults; raise ``ActionRejected`` or ``ConfigError``."""
+def read_payment_request(data: object, config: TenantConfig, tenant: str) -> PaymentRequest:
+    """Check the input by its schema, parse it, apply ``config``'s defaults and the bounds.
+
+    Raises ``ActionRejected`` (bad input) or ``ConfigError`` (a default the tenant lacks).
+    """
+    data = check_input(data, REGISTER_PAYMENT_SCHEMA, tenant)
     ref = invoice_ref(data, tenant)
     amount = parse_decimal(data.get("amount"))
     if amount is None or amount <= 0:
         raise _bad(tenant, "'amount' must be a positive decimal string such as \"1250.00\"", ref)
+    check_amount(amount, tenant=tenant, invoice=str(ref))
     if amount != amount.quantize(Decimal("0.01")):
         raise _bad(tenant, f"'amount' {amount} has more than two decimals", ref)
     currency = _text(data.get("currency"))
@@ -74,9 +103,10 @@ def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: 
         if rate is None or rate <= 0:
             raise _bad(tenant, "'currency_rate' must be a positive decimal string", ref)
     try:
-        payment_date = date.fromisoformat(str(data.get("payment_date")))
+        payment_date = date.fromisoformat(str(data.get("payment_date")).strip())
     except ValueError:
         raise _bad(tenant, "'payment_date' must be a date YYYY-MM-DD", ref) from None
+    check_payment_date(payment_date, tenant=tenant, invoice=str(ref))
     key = _text(data.get("idempotency_key"))
     if key is None:
         raise _bad(tenant, "'idempotency_key' is required: a retry with the same key pays once", ref)
@@ -111,6 +141,7 @@ def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: 
         move_date_to_invoice_date=_flag(data, "move_date_to_invoice_date", False, tenant),
         idempotency_key=key,
         fingerprint=fingerprint(data),
+        currency_rate_band_percent=config.currency_rate_band_percent,
     )
 
 

@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
+from fortnox_connector.declaration.cron import check_schedule, zone_of
 from fortnox_connector.declaration.schemas import check, load_schema
 from fortnox_connector.errors import ConfigError
 
@@ -39,6 +37,7 @@ class TenantConfig:
     default_mode_of_payment_account: int | None = None  # e.g. 1930
     bookkeep_payments: bool = True
     allow_overpayment: bool = False
+    currency_rate_band_percent: int = 50  # register_payment: a rate this far from the invoice's is refused
 
 
 def parse_config(
@@ -63,23 +62,8 @@ def parse_config(
     # JSON Schema counts 30.0 as an integer; the config keeps ints (an account number, a day count) exact.
     values = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
     schedule = str(values.get("schedule", DEFAULT_SCHEDULE)).strip()
-    if not croniter.is_valid(schedule):
-        raise ConfigError(
-            f"{what}: schedule: {schedule!r} is not a cron expression",
-            field="schedule",
-            tenant=tenant,
-            hint="give five fields: minute hour day-of-month month day-of-week, e.g. '0 23 * * *'",
-        )
     timezone = str(values.get("timezone", DEFAULT_TIMEZONE))
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{what}: timezone: {timezone!r} is not a known timezone",
-            field="timezone",
-            tenant=tenant,
-            hint="use an IANA name such as Europe/Stockholm",
-        ) from None
+    check_schedule(schedule, zone_of(timezone, tenant=tenant, what=what), tenant=tenant, what=what)
     before = values.get("ignore_payments_before")
     return TenantConfig(
         backfill_days=values.get("backfill_days", 30),
@@ -93,6 +77,7 @@ def parse_config(
         default_mode_of_payment_account=values.get("default_mode_of_payment_account"),
         bookkeep_payments=values.get("bookkeep_payments", True),
         allow_overpayment=values.get("allow_overpayment", False),
+        currency_rate_band_percent=values.get("currency_rate_band_percent", 50),
     )
 
 
