@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from fortnox_connector.auth.oauth import Token
 from fortnox_connector.auth.providers import FixedToken, HostManagedTokens
+from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ReconnectRequired, TokenExpired
 from fortnox_connector.fortnox.errors import (
     AmbiguousWrite,
