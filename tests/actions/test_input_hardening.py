@@ -56,7 +56,7 @@ def test_a_misspelled_account_key_never_falls_back_to_the_default_account(
         {"currency_rate": "Infinity"},
         {"idempotency_key": "retry\nINFO forged log line"},
         {"idempotency_key": "k" * 201},
-        {"invoice": {"document_number": "5", "ocr": "5"}},
+        {"invoice": {"document_number": "5", "ocr_number": "5"}},
         {"invoice": {"document_number": "five"}},
         {"mode_of_payment": "BG\r\n"},
     ],

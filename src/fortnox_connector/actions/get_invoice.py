@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
     """``input``: ``{"invoice": {"document_number": …} | {"ocr": …}}``. Output: see docs/actions.md."""
     ref = invoice_ref(check_input(input, GET_INVOICE_SCHEMA, ctx.tenant), ctx.tenant)
-    invoice = find_invoice(ctx.client, ref, ctx.tenant)
+    invoice = find_invoice(ctx.client, ref, ctx.tenant, ctx.config)
     payments = invoice_payments(ctx.client, invoice.document_number, ctx.tenant)
     return invoice_json(invoice, payments)
 

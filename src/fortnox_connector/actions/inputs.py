@@ -30,13 +30,33 @@ GET_INVOICE_SCHEMA = "actions/get_invoice.input.json"
 
 @dataclass(frozen=True, slots=True)
 class InvoiceRef:
-    """An invoice named by its document number or by its OCR (exactly one)."""
+    """An invoice named by its document number, its OCR and/or its external reference (at least one).
+
+    Every field given must match the invoice found (``lookup.find_invoice``); the first given of
+    document number, OCR, external reference is what the invoice is looked up by.
+    """
 
     document_number: str | None = None
     ocr: str | None = None
+    external_reference: str | None = None
 
     def __str__(self) -> str:
-        return self.document_number if self.document_number is not None else f"with OCR {self.ocr}"
+        if self.document_number is not None:
+            return self.document_number
+        if self.ocr is not None:
+            return f"with OCR {self.ocr}"
+        return f"with external reference {self.external_reference}"
+
+    def asked(self) -> str:
+        """Everything asked for, e.g. ``number 12 and OCR 10124``."""
+        parts = [
+            f"number {self.document_number}" if self.document_number is not None else None,
+            f"OCR {self.ocr}" if self.ocr is not None else None,
+            f"external reference {self.external_reference!r}"
+            if self.external_reference is not None
+            else None,
+        ]
+        return " and ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +90,20 @@ def check_input(data: object, schema: str, tenant: str) -> Mapping[str, Any]:
 
 
 def invoice_ref(data: Mapping[str, Any], tenant: str) -> InvoiceRef:
-    """``invoice`` as ``{"document_number": …}`` or ``{"ocr": …}``."""
+    """``invoice`` as ``{"document_number": …, "ocr": …, "external_reference": …}``, at least one given."""
     raw = data.get("invoice")
     if not isinstance(raw, Mapping):
-        raise _bad(tenant, "'invoice' must be an object with 'document_number' or 'ocr'")
+        raise _bad(
+            tenant, "'invoice' must be an object with 'document_number', 'ocr' or 'external_reference'"
+        )
     doc = _text(raw.get("document_number"))
     ocr = _text(raw.get("ocr"))
-    if (doc is None) == (ocr is None):
-        raise _bad(tenant, "'invoice' needs exactly one of 'document_number' and 'ocr'")
-    return InvoiceRef(document_number=doc, ocr=ocr)
+    reference = _text(raw.get("external_reference"))
+    if doc is None and ocr is None and reference is None:
+        raise _bad(
+            tenant, "'invoice' needs at least one of 'document_number', 'ocr' and 'external_reference'"
+        )
+    return InvoiceRef(document_number=doc, ocr=ocr, external_reference=reference)
 
 
 def read_payment_request(data: object, config: TenantConfig, tenant: str) -> PaymentRequest:
