@@ -170,7 +170,7 @@ class ActionRunner:
     def _run_once(
         self, spec: ActionSpec, data: Mapping[str, Any], key: str, *, own_key: bool
     ) -> tuple[Status, Mapping[str, Any]]:
-        """Run the action once for ``key``: itself when it takes the key (it keeps its own record), else here."""
+        """Run the action once for ``key``: by itself when it takes the key (its own record), else here."""
         _validate(spec, data, self.ctx.tenant)
         if own_key:
             output = dict(spec.run(self.ctx, data))
