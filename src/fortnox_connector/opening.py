@@ -7,7 +7,8 @@ secrets: an ``access_token`` means the host manages tokens, a ``tenant_id`` a se
 authorization-code flow with tokens in the host's state store.
 
 ``TenantSpec.extras`` the connector reads: ``pacers`` (a ``PacerRegistry`` to share instead of the
-process-wide one).
+process-wide one), ``tokens`` (a token provider the host already holds for the tenant, e.g. the one a
+stream source uses too: then the connector builds none).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def open_context(spec: TenantSpec) -> Iterator[TenantContext]:
     secrets = _secrets(decl, spec, mode)
     with ExitStack() as stack:
         tokens, client_id = _tokens(decl, spec, mode, secrets, stack)
+        given = spec.extras.get("tokens")
+        if given is not None:
+            tokens = cast(TokenProvider, given)
         pacers = spec.extras.get("pacers")
         client = FortnoxClient(
             tenant=spec.id,

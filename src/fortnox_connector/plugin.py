@@ -19,9 +19,12 @@ from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import ActionSpec, TriggerSpec
+from fortnox_connector.contract.stream import StreamSpec
 from fortnox_connector.declaration.loader import load_declaration
+from fortnox_connector.declaration.manifest import Declaration
 from fortnox_connector.declaration.schemas import load_schema
 from fortnox_connector.opening import open_context
+from fortnox_connector.stream.source import open_stream
 from fortnox_connector.triggers import invoice_paid, payment_received
 
 CONNECTOR = "fortnox"
@@ -58,8 +61,22 @@ def connector() -> Connector[TenantContext]:
         open_context,
         triggers=triggers,
         actions=actions,
+        streams=(_invoices_stream(decl),),
         declaration=decl,
         config_schema=load_schema(decl.config_schema),
+    )
+
+
+def _invoices_stream(decl: Declaration) -> StreamSpec:
+    return StreamSpec(
+        connector=decl.id,
+        name="invoices",
+        description=(
+            "Fortnox's WebSocket feed, topic invoices: payments booked or deleted, within a second, for "
+            "every tenant of the app on one connection (docs/stream.md)."
+        ),
+        triggers=tuple(t.name for t in decl.triggers if "stream" in t.modes),
+        open=open_stream,
     )
 
 

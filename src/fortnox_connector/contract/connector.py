@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic
 
 from fortnox_connector.contract.records import JSON, ActionSpec, C, PollResult, TenantSpec, TriggerSpec
+from fortnox_connector.contract.stream import StreamSpec
 from fortnox_connector.errors import ConfigError, ConnectorError
 
 
@@ -45,6 +46,7 @@ class Connector(Generic[C]):
     open_context: Callable[[TenantSpec], AbstractContextManager[C]]
     triggers: tuple[TriggerSpec[C], ...] = ()
     actions: tuple[ActionSpec[C], ...] = ()
+    streams: tuple[StreamSpec, ...] = ()
     declaration: Any = None
     config_schema: Mapping[str, JSON] = field(default_factory=dict)
     capabilities: Mapping[str, Any] = field(default_factory=dict)
@@ -62,6 +64,13 @@ class Connector(Generic[C]):
             if spec.name == name:
                 return spec
         raise unknown_name(f"action of the connector {self.name!r}", name, [a.name for a in self.actions])
+
+    def stream(self, name: str) -> StreamSpec:
+        """The stream source ``name`` (``contract.stream``); an unknown one lists the known ones."""
+        for spec in self.streams:
+            if spec.name == name:
+                return spec
+        raise unknown_name(f"stream of the connector {self.name!r}", name, [s.name for s in self.streams])
 
     @contextmanager
     def open(self, tenant: TenantSpec) -> Iterator[Session[C]]:

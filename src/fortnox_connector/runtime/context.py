@@ -165,8 +165,9 @@ class Runtime:
             )
         raise _host_managed(record.id)
 
-    def tenant_spec(self, tenant: str) -> TenantSpec:
-        """What the runtime gives a connector for ``tenant``: only what any host has."""
+    def tenant_spec(self, tenant: str, **extras: object) -> TenantSpec:
+        """What the runtime gives a connector for ``tenant``: only what any host has (``extras`` are the
+        connector's own, e.g. the Fortnox connector's ``tokens``: a token provider to share)."""
         record = self.store.require_tenant(tenant)
         if record.auth_mode == "host_managed":
             raise _host_managed(tenant)
@@ -188,22 +189,22 @@ class Runtime:
             endpoints={"api": self.settings.api_url, "auth": self.settings.auth_url},
             transport=self.http_transport(),
             on_token_refreshed=self.catalog.notify_token_refreshed,
-            extras={"pacers": self.pacers} if self.pacers is not None else {},
+            extras={**({"pacers": self.pacers} if self.pacers is not None else {}), **extras},
         )
 
     @contextmanager
-    def session(self, tenant: str) -> Iterator[Session[Any]]:
+    def session(self, tenant: str, **extras: object) -> Iterator[Session[Any]]:
         """The tenant's session for the ``with`` block, opened by the connector (closed afterwards).
 
         The block runs in the tenant's ``tenant_scope``: every log line in it names the tenant."""
-        spec = self.tenant_spec(tenant)
+        spec = self.tenant_spec(tenant, **extras)
         with tenant_scope(tenant), self.catalog.connector.open(spec) as session:
             yield session
 
     @contextmanager
-    def context(self, tenant: str) -> Iterator[Any]:
+    def context(self, tenant: str, **extras: object) -> Iterator[Any]:
         """The connector's own context for ``tenant`` (for connector-specific tools: demo, check)."""
-        with self.session(tenant) as session:
+        with self.session(tenant, **extras) as session:
             yield session.context
 
 
