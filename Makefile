@@ -4,7 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench record record-live clean
+.PHONY: demo test lint typecheck unit bench record record-live clean postgresql
+
+# The PostgreSQL store's tests start a throwaway server from Debian's binaries (initdb, pg_ctl).
+PG_CTL := $(firstword $(shell command -v pg_ctl) $(wildcard /usr/lib/postgresql/*/bin/pg_ctl))
+postgresql:
+ifeq ($(PG_CTL),)
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "installing PostgreSQL (the store tests start a throwaway server)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL is missing; run: sudo apt-get install -y postgresql"; exit 1; \
+	fi
+endif
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +34,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) postgresql
 	$(BIN)/pytest -q --block-network --record-mode=none
 
 test: lint typecheck unit
