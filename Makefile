@@ -4,19 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench record record-live clean postgresql
-
-# The PostgreSQL store's tests start a throwaway server from Debian's binaries (initdb, pg_ctl).
-PG_CTL := $(firstword $(shell command -v pg_ctl) $(wildcard /usr/lib/postgresql/*/bin/pg_ctl))
-postgresql:
-ifeq ($(PG_CTL),)
-	@if [ "$$(id -u)" = 0 ]; then \
-		echo "installing PostgreSQL (the store tests start a throwaway server)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	else \
-		echo "PostgreSQL is missing; run: sudo apt-get install -y postgresql"; exit 1; \
-	fi
-endif
+.PHONY: demo web-demo test system-deps lint typecheck unit bench record record-live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fortnox-connector demo
 
+# The operator's web app on a local sandbox with demo tenants, until Ctrl-C.
+web-demo: $(STAMP)
+	$(BIN)/fortnox-connector web --demo --listen 127.0.0.1:8080
+
+# Debian packages the tests need (Chromium for the browser tests), installed when missing.
+system-deps:
+	bash .ci/system-deps
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -34,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) postgresql
+unit: $(STAMP) system-deps
 	$(BIN)/pytest -q --block-network --record-mode=none
 
 test: lint typecheck unit
