@@ -315,3 +315,26 @@ def test_key_rotation_reseals_everything(tmp_path: Path, key: bytes) -> None:
         assert store.load_token("acme") == _token("at2", "rt2")
     with SqliteStore(path, key) as store, pytest.raises(ConfigError, match="cannot be decrypted"):
         store.load_secret("acme", "client_secret")
+
+
+def test_run_stats_and_token_age(store: RuntimeStore) -> None:
+    assert store.token_rotated_at("acme") is None
+    assert store.swap_token("acme", None, _token("at1", "rt1"))
+    assert store.token_rotated_at("acme") == NOW
+    ok = store.start_run("acme", "payment_received")
+    store.finish_run(ok, summary={"delivered": 3, "events": 3, "requests": 2, "duration_s": 0.5})
+    failed = store.start_run("acme", "payment_received")
+    store.finish_run(
+        failed, summary={"delivered": 1, "events": 1, "requests": 4, "rate_limited": 1}, error="x"
+    )
+    store.start_run("acme", "payment_received")
+    [stats] = store.run_stats()
+    assert (stats.tenant, stats.trigger, stats.runs, stats.failed, stats.running) == (
+        "acme",
+        "payment_received",
+        3,
+        1,
+        1,
+    )
+    assert (stats.delivered, stats.events, stats.requests, stats.rate_limited) == (4, 4, 6, 1)
+    assert stats.duration_s == 0.5

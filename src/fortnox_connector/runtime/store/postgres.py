@@ -32,7 +32,14 @@ from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.contract.state import IdempotencyRecord, Token
 from fortnox_connector.errors import ConfigError, UnknownTenant
 from fortnox_connector.runtime.sinks.encoding import dumps, event_from_json, event_to_json
-from fortnox_connector.runtime.store.base import AUTH_MODES, AuthMode, OutboxEntry, RunRecord, TenantRecord
+from fortnox_connector.runtime.store.base import (
+    AUTH_MODES,
+    AuthMode,
+    OutboxEntry,
+    RunRecord,
+    RunStats,
+    TenantRecord,
+)
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.pg_migrations import migrate_pg
@@ -387,6 +394,12 @@ class PostgresStore:
                 )
             return cur.rowcount == 1
 
+    def token_rotated_at(self, tenant: str) -> datetime | None:
+        """When the tenant's token was last stored (a refresh, a connect): its refresh token's age."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT updated_at FROM tokens WHERE tenant = %s", (tenant,)).fetchone()
+        return cast(datetime, row[0]) if row else None
+
     def delete_token(self, tenant: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM tokens WHERE tenant = %s", (tenant,))
@@ -572,6 +585,27 @@ class PostgresStore:
             )
             for r in rows
         ]
+
+    def run_stats(self) -> list[RunStats]:
+        """Every (tenant, trigger)'s runs summed over the whole history, for metrics (one query)."""
+        with self._tx() as conn:
+            rows = conn.execute(_RUN_STATS_SQL).fetchall()
+        return [
+            RunStats(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), int(r[7]), int(r[8]), float(r[9]))
+            for r in rows
+        ]
+
+
+_RUN_STATS_SQL = """
+    SELECT tenant, trigger, COUNT(*), COUNT(*) FILTER (WHERE error IS NOT NULL),
+        COUNT(*) FILTER (WHERE finished_at IS NULL),
+        COALESCE(SUM((summary::jsonb ->> 'delivered')::numeric), 0),
+        COALESCE(SUM((summary::jsonb ->> 'events')::numeric), 0),
+        COALESCE(SUM((summary::jsonb ->> 'requests')::numeric), 0),
+        COALESCE(SUM((summary::jsonb ->> 'rate_limited')::numeric), 0),
+        COALESCE(SUM((summary::jsonb ->> 'duration_s')::numeric), 0)
+    FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
+"""
 
 
 def _tenant_row(conn: Conn, tenant: str) -> tuple[Any, ...] | None:
