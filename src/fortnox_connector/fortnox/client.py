@@ -43,6 +43,7 @@ from fortnox_connector.fortnox.errors import (
 from fortnox_connector.fortnox.pacing import PACERS, Clock, PacerRegistry, Sleep
 from fortnox_connector.fortnox.records import (
     CompanyInformation,
+    Currency,
     Invoice,
     InvoicePayment,
     MalformedRecord,
@@ -76,6 +77,7 @@ _SCOPES = {
     "invoices": "invoice",
     "companyinformation": "companyinformation",
     "modesofpayments": "settings",
+    "currencies": "currency",
 }
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -316,6 +318,10 @@ class FortnoxClient:
 
     def get_invoice(self, document_number: str) -> Invoice:
         return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice.parse)
+
+    def get_currency(self, code: str) -> Currency:
+        """The company's rates for ``code`` (scope ``currency``)."""
+        return self._get_one(f"/3/currencies/{_segment(code.upper())}", "Currency", Currency.parse)
 
     def modes_of_payment(self) -> list[ModeOfPayment]:
         path = "/3/modesofpayments"

@@ -508,6 +508,32 @@ class CompanyInformation:
 
 
 @dataclass(frozen=True, slots=True)
+class Currency:
+    """A currency of the company's settings (``GET /3/currencies/{Code}``): its rates and their date.
+
+    ``BuyRate``/``SellRate`` are SEK per ``Unit`` units; with automatic rates Fortnox takes them from
+    Riksbanken every weekday at 16:15 (support.fortnox.se, "Automatisk uppdatering av valutakurser").
+    """
+
+    code: str
+    buy_rate: Decimal | None
+    sell_rate: Decimal | None
+    unit: Decimal
+    date: date | None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Currency:
+        r = "Currency"
+        return cls(
+            code=req_text(raw, "Code", r),
+            buy_rate=dec(raw, "BuyRate", r),
+            sell_rate=dec(raw, "SellRate", r),
+            unit=dec(raw, "Unit", r, _ONE) or _ONE,
+            date=day(raw, "Date", r),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ModeOfPayment:
     code: str
     description: str | None
