@@ -80,9 +80,18 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, tenants, web
+    from fortnox_connector.runtime.cli import (
+        connecting,
+        local,
+        manifest,
+        pandium,
+        running,
+        streaming,
+        tenants,
+        web,
+    )
 
-    for module in (tenants, connecting, running, streaming, misc, web):
+    for module in (tenants, connecting, running, streaming, local, manifest, pandium, web):
         for command in module.COMMANDS:
             cli.add_command(command)
 
