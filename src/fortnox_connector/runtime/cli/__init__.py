@@ -73,9 +73,9 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, tenants, web
+    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, tenants, web
 
-    for module in (tenants, connecting, running, misc, web):
+    for module in (tenants, connecting, running, streaming, misc, web):
         for command in module.COMMANDS:
             cli.add_command(command)
 
