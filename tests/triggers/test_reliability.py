@@ -100,6 +100,8 @@ def test_a_429_storm_beyond_the_retries_stops_with_the_cursor_at_the_last_delive
     committed = decode(outcome.cursor, tenant="t", trigger=payment_received.NAME)
     assert committed.run is not None and committed.run.page == 2
     assert len(host.delivered) == 500
+    assert outcome.summary.requests == host.ctx.client.requests_sent  # the failed page's tries count too
+    assert outcome.summary.requests > 2
 
 
 def test_a_deletion_while_paging_restarts_at_page_one_and_skips_nothing(

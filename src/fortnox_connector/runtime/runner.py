@@ -50,6 +50,7 @@ def run_trigger(
     """
     outcome = RunOutcome(trigger=trigger.name, tenant=ctx.tenant, cursor=cursor)
     started = clock()
+    sent_before = _requests_sent(ctx)
     try:
         while True:
             if deadline is not None and clock() >= deadline:
@@ -68,5 +69,14 @@ def run_trigger(
                 break
     except ConnectorError as exc:
         outcome.error = exc.with_tenant(ctx.tenant)
+    sent = _requests_sent(ctx) - sent_before
+    if sent > outcome.summary.requests:  # the failed poll's requests (retries of a 429 storm …) count too
+        outcome.summary.requests = sent
     outcome.summary.duration_s = clock() - started
     return outcome
+
+
+def _requests_sent(ctx: TenantContext) -> int:
+    """The client's request counter, when the context's client keeps one (0 otherwise)."""
+    sent = getattr(ctx.client, "requests_sent", 0)
+    return sent if isinstance(sent, int) else 0
