@@ -27,7 +27,7 @@ from fortnox_connector.fortnox.errors import AmbiguousWrite
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment
 
 if TYPE_CHECKING:
-    from fortnox_connector.contract.records import TenantContext
+    from fortnox_connector.context import TenantContext
 
 
 def claim_key(payment_number: str) -> str:
