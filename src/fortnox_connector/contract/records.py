@@ -47,10 +47,12 @@ class RunSummary:
     skipped: int = 0
     duration_s: float = 0.0
     total_pages: int | None = None  # when known, for a progress bar
+    rate_limited: int = 0  # 429 answers among ``requests`` (each was retried, or ended the poll)
 
     def add(self, other: RunSummary) -> None:
         self.pages += other.pages
         self.requests += other.requests
+        self.rate_limited += other.rate_limited
         self.events += other.events
         self.skipped += other.skipped
         self.duration_s += other.duration_s
