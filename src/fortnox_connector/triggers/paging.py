@@ -112,6 +112,7 @@ def result(
     started: float,
     now: float,
     rate_limited: int = 0,
+    vanished: int = 0,
 ) -> PollResult:
     """The poll's answer for one page: its events, the cursor after it (``seen`` already updated), a summary.
 
@@ -127,5 +128,6 @@ def result(
         skipped=skipped,
         duration_s=now - started,
         total_pages=step.page.total_pages,
+        vanished=vanished,
     )
     return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)
