@@ -186,6 +186,8 @@ def test_a_refused_token_pauses_that_tenant_only(runtime: Runtime, sandbox: Sand
     record = runtime.store.require_tenant("initech")
     assert record.paused and record.paused_reason is not None
     assert "fortnox-connector connect initech" in " ".join(s.lines.lines)
+    text = " ".join(s.lines.lines)
+    assert sandbox.client_secret not in text and "expired-access-token" not in text
 
 
 def test_restart_resumes_at_the_committed_offset(runtime: Runtime, sandbox: Sandbox) -> None:
