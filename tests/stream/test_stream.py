@@ -194,11 +194,13 @@ def test_restart_resumes_at_the_committed_offset(runtime: Runtime, sandbox: Sand
     acme = sandbox.tenant_ids()[0]
     docs = [invoice(sandbox, acme) for _ in range(4)]
     sink = WaitingSink()
-    with streaming(runtime, sink) as s:
+    heartbeats: list[str] = []
+    with streaming(runtime, sink, on_commit=heartbeats.append) as s:
         s.wait_streaming()
         first = {f"fortnox:acme:payment:{pay(sandbox, acme, d, '4.00')}:booked" for d in docs[:2]}
         sink.wait_keys(first)
-    assert runtime.store.load_cursor(*checkpoint_key(stream_spec(runtime), sandbox.client_id)) is not None
+    stored = runtime.store.load_cursor(*checkpoint_key(stream_spec(runtime), sandbox.client_id))
+    assert stored is not None and heartbeats[-1] == stored  # what a Temporal activity would heartbeat
     later = {f"fortnox:acme:payment:{pay(sandbox, acme, d, '4.00')}:booked" for d in docs[2:]}  # while down
     again = WaitingSink()
     with streaming(runtime, again) as s:
