@@ -14,13 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import currencies
+from . import credit_notes, currencies
 from .api import Api, scope_for
 from .clock import BusinessClock, WallClock
 from .control import Control
 from .errors import ApiError, error_body
 from .faults import Fault, Faults, RateLimiter, Stats
 from .feed import FeedLog
+from .latency import Latency
 from .oauth import OAuthState
 from .oauth_routes import OAuthRoutes, Reply
 from .settlement import voucher_rows
@@ -53,6 +54,8 @@ class SandboxOptions:
     service_consent_all: bool = (
         True  # every tenant accepts client_credentials without an account_type=service consent
     )
+    latency: float = 0.0  # seconds of round trip added to every request (latency.py)
+    latency_jitter: float = 0.0  # ± seconds around ``latency``
     feed: bool = False  # also serve the WebSocket feed (ws.py) when serving; or call serve_feed()
     feed_expire_subscriptions: bool = True  # a tenant's events stop when the token it was added with expires
     feed_slow_consumer_lag: int | None = None  # close a connection this many events behind (None: never)
@@ -125,6 +128,7 @@ class Sandbox:
         self.wall = WallClock()
         self.oauth = OAuthState(self.options.token_ttl)
         self.faults = Faults(self.options.seed)
+        self.latency = Latency(self.options.latency, self.options.latency_jitter, self.options.seed)
         self.limiter = RateLimiter(
             self.wall, self.options.rate_limit_requests, self.options.rate_limit_window
         )
@@ -290,6 +294,14 @@ class Sandbox:
                 pay.mode_of_payment_account,
             )
 
+    def credit_invoice(self, tenant_id: int, doc_no: int | str, amount: str | None = None) -> dict[str, Any]:
+        """Credit the invoice (in full by default) with a new credit invoice that settles it; returns it."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            value = Decimal(amount) if amount is not None else None
+            note = credit_notes.credit(self.store, tenant, int(doc_no), self.now(), value)
+            return invoice_json(note, True)
+
     def set_currency_rate(
         self, tenant_id: int, code: str, rate: str | Decimal, day: date | None = None, unit: int = 1
     ) -> None:
@@ -362,6 +374,7 @@ class Sandbox:
         if path.startswith("/_sandbox/"):
             h.reply(self.control.handle(h.command, path, query, raw))
             return
+        self.latency.travel(self._stopping.wait)  # on its way in: it arrives (and is counted) after this
         with self._stats_lock:
             self.stats.requests += 1
             self.stats.by_path[path] += 1
@@ -388,6 +401,7 @@ class Sandbox:
             self.stats.by_status[reply.status] += 1
             if reply.status == 429:
                 self.stats.rate_limited += 1
+        self.latency.travel(self._stopping.wait)  # on its way out
         h.reply(reply)
 
     def _fault_reply(self, kind: str) -> Reply:
