@@ -21,6 +21,7 @@ from .control import Control
 from .errors import ApiError, error_body
 from .faults import Fault, Faults, RateLimiter, Stats
 from .feed import FeedLog
+from .latency import Latency
 from .oauth import OAuthState
 from .oauth_routes import OAuthRoutes, Reply
 from .settlement import voucher_rows
@@ -53,6 +54,8 @@ class SandboxOptions:
     service_consent_all: bool = (
         True  # every tenant accepts client_credentials without an account_type=service consent
     )
+    latency: float = 0.0  # seconds of round trip added to every request (latency.py)
+    latency_jitter: float = 0.0  # ± seconds around ``latency``
     feed: bool = False  # also serve the WebSocket feed (ws.py) when serving; or call serve_feed()
     feed_expire_subscriptions: bool = True  # a tenant's events stop when the token it was added with expires
     feed_slow_consumer_lag: int | None = None  # close a connection this many events behind (None: never)
@@ -125,6 +128,7 @@ class Sandbox:
         self.wall = WallClock()
         self.oauth = OAuthState(self.options.token_ttl)
         self.faults = Faults(self.options.seed)
+        self.latency = Latency(self.options.latency, self.options.latency_jitter, self.options.seed)
         self.limiter = RateLimiter(
             self.wall, self.options.rate_limit_requests, self.options.rate_limit_window
         )
@@ -362,6 +366,7 @@ class Sandbox:
         if path.startswith("/_sandbox/"):
             h.reply(self.control.handle(h.command, path, query, raw))
             return
+        self.latency.travel(self._stopping.wait)  # on its way in: it arrives (and is counted) after this
         with self._stats_lock:
             self.stats.requests += 1
             self.stats.by_path[path] += 1
@@ -388,6 +393,7 @@ class Sandbox:
             self.stats.by_status[reply.status] += 1
             if reply.status == 429:
                 self.stats.rate_limited += 1
+        self.latency.travel(self._stopping.wait)  # on its way out
         h.reply(reply)
 
     def _fault_reply(self, kind: str) -> Reply:
@@ -480,7 +486,7 @@ def run_sandbox(
     ``client_id``/``client_secret``/``token_ttl`` replace the documented defaults (``SandboxOptions``), so a
     host's own app credentials and a short token life can be tried against the sandbox.
     """
-    opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit)
+    opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit, feed=True)
     if client_id is not None:
         opts.client_id = client_id
     if client_secret is not None:
@@ -490,6 +496,7 @@ def run_sandbox(
     with Sandbox.start(opts, host, port) as sb:
         out(f"Fortnox sandbox listening on {sb.base_url}")
         out(f"  API {sb.base_url}/3/  OAuth {sb.base_url}/oauth-v1/  control {sb.base_url}/_sandbox/")
+        out(f"  WebSocket feed {sb.feed_url}  (for `stream`: export FORTNOX_FEED_URL={sb.feed_url})")
         shown = sb.client_secret if client_secret is None else "(the one given; not printed)"
         out(f"  demo client id: {sb.client_id}  demo client secret: {shown}")
         out(f"  tenants: {', '.join(str(t) for t in sb.tenant_ids())}")
