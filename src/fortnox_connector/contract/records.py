@@ -47,8 +47,12 @@ class RunSummary:
     skipped: int = 0
     duration_s: float = 0.0
     total_pages: int | None = None  # when known, for a progress bar
+    vanished: int = (
+        0  # booked payments listed, then gone when fetched (deleted meanwhile): reported, never silent
+    )
 
     def add(self, other: RunSummary) -> None:
+        self.vanished += other.vanished
         self.pages += other.pages
         self.requests += other.requests
         self.events += other.events

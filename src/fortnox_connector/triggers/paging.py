@@ -104,7 +104,14 @@ def _warn_short_overlap(ctx: TenantContext, trigger: str) -> None:
 
 
 def result(
-    step: Step[T], events: list[Event], *, skipped: int, requests: int, started: float, now: float
+    step: Step[T],
+    events: list[Event],
+    *,
+    skipped: int,
+    requests: int,
+    started: float,
+    now: float,
+    vanished: int = 0,
 ) -> PollResult:
     """The poll's answer for one page: its events, the cursor after it (``seen`` already updated), a summary.
 
@@ -117,5 +124,6 @@ def result(
         skipped=skipped,
         duration_s=now - started,
         total_pages=step.page.total_pages,
+        vanished=vanished,
     )
     return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)
