@@ -43,7 +43,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     """One page of payments changed since the cursor's window start; see the module docstring."""
     started = time.perf_counter()
     client = ctx.client
-    requests_before = client.requests_sent
+    requests_before, limited_before = client.requests_sent, client.throttled_responses
     step = paging.fetch_step(
         ctx,
         cursor,
@@ -101,6 +101,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         skipped=skipped,
         vanished=len(vanished),
         requests=client.requests_sent - requests_before,
+        rate_limited=client.throttled_responses - limited_before,
         started=started,
         now=time.perf_counter(),
     )
