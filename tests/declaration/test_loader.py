@@ -50,7 +50,7 @@ def test_the_shipped_declaration() -> None:
     assert decl.config_schema == "config.json"
     assert [t.name for t in decl.triggers] == ["payment_received", "invoice_paid", "payment_deleted"]
     assert [t.name for t in decl.triggers if t.polled] == ["payment_received", "invoice_paid"]
-    assert [a.name for a in decl.actions] == ["register_payment", "get_invoice"]
+    assert [a.name for a in decl.actions] == ["register_payment", "get_invoice", "find_invoices"]
     assert load_declaration() is load_declaration()  # read once per process
 
 
