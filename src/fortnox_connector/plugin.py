@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from types import ModuleType
 
-from fortnox_connector.actions import get_invoice, register_payment
+from fortnox_connector.actions import (
+    export_invoice,
+    export_paid_invoice,
+    get_invoice,
+    register_payment,
+    upsert_customer,
+)
 from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import ActionFn, ActionSpec, ConnectorDefinition, TriggerSpec
 from fortnox_connector.declaration.loader import load_declaration
@@ -25,6 +31,9 @@ TRIGGER_MODULES: tuple[ModuleType, ...] = (payment_received, invoice_paid)
 ACTION_FUNCTIONS: dict[str, ActionFn] = {
     "register_payment": register_payment.run,
     "get_invoice": get_invoice.run,
+    "upsert_customer": upsert_customer.run,
+    "export_invoice": export_invoice.run,
+    "export_paid_invoice": export_paid_invoice.run,
 }
 
 log = logging.getLogger(__name__)

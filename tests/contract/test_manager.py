@@ -30,6 +30,8 @@ from tests.contract.plugins import NullSink, poll
 
 FORTNOX_EP = EntryPoint(name="fortnox", value="fortnox_connector.plugin", group="connectors")
 
+EXPORT_ACTIONS = ("upsert_customer", "export_invoice", "export_paid_invoice")
+
 
 def fake_entry_points(monkeypatch: pytest.MonkeyPatch, *extra: tuple[str, str]) -> None:
     """Make the manager see the fortnox entry point plus ``(name, "module:attr")`` ones."""
@@ -51,7 +53,7 @@ def test_the_installed_entry_point_loads_the_fortnox_connector() -> None:
     assert fortnox.config_schema["properties"]["backfill_days"]["default"] == 30
     assert "common.json" in fortnox.config_schema["$defs"]  # self-contained
     assert [t.name for t in m.triggers("fortnox")] == ["payment_received", "invoice_paid"]
-    assert [a.name for a in m.actions("fortnox")] == ["register_payment", "get_invoice"]
+    assert [a.name for a in m.actions("fortnox")] == ["register_payment", "get_invoice", *EXPORT_ACTIONS]
     action = m.action("register_payment")
     assert "idempotency_key" in action.input_schema["required"]
     assert "payment_number" in action.output_schema["properties"]
@@ -176,7 +178,7 @@ def test_a_broken_entry_point_is_skipped_with_a_warning(
         caught[0].message
     )
     assert [c.name for c in m.connectors()] == ["fortnox", "acme"]
-    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice", "echo"]
+    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice", *EXPORT_ACTIONS, "echo"]
     assert [s.name for s in m.skipped] == ["broken"] and reason in m.skipped[0].reason
     assert [p.name for p in m.plugins() if p.source == "entry point"] == ["fortnox", "acme"]
     assert not m.plugin_manager.has_plugin("broken")

@@ -39,6 +39,7 @@ class TenantConfig:
     default_mode_of_payment_account: int | None = None  # e.g. 1930
     bookkeep_payments: bool = True
     allow_overpayment: bool = False
+    invoice_numbering: str = "fortnox"  # export_invoice: "fortnox" numbers, or "source" (the source's)
 
 
 def parse_config(
@@ -93,6 +94,7 @@ def parse_config(
         default_mode_of_payment_account=values.get("default_mode_of_payment_account"),
         bookkeep_payments=values.get("bookkeep_payments", True),
         allow_overpayment=values.get("allow_overpayment", False),
+        invoice_numbering=values.get("invoice_numbering", "fortnox"),
     )
 
 

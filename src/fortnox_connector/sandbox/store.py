@@ -7,9 +7,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .customers import Customer
 
 CENT = Decimal("0.01")
 SOURCES = ("manual", "direct", "file", "finance", "autogiro", "settle")
@@ -22,7 +25,7 @@ MODES_OF_PAYMENT = (
     ("AG", "Autogiro", 1930),
     ("SWISH", "Swish", 1930),
 )
-SCOPES = ("invoice", "payment", "companyinformation", "settings")
+SCOPES = ("invoice", "payment", "companyinformation", "settings", "customer")
 
 
 def money(value: Any) -> Decimal:
@@ -44,6 +47,8 @@ class Tenant:
     customers: list[tuple[str, str]] = field(default_factory=list)
     invoices: dict[int, Invoice] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
+    customer_book: dict[str, Customer] = field(default_factory=dict)  # see customers.py
+    round_off: bool = True  # öresutjämning: SEK invoice totals rounded to whole kronor (invoice_create.py)
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Invoice:
     external_ref1: str = ""
     external_ref2: str = ""
     currency_unit: Decimal = Decimal(1)  # rate is per this many units (100 for JPY-style currencies)
+    detail: dict[str, Any] | None = None  # a created invoice's rows and totals (invoice_create.py)
 
 
 @dataclass
