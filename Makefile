@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench record record-live clean
+.PHONY: demo web-demo test system-deps lint typecheck unit bench record record-live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fortnox-connector demo
 
+# The operator's web app on a local sandbox with demo tenants, until Ctrl-C.
+web-demo: $(STAMP)
+	$(BIN)/fortnox-connector web --demo --listen 127.0.0.1:8080
+
+# Debian packages the tests need (Chromium for the browser tests), installed when missing.
+system-deps:
+	bash .ci/system-deps
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -22,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) system-deps
 	$(BIN)/pytest -q --block-network --record-mode=none
 
 test: lint typecheck unit

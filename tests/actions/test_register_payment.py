@@ -184,7 +184,7 @@ def test_unknown_invoice_names_tenant_and_invoice(ctx: TenantContext, recorder: 
 
 
 def test_invoice_found_by_ocr(ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int) -> None:
-    inv = add(sandbox, sandbox_tenant, OCR="90017")
+    inv = add(sandbox, sandbox_tenant, OCR="90019")
     data = pay()
     data["invoice"] = {"ocr": inv["OCR"]}
     out = register_payment.run(ctx, data)

@@ -38,13 +38,13 @@ def run(manager: ConnectorManager, name: str, ctx: TenantContext, data: dict[str
 def test_register_then_get_in_a_foreign_currency(
     manager: ConnectorManager, ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
 ) -> None:
-    add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567", Total="123.45", OCR="90017")
+    add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567", Total="123.45", OCR="90019")
     sandbox.add_payment(sandbox_tenant, DOC, AmountCurrency="23.45", PaymentDate="2026-03-01")
     paid = pay(amount="100", currency="eur", payment_date="2026-03-02", bookkeep=False, currency_rate=None)
     first = run(manager, "register_payment", ctx, paid)
     again = run(manager, "register_payment", ctx, paid)
     assert again == {**first, "idempotent_replay": True}  # type: ignore[dict-item]
-    out = run(manager, "get_invoice", ctx, {"invoice": {"ocr": 90017}})
+    out = run(manager, "get_invoice", ctx, {"invoice": {"ocr": 90019}})
     assert isinstance(out, dict) and out["fully_paid"] is True and len(out["payments"]) == 2
 
 
@@ -59,7 +59,7 @@ def test_a_credit_invoice_with_negative_amounts(
 @pytest.mark.parametrize(
     "data",
     [
-        pay(invoice={"document_number": "1", "ocr": "2"}),
+        pay(invoice={"document_number": "1", "ocr": "2", "other": "3"}),
         pay(invoice={}),
         pay(amount="0.00"),
         pay(amount="-5"),
@@ -79,7 +79,7 @@ def test_inputs_the_action_refuses_break_the_schema(data: dict[str, object]) -> 
 def test_real_events_validate_against_the_registered_event_schema(
     trigger: str, manager: ConnectorManager, ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
 ) -> None:
-    add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567", Total="123.45", OCR="90017")
+    add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567", Total="123.45", OCR="90019")
     payment = sandbox.add_payment(sandbox_tenant, DOC, AmountCurrency="123.45", PaymentDate="2026-03-01")
     sandbox.book_payment(sandbox_tenant, payment["Number"])
     spec = manager.trigger(trigger)

@@ -78,7 +78,7 @@ def test_env_strings_are_coerced_by_the_schema_types() -> None:
         ({"backfill_days": "30"}, False, "backfill_days", "is not of type 'integer'"),
         ({"default_mode_of_payment_account": 42}, False, "default_mode_of_payment_account", "42"),
         ({"backfil_days": 3}, False, "backfil_days", "is not a known field"),
-        ({"schedule": "every night"}, False, "schedule", "does not match"),
+        ({"schedule": "every night"}, False, "schedule", "is not in the expected form"),
         ({"schedule": "0 24 * * *"}, False, "schedule", "is not a cron expression"),
         ({"timezone": "Mars/Olympus"}, False, "timezone", "is not a known timezone"),
     ],

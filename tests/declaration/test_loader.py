@@ -48,7 +48,8 @@ def test_the_shipped_declaration() -> None:
     assert decl.auth.base_url("api", {}) == "https://api.fortnox.se"
     assert (decl.schedule.cron, decl.schedule.timezone) == ("0 23 * * *", "Europe/Stockholm")
     assert decl.config_schema == "config.json"
-    assert [t.name for t in decl.triggers] == ["payment_received", "invoice_paid"]
+    assert [t.name for t in decl.triggers] == ["payment_received", "invoice_paid", "payment_deleted"]
+    assert [t.name for t in decl.triggers if t.polled] == ["payment_received", "invoice_paid"]
     assert [a.name for a in decl.actions] == [
         "register_payment",
         "get_invoice",
@@ -106,8 +107,8 @@ def mutate(path: str, value: object) -> dict[str, Any]:
     ("path", "value", "field", "reason"),
     [
         ("auth.token_path", None, "auth.token_path", "is required"),
-        ("auth.base_urls.api.default", "ftp:/nope", "auth.base_urls.api.default", "does not match"),
-        ("secrets.2.env", "lower_case", "secrets.2.env", "does not match"),
+        ("auth.base_urls.api.default", "ftp:/nope", "auth.base_urls.api.default", "expected form"),
+        ("secrets.2.env", "lower_case", "secrets.2.env", "expected form"),
         ("secrets.0.modes", {"magic_link": "required"}, "secrets.0.modes", "magic_link"),
         ("secrets.0.sensitive", "yes", "secrets.0.sensitive", "is not of type 'boolean'"),
         ("surprise", 1, "surprise", "is not a known field"),
@@ -115,7 +116,7 @@ def mutate(path: str, value: object) -> dict[str, Any]:
             "triggers.0.event_schema",
             "http://evil.example/x.json",
             "triggers.0.event_schema",
-            "does not match",
+            "is not in the expected form",
         ),
         ("actions.1.example.input", None, "actions.1.example.input", "is required"),
         ("version", "0.0.1", "version", "is not the package's version"),

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from fortnox_connector.actions.errors import ActionRejected
-from fortnox_connector.actions.inputs import fingerprint
+from fortnox_connector.actions.inputs import check_input, fingerprint
 from fortnox_connector.actions.money import parse_decimal
 
 VAT_TYPES = ("SEVAT", "SEREVERSEDVAT", "EUREVERSEDVAT", "EUVAT", "EXPORT")
@@ -121,7 +121,10 @@ class InvoiceRequest:
         return body
 
 
-def read_customer(data: Mapping[str, Any], tenant: str) -> CustomerRequest:
+def read_customer(data: Mapping[str, Any], tenant: str, *, checked: bool = False) -> CustomerRequest:
+    """``upsert_customer``'s input (checked by its schema unless part of an already checked input)."""
+    if not checked:
+        data = check_input(data, "actions/upsert_customer.input.json", tenant)
     source_id = _text(data.get("source_id"))
     if source_id is None:
         raise _bad(tenant, "'source_id' is required: the customer's id in the source system")
@@ -137,7 +140,11 @@ def read_customer(data: Mapping[str, Any], tenant: str) -> CustomerRequest:
     return CustomerRequest(source_id, fields)
 
 
-def read_invoice(data: Mapping[str, Any], tenant: str, *, default_bookkeep: bool = False) -> InvoiceRequest:
+def read_invoice(
+    data: Mapping[str, Any], tenant: str, *, default_bookkeep: bool = False, schema: str | None = None
+) -> InvoiceRequest:
+    """``export_invoice``'s input, checked by ``schema`` (default its own) before it is read."""
+    data = check_input(data, schema or "actions/export_invoice.input.json", tenant)
     key = _text(data.get("idempotency_key"))
     if key is None:
         raise _bad(tenant, "'idempotency_key' is required: a retry with the same key exports once")
@@ -185,7 +192,7 @@ def _customer(raw: Any, tenant: str, number: str) -> tuple[str | None, CustomerR
         return given, None
     if given is not None:
         raise _bad(tenant, f"invoice {number}: give 'customer' either as customer_number or as a customer")
-    return None, read_customer(raw, tenant)
+    return None, read_customer(raw, tenant, checked=True)
 
 
 def _rows(raw: Any, tenant: str, number: str) -> tuple[Row, ...]:

@@ -46,8 +46,7 @@ def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _read(input: Mapping[str, Any], tenant: str) -> tuple[str, list[Mapping[str, Any]]]:
-    invoice_input = {k: v for k, v in input.items() if k != "payments"}
-    req = read_invoice(invoice_input, tenant)  # refuses bad invoice input before anything is done
+    req = read_invoice(input, tenant, schema="actions/export_paid_invoice.input.json")
     payments = input.get("payments")
     if not isinstance(payments, list) or not payments or not all(isinstance(p, Mapping) for p in payments):
         raise ActionRejected(
@@ -55,13 +54,6 @@ def _read(input: Mapping[str, Any], tenant: str) -> tuple[str, list[Mapping[str,
             tenant=tenant,
             invoice=f"source {req.source_invoice_number}",
             hint="correct the action's input",
-        )
-    if req.credit:
-        raise ActionRejected(
-            "a credit note takes no payments",
-            tenant=tenant,
-            invoice=f"source {req.source_invoice_number}",
-            hint="export credit notes with export_invoice",
         )
     return req.idempotency_key, payments
 

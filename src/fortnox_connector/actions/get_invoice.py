@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from fortnox_connector.actions.inputs import invoice_ref
+from fortnox_connector.actions.inputs import GET_INVOICE_SCHEMA, check_input, invoice_ref
 from fortnox_connector.actions.lookup import find_invoice, invoice_payments
 from fortnox_connector.actions.money import money_text
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
     """``input``: ``{"invoice": {"document_number": …} | {"ocr": …}}``. Output: see docs/actions.md."""
-    ref = invoice_ref(input, ctx.tenant)
-    invoice = find_invoice(ctx.client, ref, ctx.tenant)
+    ref = invoice_ref(check_input(input, GET_INVOICE_SCHEMA, ctx.tenant), ctx.tenant)
+    invoice = find_invoice(ctx.client, ref, ctx.tenant, ctx.config)
     payments = invoice_payments(ctx.client, invoice.document_number, ctx.tenant)
     return invoice_json(invoice, payments)
 

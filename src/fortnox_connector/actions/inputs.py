@@ -1,4 +1,11 @@
-"""Reading and checking ``register_payment``'s input; its fingerprint for idempotency."""
+"""Reading and checking the actions' input; ``register_payment``'s fingerprint for idempotency.
+
+Input is checked against the action's JSON Schema first (``schemas/actions/<name>.input.json``:
+``additionalProperties: false`` honoured, formats checked), and only then parsed: a misspelled
+``"bookeep": false`` is refused, never dropped (the payment would be booked, which cannot be undone), and
+numbers and dates have one strict form each (``"1250.00"``, ``2026-11-25``), never ``1E+1``, ``1_0``,
+other scripts' digits, ``20261125`` or ``2026-W48-3``. Then the bounds of ``actions.bounds`` apply.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +17,46 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from fortnox_connector.actions.bounds import check_amount, check_payment_date
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.money import parse_decimal
 from fortnox_connector.declaration.config import TenantConfig
+from fortnox_connector.declaration.schemas import schema_error, validator
 from fortnox_connector.errors import ConfigError
+
+REGISTER_PAYMENT_SCHEMA = "actions/register_payment.input.json"
+GET_INVOICE_SCHEMA = "actions/get_invoice.input.json"
 
 
 @dataclass(frozen=True, slots=True)
 class InvoiceRef:
-    """An invoice named by its document number or by its OCR (exactly one)."""
+    """An invoice named by its document number, its OCR and/or its external reference (at least one).
+
+    Every field given must match the invoice found (``lookup.find_invoice``); the first given of
+    document number, OCR, external reference is what the invoice is looked up by.
+    """
 
     document_number: str | None = None
     ocr: str | None = None
+    external_reference: str | None = None
 
     def __str__(self) -> str:
-        return self.document_number if self.document_number is not None else f"with OCR {self.ocr}"
+        if self.document_number is not None:
+            return self.document_number
+        if self.ocr is not None:
+            return f"with OCR {self.ocr}"
+        return f"with external reference {self.external_reference}"
+
+    def asked(self) -> str:
+        """Everything asked for, e.g. ``number 12 and OCR 10124``."""
+        parts = [
+            f"number {self.document_number}" if self.document_number is not None else None,
+            f"OCR {self.ocr}" if self.ocr is not None else None,
+            f"external reference {self.external_reference!r}"
+            if self.external_reference is not None
+            else None,
+        ]
+        return " and ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +75,48 @@ class PaymentRequest:
     move_date_to_invoice_date: bool
     idempotency_key: str
     fingerprint: str
+    currency_rate_band_percent: int = 50
+
+
+def check_input(data: object, schema: str, tenant: str) -> Mapping[str, Any]:
+    """``data`` if it satisfies ``schemas/<schema>``; else ``ActionRejected`` naming the field and the fix."""
+    errors = sorted(validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        what = f"the {schema.rsplit('/', 1)[-1].split('.')[0]} input"
+        error = schema_error(errors[0], what=what, tenant=None)
+        raise ActionRejected(error.message, tenant=tenant, hint=error.hint)
+    assert isinstance(data, Mapping)  # the schema's "type": "object"
+    return data
 
 
 def invoice_ref(data: Mapping[str, Any], tenant: str) -> InvoiceRef:
-    """``invoice`` as ``{"document_number": …}`` or ``{"ocr": …}``."""
+    """``invoice`` as ``{"document_number": …, "ocr": …, "external_reference": …}``, at least one given."""
     raw = data.get("invoice")
     if not isinstance(raw, Mapping):
-        raise _bad(tenant, "'invoice' must be an object with 'document_number' or 'ocr'")
+        raise _bad(
+            tenant, "'invoice' must be an object with 'document_number', 'ocr' or 'external_reference'"
+        )
     doc = _text(raw.get("document_number"))
     ocr = _text(raw.get("ocr"))
-    if (doc is None) == (ocr is None):
-        raise _bad(tenant, "'invoice' needs exactly one of 'document_number' and 'ocr'")
-    return InvoiceRef(document_number=doc, ocr=ocr)
+    reference = _text(raw.get("external_reference"))
+    if doc is None and ocr is None and reference is None:
+        raise _bad(
+            tenant, "'invoice' needs at least one of 'document_number', 'ocr' and 'external_reference'"
+        )
+    return InvoiceRef(document_number=doc, ocr=ocr, external_reference=reference)
 
 
-def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: str) -> PaymentRequest:
-    """Check the input and apply ``config``'s defaults; raise ``ActionRejected`` or ``ConfigError``."""
+def read_payment_request(data: object, config: TenantConfig, tenant: str) -> PaymentRequest:
+    """Check the input by its schema, parse it, apply ``config``'s defaults and the bounds.
+
+    Raises ``ActionRejected`` (bad input) or ``ConfigError`` (a default the tenant lacks).
+    """
+    data = check_input(data, REGISTER_PAYMENT_SCHEMA, tenant)
     ref = invoice_ref(data, tenant)
     amount = parse_decimal(data.get("amount"))
     if amount is None or amount <= 0:
         raise _bad(tenant, "'amount' must be a positive decimal string such as \"1250.00\"", ref)
+    check_amount(amount, tenant=tenant, invoice=str(ref))
     if amount != amount.quantize(Decimal("0.01")):
         raise _bad(tenant, f"'amount' {amount} has more than two decimals", ref)
     currency = _text(data.get("currency"))
@@ -74,9 +128,10 @@ def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: 
         if rate is None or rate <= 0:
             raise _bad(tenant, "'currency_rate' must be a positive decimal string", ref)
     try:
-        payment_date = date.fromisoformat(str(data.get("payment_date")))
+        payment_date = date.fromisoformat(str(data.get("payment_date")).strip())
     except ValueError:
         raise _bad(tenant, "'payment_date' must be a date YYYY-MM-DD", ref) from None
+    check_payment_date(payment_date, tenant=tenant, invoice=str(ref))
     key = _text(data.get("idempotency_key"))
     if key is None:
         raise _bad(tenant, "'idempotency_key' is required: a retry with the same key pays once", ref)
@@ -111,6 +166,7 @@ def read_payment_request(data: Mapping[str, Any], config: TenantConfig, tenant: 
         move_date_to_invoice_date=_flag(data, "move_date_to_invoice_date", False, tenant),
         idempotency_key=key,
         fingerprint=fingerprint(data),
+        currency_rate_band_percent=config.currency_rate_band_percent,
     )
 
 

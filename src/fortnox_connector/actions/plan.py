@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from fortnox_connector.actions import bounds
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.inputs import PaymentRequest
 from fortnox_connector.actions.money import company_amount, money_text, to_ore
@@ -105,7 +106,16 @@ def plan_payment(req: PaymentRequest, invoice: Invoice, tenant: str) -> PlannedP
         amount = to_ore(req.amount)
     else:
         rate = req.currency_rate if req.currency_rate is not None else invoice.currency_rate
+        bounds.check_rate(
+            rate,
+            invoice.currency_rate,
+            req.currency_rate_band_percent,
+            tenant=tenant,
+            invoice=doc,
+            currency=req.currency,
+        )
         amount = company_amount(req.amount, rate, invoice.currency_unit or Decimal(1))
+        bounds.check_company_amount(amount, tenant=tenant, invoice=doc)
     return PlannedPayment(
         invoice_number=doc,
         amount=amount,

@@ -73,7 +73,7 @@ def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _register(at: _Attempt, pending: dict[str, Any] | None) -> dict[str, Any]:
-    invoice = find_invoice(at.ctx.client, at.req.invoice, at.tenant)
+    invoice = find_invoice(at.ctx.client, at.req.invoice, at.tenant, at.ctx.config)
     payment: InvoicePayment | None = None
     posted_now = False
     if pending is not None and pending.get("planned"):

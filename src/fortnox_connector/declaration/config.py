@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
+from fortnox_connector.declaration.cron import check_schedule, zone_of
 from fortnox_connector.declaration.schemas import check, load_schema
 from fortnox_connector.errors import ConfigError
 
@@ -40,6 +39,19 @@ class TenantConfig:
     bookkeep_payments: bool = True
     allow_overpayment: bool = False
     invoice_numbering: str = "fortnox"  # export_invoice: "fortnox" numbers, or "source" (the source's)
+    currency_rate_band_percent: int = 50  # register_payment: a rate this far from the invoice's is refused
+    # finding the invoice (actions/lookup.py)
+    ocr_check_digit: bool = True  # an OCR asked for must pass its modulus-10 check digit
+    require_ocr_and_invoice_number: bool = False  # payments must name both, and both must match
+    # differences register_payment writes off (actions/settle.py); amounts in the company's currency
+    payment_tolerance_amount: Decimal | None = None
+    payment_tolerance_percent: Decimal | None = None
+    payment_tolerance_account: int | None = None
+    currency_gain_account: int = 3960  # BAS: Valutakursvinster på fordringar och skulder av rörelsekaraktär
+    currency_loss_account: int = 7960  # BAS: Valutakursförluster på fordringar och skulder av rörelsekaraktär
+    currency_difference_booking: str = "write_off"  # or "fortnox": leave it to the company's own accounts
+    # invoice_paid
+    emit_credit_note_settlements: bool = True  # False: invoices settled by a credit note alone are skipped
 
 
 def parse_config(
@@ -64,23 +76,8 @@ def parse_config(
     # JSON Schema counts 30.0 as an integer; the config keeps ints (an account number, a day count) exact.
     values = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
     schedule = str(values.get("schedule", DEFAULT_SCHEDULE)).strip()
-    if not croniter.is_valid(schedule):
-        raise ConfigError(
-            f"{what}: schedule: {schedule!r} is not a cron expression",
-            field="schedule",
-            tenant=tenant,
-            hint="give five fields: minute hour day-of-month month day-of-week, e.g. '0 23 * * *'",
-        )
     timezone = str(values.get("timezone", DEFAULT_TIMEZONE))
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"{what}: timezone: {timezone!r} is not a known timezone",
-            field="timezone",
-            tenant=tenant,
-            hint="use an IANA name such as Europe/Stockholm",
-        ) from None
+    check_schedule(schedule, zone_of(timezone, tenant=tenant, what=what), tenant=tenant, what=what)
     before = values.get("ignore_payments_before")
     return TenantConfig(
         backfill_days=values.get("backfill_days", 30),
@@ -95,7 +92,24 @@ def parse_config(
         bookkeep_payments=values.get("bookkeep_payments", True),
         allow_overpayment=values.get("allow_overpayment", False),
         invoice_numbering=values.get("invoice_numbering", "fortnox"),
+        currency_rate_band_percent=values.get("currency_rate_band_percent", 50),
+        ocr_check_digit=values.get("ocr_check_digit", True),
+        require_ocr_and_invoice_number=values.get("require_ocr_and_invoice_number", False),
+        payment_tolerance_amount=_decimal(values.get("payment_tolerance_amount")),
+        payment_tolerance_percent=_decimal(values.get("payment_tolerance_percent")),
+        payment_tolerance_account=values.get("payment_tolerance_account"),
+        currency_gain_account=values.get("currency_gain_account", 3960),
+        currency_loss_account=values.get("currency_loss_account", 7960),
+        currency_difference_booking=values.get("currency_difference_booking", "write_off"),
+        emit_credit_note_settlements=values.get("emit_credit_note_settlements", True),
     )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A decimal setting (the schema has checked its form); None stays None. Never through float."""
+    if value is None:
+        return None
+    return Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
 
 
 def coerce_strings(data: Mapping[str, Any], *, tenant: str | None = None) -> dict[str, Any]:

@@ -180,7 +180,13 @@ def _build(doc: Mapping[str, Any]) -> Declaration:
         config_schema=doc["config"]["schema"],
         schedule=ScheduleSpec(doc["schedule"]["cron"], doc["schedule"]["timezone"]),
         triggers=tuple(
-            TriggerDecl(t["name"], t["description"], t["event_schema"], t.get("example"))
+            TriggerDecl(
+                t["name"],
+                t["description"],
+                t["event_schema"],
+                t.get("example"),
+                tuple(t.get("modes", ("poll",))),
+            )
             for t in doc["triggers"]
         ),
         actions=tuple(

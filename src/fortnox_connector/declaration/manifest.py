@@ -104,12 +104,22 @@ class ScheduleSpec:
 
 @dataclass(frozen=True, slots=True)
 class TriggerDecl:
-    """A trigger as declared: its event schema (a path under ``schemas/``) and an example event."""
+    """A trigger as declared: its event schema (a path under ``schemas/``) and an example event.
+
+    ``modes`` says how its events are produced: ``poll`` (a ``TriggerSpec`` a host polls) and/or ``stream``
+    (emitted by a stream source, e.g. Fortnox's WebSocket feed; docs/stream.md). A stream-only trigger
+    has no poll: Fortnox's lists never show what it reports (a deleted payment).
+    """
 
     name: str
     description: str
     event_schema: str
     example: Mapping[str, Any] | None
+    modes: tuple[str, ...] = ("poll",)
+
+    @property
+    def polled(self) -> bool:
+        return "poll" in self.modes
 
 
 @dataclass(frozen=True, slots=True)

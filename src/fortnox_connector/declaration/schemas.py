@@ -131,13 +131,35 @@ def schema_error(
             path.append(extra[0])
             reason = "is not a known field"
             fix = f"remove it or use one of: {', '.join(known) or '(none)'}"
+    elif best.validator == "pattern":
+        reason = f"{_short(repr(best.instance), 40)} is not in the expected form"
+    elif best.validator == "maxLength":
+        reason = f"is longer than {best.validator_value} characters"
+    elif best.validator == "oneOf" and _required_choices(best.validator_value):
+        names = " and ".join(repr(n) for n in _required_choices(best.validator_value))
+        reason = f"needs exactly one of {names}"
     field = ".".join(path) or "(top level)"
     return ConfigError(
         f"{what}: {field}: {_short(reason)}",
         field=field,
         tenant=tenant,
-        hint=hint or fix or f"correct {field} in {what}",
+        hint=hint or fix or _described(best.schema, field) or f"correct {field} in {what}",
     )
+
+
+def _described(schema: object, field: str) -> str | None:
+    """The fix a field's own schema gives: its ``description`` (the form it wants, with an example)."""
+    if isinstance(schema, Mapping) and isinstance(schema.get("description"), str):
+        return f"{field}: {schema['description']}"
+    return None
+
+
+def _required_choices(options: object) -> list[str]:
+    """The field names of a ``oneOf`` whose options are each ``{"required": [name]}`` (else empty)."""
+    if not isinstance(options, list):
+        return []
+    names = [o["required"][0] for o in options if isinstance(o, Mapping) and len(o.get("required", [])) == 1]
+    return names if len(names) == len(options) else []
 
 
 def _error_order(error: jsonschema.ValidationError) -> tuple[int, str]:

@@ -287,12 +287,31 @@ class FortnoxClient:
         lastmodified: datetime | date | None = None,
         document_number: str | None = None,
         ocr: str | None = None,
+        external_reference: str | None = None,
+        external_reference2: str | None = None,
+        customer_number: str | None = None,
+        currency: str | None = None,
+        from_date: date | None = None,
+        to_date: date | None = None,
         page: int = 1,
         limit: int = PAGE_LIMIT,
     ) -> Page[Invoice]:
+        """Fortnox's filters as given (``fromdate``/``todate`` on the invoice date); callers narrow again."""
         if filter is not None and filter not in INVOICE_FILTERS:
             raise ValueError(f"invoice filter must be one of {sorted(INVOICE_FILTERS)}, not {filter!r}")
-        params = _list_query(lastmodified, limit, filter=filter, documentnumber=document_number, ocr=ocr)
+        params = _list_query(
+            lastmodified,
+            limit,
+            filter=filter,
+            documentnumber=document_number,
+            ocr=ocr,
+            externalinvoicereference1=external_reference,
+            externalinvoicereference2=external_reference2,
+            customernumber=customer_number,
+            currency=currency,
+            fromdate=from_date.isoformat() if from_date is not None else None,
+            todate=to_date.isoformat() if to_date is not None else None,
+        )
         return self._typed_page("/3/invoices", "Invoices", params, page, Invoice.parse)
 
     def get_invoice(self, document_number: str) -> Invoice:

@@ -270,21 +270,53 @@ def connect(
         state = new_state()
         with contextlib.ExitStack() as stack:
             receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
-            target = redirect_uri if receiver is None else receiver.redirect_uri
-            oauth = runtime.new_oauth(tenant=tenant, redirect_uri=target)
-            stack.callback(oauth.close)
-            open_url(oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account))
+            target = receiver.redirect_uri if receiver is not None else str(redirect_uri)
+            url = consent_url(runtime, tenant, state, redirect_uri=target, service_account=service_account)
+            open_url(url)
             if receiver is not None:
                 callback = receiver.wait(timeout)
             else:
                 callback = parse_redirect(read_redirect()) if read_redirect is not None else None
             code = _check_callback(tenant, state, callback, timeout)
-            try:
-                token = oauth.exchange_code(code)
-            except ConnectorError as exc:
-                raise exc.with_tenant(tenant) from None
-        # The company is checked before the token is stored: a consent given for another company must not
-        # replace the tenant's connection (its cursors and events belong to the company it was bound to).
+        return complete_consent(runtime, tenant, code, redirect_uri=target, service_account=service_account)
+
+
+def consent_url(
+    runtime: Runtime, tenant: str, state: str, *, redirect_uri: str, service_account: bool = False
+) -> str:
+    """The Fortnox authorize URL for ``tenant``'s consent, carrying ``state`` and coming back to
+    ``redirect_uri`` (the loopback listener here, the web app's callback in ``runtime.web``)."""
+    oauth = runtime.new_oauth(tenant=tenant, redirect_uri=redirect_uri)
+    try:
+        return oauth.authorization_url(state, runtime.settings.scopes, service_account=service_account)
+    finally:
+        oauth.close()
+
+
+def complete_consent(
+    runtime: Runtime,
+    tenant: str,
+    code: Secret,
+    *,
+    redirect_uri: str,
+    service_account: bool = False,
+    display_name: str | None = None,
+) -> Connected:
+    """Exchange a consent's ``code`` (its ``state`` already checked by the caller) and store what it grants.
+
+    The company is checked before the token is stored: a consent given for another company must not
+    replace the tenant's connection (its cursors and events belong to the company it was bound to).
+    """
+    with tenant_scope(tenant):
+        mode: AuthMode = "client_credentials" if service_account else "authorization_code"
+        _ensure_tenant(runtime, tenant, mode, display_name)
+        oauth = runtime.new_oauth(tenant=tenant, redirect_uri=redirect_uri)
+        try:
+            token = oauth.exchange_code(code)
+        except ConnectorError as exc:
+            raise exc.with_tenant(tenant) from None
+        finally:
+            oauth.close()
         database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
         _check_same_company(runtime, tenant, database_number)
         if service_account:  # the code only proved the consent; only its DatabaseNumber is kept

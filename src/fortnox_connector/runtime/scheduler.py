@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
 from fortnox_connector.auth.oauth import utc_now
+from fortnox_connector.declaration.cron import zone_of
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
@@ -56,25 +57,38 @@ class TenantRun:
 
 
 def schedule_of(runtime: Runtime, record: TenantRecord) -> tuple[str, ZoneInfo]:
-    """The tenant's cron expression and time zone, or a ``ConfigError`` naming the bad one."""
+    """The tenant's cron expression and time zone, or a ``ConfigError`` naming the bad one.
+
+    ``runtime.config`` checks both (``declaration.cron``: five fields that fire), so a config stored
+    before that check, or edited in the database, is refused here too, for that tenant only.
+    """
     config = runtime.config(record.id)
-    if not croniter.is_valid(config.schedule):
-        raise ConfigError(
-            f"the schedule {config.schedule!r} is not a cron expression",
-            field="schedule",
-            tenant=record.id,
-            hint="use five cron fields, e.g. '0 23 * * *' (every day at 23:00)",
-        )
+    return config.schedule, zone_of(config.timezone, tenant=record.id)
+
+
+def _next_slot(slots: croniter, expr: str, tenant: str) -> datetime:
     try:
-        zone = ZoneInfo(config.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+        nxt: datetime = slots.get_next(datetime)
+    except (ValueError, KeyError, OverflowError):  # croniter's CroniterBadDateError is a ValueError
         raise ConfigError(
-            f"unknown time zone {config.timezone!r}",
-            field="timezone",
-            tenant=record.id,
-            hint="use an IANA name such as Europe/Stockholm",
+            f"the schedule {expr!r} never fires",
+            field="schedule",
+            tenant=tenant,
+            hint=f"set one that fires: `fortnox-connector tenants set {tenant} --set schedule='0 23 * * *'`",
         ) from None
-    return config.schedule, zone
+    return nxt
+
+
+def _tenant_error(tenant: str, exc: Exception) -> ConnectorError:
+    """A ``ConnectorError`` for anything one tenant's schedule raised (a bug is logged with its traceback)."""
+    if isinstance(exc, ConnectorError):
+        return exc.with_tenant(tenant)
+    log.error("tenant %s: its schedule could not be read", tenant, exc_info=exc, extra={"tenant": tenant})
+    return ConnectorError(
+        f"its schedule could not be read ({type(exc).__name__})",
+        tenant=tenant,
+        hint=f"check `fortnox-connector tenants show {tenant}`; see the log for the traceback and report it",
+    )
 
 
 class Scheduler:
@@ -119,12 +133,12 @@ class Scheduler:
         expr, zone = schedule_of(self.runtime, record)
         after = self.last_run(record).astimezone(zone)
         slots = croniter(expr, after)
-        nxt: datetime = slots.get_next(datetime)
+        nxt = _next_slot(slots, expr, record.id)
         # When the clocks go back an hour repeats; croniter yields its slots twice (02:30 CEST, then
         # 02:30 CET). Cron runs a wall-clock time once: a slot not later on the wall than the last run is
         # that repeat. (Same-zone datetimes compare by wall time anyway, ignoring ``fold``: said openly.)
         while nxt.replace(tzinfo=None) <= after.replace(tzinfo=None):
-            nxt = slots.get_next(datetime)
+            nxt = _next_slot(slots, expr, record.id)
         return nxt
 
     def due(self, now: datetime | None = None) -> tuple[list[TenantRecord], list[TenantRun]]:
@@ -142,10 +156,11 @@ class Scheduler:
                     continue
             try:
                 when = self.next_due(record)
-            except ConnectorError as exc:
-                if self._reported.get(record.id) != str(exc):
-                    self._reported[record.id] = str(exc)
-                    reports.append(TenantRun(record.id, error=exc.with_tenant(record.id)))
+            except Exception as exc:  # one tenant's schedule or rows never stop the others
+                error = _tenant_error(record.id, exc)
+                if self._reported.get(record.id) != str(error):
+                    self._reported[record.id] = str(error)
+                    reports.append(TenantRun(record.id, error=error))
                 continue
             if when > now:
                 continue
@@ -171,7 +186,7 @@ class Scheduler:
                 continue
             try:
                 soonest = min(soonest, self.next_due(record))
-            except ConnectorError:
+            except Exception:  # noqa: S112 (``due`` reports it; the others still wake the loop)
                 continue
         return max(now, soonest)
 

@@ -237,6 +237,10 @@ class Api:
             items = [i for i in items if str(i.document_number) == query["documentnumber"]]
         if "ocr" in query:
             items = [i for i in items if i.ocr == query["ocr"]]
+        for n in ("1", "2"):
+            if f"externalinvoicereference{n}" in query:
+                wanted = query[f"externalinvoicereference{n}"]
+                items = [i for i in items if getattr(i, f"external_ref{n}") == wanted]
         if "customernumber" in query:
             items = [i for i in items if i.customer_number == query["customernumber"]]
         for param, attr in (

@@ -73,9 +73,9 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, tenants
+    from fortnox_connector.runtime.cli import connecting, misc, running, tenants, web
 
-    for module in (tenants, connecting, running, misc):
+    for module in (tenants, connecting, running, misc, web):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Mapping
@@ -134,6 +135,7 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
 @click.option("--due", is_flag=True, help="Run the tenants that are due now, then exit (for cron).")
 @click.option("--workers", default=8, show_default=True, help="Tenants run at the same time.")
 @click.option("--trigger", "triggers", multiple=True, help="Only these triggers (default: all).")
+@click.option("--web", "web_listen", default=None, metavar="HOST:PORT", help="Also serve the web app there.")
 @json_option("With --once/--due: print the results as JSON.")
 @click.pass_context
 def serve_command(
@@ -144,6 +146,7 @@ def serve_command(
     due: bool,
     workers: int,
     triggers: tuple[str, ...],
+    web_listen: str | None,
     as_json: bool,
 ) -> None:
     """Run every tenant's triggers on its schedule (default 23:00 Europe/Stockholm) until stopped."""
@@ -157,9 +160,22 @@ def serve_command(
     scheduler = Scheduler(
         runtime, make, triggers=list(triggers) or None, max_workers=workers, on_result=on_result
     )
+    with contextlib.ExitStack() as stack:
+        if web_listen is not None:
+            from fortnox_connector.runtime.cli.web import parse_listen, start_web
+
+            host, port = parse_listen(web_listen)
+            stack.enter_context(start_web(app, runtime, host, port, scheduler.run_tenant))
+        _serve(ctx, app, scheduler, once=once, due=due, to_stderr=sink == "stdout")
+
+
+def _serve(
+    ctx: click.Context, app: App, scheduler: Scheduler, *, once: bool, due: bool, to_stderr: bool
+) -> None:
+    runtime = app.runtime()
     if once or due:
         reports = scheduler.run_all() if once else scheduler.run_due()
-        _final_report(app, reports, to_stderr=sink == "stdout")
+        _final_report(app, reports, to_stderr=to_stderr)
         if any(not r.ok for r in reports):
             ctx.exit(EXIT_RECONNECT if all(r.paused for r in reports if not r.ok) else EXIT_ERROR)
         return

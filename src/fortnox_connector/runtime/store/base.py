@@ -58,6 +58,22 @@ class RunRecord:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """One (tenant, trigger)'s whole run history summed: what ``/metrics`` exports as counters."""
+
+    tenant: str
+    trigger: str
+    runs: int
+    failed: int
+    running: int
+    delivered: int
+    events: int
+    requests: int
+    rate_limited: int
+    duration_s: float
+
+
 class TenantStore(Protocol):
     def add_tenant(
         self,
@@ -96,6 +112,10 @@ class TenantStore(Protocol):
 
     def delete_token(self, tenant: str) -> None: ...
 
+    def token_rotated_at(self, tenant: str) -> datetime | None:
+        """When the tenant's token was last stored (its refresh token's age, for the 45-day limit)."""
+        ...
+
 
 class Outbox(Protocol):
     def enqueue(self, tenant: str, trigger: str, events: Sequence[Event], cursor: str) -> int: ...
@@ -117,6 +137,8 @@ class RunHistory(Protocol):
     def list_runs(
         self, tenant: str | None = None, *, triggers: Sequence[str] | None = None, limit: int = 50
     ) -> list[RunRecord]: ...
+
+    def run_stats(self) -> list[RunStats]: ...
 
 
 class RuntimeStore(StateStore, TenantStore, Outbox, RunHistory, Protocol):

@@ -25,7 +25,14 @@ from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.contract.state import IdempotencyRecord, Token
 from fortnox_connector.errors import ConfigError, ConnectorError, UnknownTenant
 from fortnox_connector.runtime.sinks.encoding import dumps, event_from_json, event_to_json
-from fortnox_connector.runtime.store.base import AUTH_MODES, AuthMode, OutboxEntry, RunRecord, TenantRecord
+from fortnox_connector.runtime.store.base import (
+    AUTH_MODES,
+    AuthMode,
+    OutboxEntry,
+    RunRecord,
+    RunStats,
+    TenantRecord,
+)
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.migrations import migrate
@@ -369,6 +376,11 @@ class SqliteStore:
                 )
             return cur.rowcount == 1
 
+    def token_rotated_at(self, tenant: str) -> datetime | None:
+        """When the tenant's token was last stored (a refresh, a connect): its refresh token's age."""
+        row = self._conn().execute("SELECT updated_at FROM tokens WHERE tenant = ?", (tenant,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def delete_token(self, tenant: str) -> None:
         """Forget the tenant's tokens (before a reconnect, or after consent was revoked)."""
         with self._tx() as conn:
@@ -573,6 +585,25 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    def run_stats(self) -> list[RunStats]:
+        """Every (tenant, trigger)'s runs summed over the whole history, for metrics (one query)."""
+        rows = self._conn().execute(_RUN_STATS_SQL).fetchall()
+        return [
+            RunStats(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), int(r[7]), int(r[8]), float(r[9]))
+            for r in rows
+        ]
+
+
+_RUN_STATS_SQL = """
+    SELECT tenant, trigger, COUNT(*), SUM(error IS NOT NULL), SUM(finished_at IS NULL),
+        COALESCE(SUM(json_extract(summary, '$.delivered')), 0),
+        COALESCE(SUM(json_extract(summary, '$.events')), 0),
+        COALESCE(SUM(json_extract(summary, '$.requests')), 0),
+        COALESCE(SUM(json_extract(summary, '$.rate_limited')), 0),
+        COALESCE(SUM(json_extract(summary, '$.duration_s')), 0)
+    FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
+"""
 
 
 def _tenant_row(conn: sqlite3.Connection, tenant: str) -> tuple[Any, ...] | None:

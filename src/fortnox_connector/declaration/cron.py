@@ -1,0 +1,68 @@
+"""A tenant's schedule: five cron fields that must actually fire, checked when the config is read.
+
+``croniter.is_valid`` only checks the syntax: ``0 23 30 2 *`` (23:00 on 30 February) passes, and asking it
+for the next run then raises, which once crashed the whole scheduler for every tenant. So a schedule is
+accepted only when its next fire times can be computed (``FIRES_CHECKED`` of them, from now, in the
+tenant's time zone); an impossible one is a ``ConfigError`` naming the field and the fix, found when the
+config is set, not at night when the scheduler looks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from fortnox_connector.errors import ConfigError
+
+FIRES_CHECKED = 3
+CRON_FIELDS = 5
+CRON_HINT = "give five fields: minute hour day-of-month month day-of-week, e.g. '0 23 * * *'"
+
+
+def zone_of(name: str, *, tenant: str | None = None, what: str = "the tenant's config") -> ZoneInfo:
+    """The IANA time zone ``name``, or a ``ConfigError`` on the ``timezone`` field."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f"{what}: timezone: {_shown(name)} is not a known timezone",
+            field="timezone",
+            tenant=tenant,
+            hint="use an IANA name such as Europe/Stockholm",
+        ) from None
+
+
+def check_schedule(
+    expr: str,
+    zone: ZoneInfo,
+    *,
+    now: datetime | None = None,
+    tenant: str | None = None,
+    what: str = "the tenant's config",
+) -> None:
+    """Refuse a schedule that is not five cron fields or never fires (its next runs cannot be computed)."""
+    fields = expr.split()
+    if len(fields) != CRON_FIELDS or not croniter.is_valid(expr):
+        raise _bad(f"{_shown(expr)} is not a cron expression of five fields", tenant, what, CRON_HINT)
+    start = (now or datetime.now(zone)).astimezone(zone)
+    try:
+        slots = croniter(expr, start)
+        for _ in range(FIRES_CHECKED):
+            slots.get_next(datetime)
+    except (ValueError, KeyError, OverflowError):  # croniter's CroniterBadDateError is a ValueError
+        raise _bad(
+            f"{_shown(expr)} never fires (no such day, e.g. 30 February)",
+            tenant,
+            what,
+            "pick a day that exists in the months given (e.g. '0 23 28 2 *'), or the default '0 23 * * *'",
+        ) from None
+
+
+def _bad(reason: str, tenant: str | None, what: str, hint: str) -> ConfigError:
+    return ConfigError(f"{what}: schedule: {reason}", field="schedule", tenant=tenant, hint=hint)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
