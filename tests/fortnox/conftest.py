@@ -128,7 +128,7 @@ class FakeFortnox:
                 request.method,
                 request.url.path,
                 dict(request.url.params),
-                request.headers,
+                httpx.Headers(request.headers),  # a copy: the re-authenticated try reuses the request
                 request.content,
                 arrival,
                 request.url.raw_path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 
+import httpx
 import pytest
 
 from fortnox_connector.fortnox.pacing import (
@@ -236,14 +237,14 @@ def test_an_interrupt_right_after_taking_a_slot_still_frees_it(
     # a KeyboardInterrupt (or any error) between acquire() and the exchange must not keep the slot for ever:
     # the pair would be left with 24 requests per window, then 23, ... and finally none
     server.payments = [payment(1)]
-    client = make_client()
-    counted = client._count
+    interrupts = [KeyboardInterrupt()]
 
-    def interrupted(throttled: bool = False) -> None:
-        monkeypatch.setattr(client, "_count", counted)
-        raise KeyboardInterrupt
+    def handler(request: httpx.Request) -> httpx.Response:
+        if interrupts:
+            raise interrupts.pop()
+        return server.handler(request)
 
-    monkeypatch.setattr(client, "_count", interrupted)
+    client = make_client(transport=httpx.MockTransport(handler))
     with pytest.raises(KeyboardInterrupt):
         client.get_invoice_payment("1")
     clock.now += 2 * FORTNOX_WINDOW  # every slot an answer released has expired by now

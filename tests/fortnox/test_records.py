@@ -7,8 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
+from fortnox_connector.fortnox.errors import MalformedResponse
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment, MalformedRecord
 from fortnox_connector.fortnox.wire import loads_lenient
 from fortnox_connector.sandbox import Sandbox
@@ -127,3 +129,96 @@ def test_money_from_the_wire_never_passes_through_a_float() -> None:
     [raw] = data["InvoicePayments"]
     assert raw["Amount"] == Decimal("1414.33") and type(raw["Amount"]) is Decimal
     assert raw["CurrencyRate"] == Decimal("11.234567890123456789")  # a float would keep 17 digits at most
+
+
+FULL_ITEM: dict[str, Any] = {
+    **LIST_ITEM,
+    "InvoiceOCR": "10017",
+    "InvoiceCustomerNumber": "2",
+    "InvoiceCustomerName": "Kund 2 AB",
+    "ModeOfPayment": "BG",
+}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1.10", "1.10"), ("1e2", "1E+2"), (Decimal("1.10"), "1.10"), ("\u00a01\u00a0000,5 ", "1000.5")],
+)
+def test_money_keeps_the_digits_it_was_sent_with(raw: object, expected: str) -> None:
+    p = InvoicePayment.parse({**LIST_ITEM, "Amount": raw, "InvoiceTotal": raw})
+    assert p.amount.as_tuple() == p.invoice_total.as_tuple() == Decimal(expected).as_tuple()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("raw", [float("nan"), float("inf"), "NaN", "Infinity", "-inf", Decimal("NaN")])
+@pytest.mark.parametrize("field", ["Amount", "AmountCurrency", "InvoiceTotal", "CurrencyRate"])
+def test_non_finite_money_is_malformed_never_an_amount(field: str, raw: object) -> None:
+    with pytest.raises(MalformedRecord) as caught:
+        InvoicePayment.parse({**LIST_ITEM, field: raw})
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("raw", [None, "", 0, "0,00"])
+def test_an_absent_or_zero_rate_reads_as_one_and_an_absent_currency_as_sek(raw: object) -> None:
+    p = InvoicePayment.parse({**LIST_ITEM, "CurrencyRate": raw, "CurrencyUnit": raw, "Currency": None})
+    assert (p.currency_rate, p.currency_unit, p.currency) == (Decimal(1), Decimal(1), "SEK")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(" 1930 ", 1930), ("+5", 5), ("007", 7), ("", None), (None, None)]
+)
+def test_integers_read_from_numbers_and_digit_strings(raw: object, expected: int | None) -> None:
+    p = InvoicePayment.parse({**LIST_ITEM, "ModeOfPaymentAccount": raw, "VoucherYear": raw})
+    assert (p.mode_of_payment_account, p.voucher_year) == (expected, expected)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(17, "17"), (True, "true"), ("", None), (None, None)])
+def test_text_reads_from_numbers_and_booleans_and_blank_is_none(raw: object, expected: str | None) -> None:
+    p = InvoicePayment.parse(
+        {**FULL_ITEM, "Source": raw, "InvoiceOCR": raw, "ExternalInvoiceReference1": raw}
+    )
+    assert (p.source, p.invoice_ocr, p.external_invoice_reference1) == (expected,) * 3
+
+
+@pytest.mark.parametrize("raw", ["2026-03-01", " 2026-03-01 ", "2026-03-01T10:00"])
+def test_dates_read_with_or_without_a_time(raw: str) -> None:
+    assert InvoicePayment.parse({**LIST_ITEM, "PaymentDate": raw}).payment_date == date(2026, 3, 1)
+
+
+def test_a_thin_list_item_is_flagged_and_a_null_detail_is_not_thin() -> None:
+    assert InvoicePayment.parse(FULL_ITEM).complete is True
+    for field in InvoicePayment.DETAIL_FIELDS:
+        assert InvoicePayment.parse({k: v for k, v in FULL_ITEM.items() if k != field}).complete is False
+    assert InvoicePayment.parse({**FULL_ITEM, "InvoiceOCR": None}).complete is True
+
+
+def test_write_offs_are_read_as_records_and_flag_themselves() -> None:
+    p = InvoicePayment.parse({**LIST_ITEM, "WriteOffs": [{"Amount": "5,50", "AccountNumber": "3740"}]})
+    assert p.write_offs[0].amount == Decimal("5.50") and p.write_offs[0].account_number == 3740
+    assert p.write_off_exist is True
+    with pytest.raises(MalformedRecord) as caught:
+        InvoicePayment.parse({**LIST_ITEM, "WriteOffs": [{"Amount": "x"}]})
+    assert (caught.value.resource, caught.value.field) == ("WriteOff", "Amount")
+
+
+def test_a_page_with_one_drifting_record_reads_whole_through_the_client(sandbox: Sandbox) -> None:
+    tenant = sandbox.tenant_ids()[0]
+    token = str(sandbox.issue_token(tenant)["access_token"])
+    body = {"InvoicePayments": [LIST_ITEM, {**LIST_ITEM, "Number": 18, "Amount": "1 234,50"}]}  # no Meta
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    with sandbox_client(sandbox, Bearer(token), str(tenant), transport=transport) as client:
+        page = client.list_invoice_payments()
+    assert [p.amount for p in page.items] == [Decimal("1414.33"), Decimal("1234.50")]
+    assert (page.current_page, page.total_pages, page.last) == (1, 1, True)  # short page, no Meta: the last
+
+
+def test_json_nan_money_is_a_malformed_answer_naming_the_field(sandbox: Sandbox) -> None:
+    tenant = sandbox.tenant_ids()[0]
+    token = str(sandbox.issue_token(tenant)["access_token"])
+    body = (
+        b'{"InvoicePayment": {"Number": "1", "InvoiceNumber": 1, "PaymentDate": "2026-03-01", "Amount": NaN}}'
+    )
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    client = sandbox_client(sandbox, Bearer(token), str(tenant), transport=transport)
+    with client, pytest.raises(MalformedResponse, match=r"InvoicePayment\.Amount") as caught:
+        client.get_invoice_payment("1")
+    assert isinstance(caught.value.__cause__, MalformedRecord)

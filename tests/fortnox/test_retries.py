@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from fortnox_connector.errors import ReconnectRequired
+from fortnox_connector.auth.providers import FixedToken, HostManagedTokens
+from fortnox_connector.contract.state import Token
+from fortnox_connector.errors import ReconnectRequired, TokenExpired
 from fortnox_connector.fortnox.errors import (
     AmbiguousWrite,
     FortnoxUnauthorized,
@@ -16,6 +19,7 @@ from fortnox_connector.fortnox.errors import (
     RateLimited,
 )
 from fortnox_connector.fortnox.retry import RetryPolicy, is_safe
+from fortnox_connector.secrets import Secret
 
 from .conftest import ACCESS_TOKEN, FRESH_TOKEN, TENANT, FakeClock, FakeFortnox, Make, json_response, payment
 
@@ -333,3 +337,27 @@ def test_token_provider_errors_name_the_tenant(make_client: Make) -> None:
         client.company_information()
     assert caught.value.tenant == TENANT
     assert client.requests_sent == 0
+
+
+def test_a_host_managed_token_rejected_is_not_retried_and_the_log_says_so(
+    make_client: Make, server: FakeFortnox, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.valid_tokens = set()
+    expires = datetime(2100, 1, 1, tzinfo=UTC)
+    tokens = HostManagedTokens(TENANT, Token(Secret(ACCESS_TOKEN), expires, frozenset()))
+    client = make_client(tokens=tokens)
+    caplog.set_level(logging.INFO, logger="fortnox_connector")
+    with pytest.raises(TokenExpired, match="rejected") as caught:
+        client.company_information()
+    assert client.requests_sent == 1  # nothing to retry with: the host must inject a new token
+    assert caught.value.tenant == TENANT and "host must refresh" in str(caught.value)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "not retrying" in said and "once more" not in said and "fresh one" not in said
+
+
+def test_a_fixed_token_rejected_is_not_sent_again(make_client: Make, server: FakeFortnox) -> None:
+    server.valid_tokens = set()
+    client = make_client(tokens=FixedToken(ACCESS_TOKEN))
+    with pytest.raises(FortnoxUnauthorized):
+        client.company_information()
+    assert client.requests_sent == 1

@@ -34,6 +34,7 @@ def pandium_env(sandbox: Sandbox, token: str, **extra: str) -> dict[str, str]:
         "PAN_SEC_FORTNOX_OAUTH_CLIENT_ID": sandbox.client_id,
         "PAN_CFG_BACKFILL_DAYS": "30",
         "PAN_CFG_IGNORE_INVOICE_NUMBERS_BELOW": "0",
+        "PAN_CFG_EVENT_DELIVERY": "stdout",
         "FORTNOX_API_URL": sandbox.base_url,
     }
     env.update(extra)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def env(sandbox: Sandbox, sandbox_token: Token) -> dict[str, str]:
     base = pandium_env(sandbox, sandbox_token())
-    return {k: v for k, v in base.items() if not k.startswith("PAN_CFG_")}
+    return {k: v for k, v in base.items() if not k.startswith("PAN_CFG_") or k == "PAN_CFG_EVENT_DELIVERY"}
 
 
 def _config(env: dict[str, str]) -> Any:

@@ -255,7 +255,7 @@ def test_config_strings_are_coerced_for_the_triggers(env: dict[str, str]) -> Non
     ("change", "named"),
     [
         ({"PAN_CFG_BACKFILL_DAYS": "a week"}, "backfill_days"),
-        ({"PAN_CTX_RUN_MODE": "webhook"}, "PAN_CTX_RUN_MODE"),
+        ({"PAN_CTX_RUN_MODE": "stream"}, "PAN_CTX_RUN_MODE"),
         ({"PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN": ""}, "PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"),
         ({"PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT": "soon"}, "PAN_SEC_FORTNOX_OAUTH_EXPIRES_AT"),
         ({"FORTNOX_API_URL": "http://evil.example"}, "FORTNOX_API_URL"),

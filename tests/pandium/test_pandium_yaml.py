@@ -13,6 +13,8 @@ import yaml
 
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.runtime.pandium.config import tenant_config
+from fortnox_connector.runtime.pandium.options import FIELDS as PANDIUM_ONLY
+from fortnox_connector.runtime.pandium.options import PandiumOptions, split_options
 from fortnox_connector.sandbox import Sandbox
 from tests.pandium.helpers import FakeSource, pandium_env, run_pandium, specs
 
@@ -50,7 +52,7 @@ def test_the_config_schema_is_valid_and_every_field_is_in_the_form(manifest: dic
 
 def test_every_setting_is_a_tenant_config_field(manifest: dict[str, Any]) -> None:
     fields = set(TenantConfig.__dataclass_fields__)
-    assert set(manifest["configs"]["schema"]["properties"]) == fields - NOT_ON_PANDIUM
+    assert set(manifest["configs"]["schema"]["properties"]) == (fields - NOT_ON_PANDIUM) | set(PANDIUM_ONLY)
 
 
 def test_the_defaults_as_pandium_strings_give_the_default_config(manifest: dict[str, Any]) -> None:
@@ -59,7 +61,9 @@ def test_the_defaults_as_pandium_strings_give_the_default_config(manifest: dict[
         for name, prop in manifest["configs"]["schema"]["properties"].items()
         if "default" in prop
     }
-    assert tenant_config(raw, tenant="t") == TenantConfig()
+    options, rest = split_options(raw, tenant="t")
+    assert options == PandiumOptions()
+    assert tenant_config(rest, tenant="t") == TenantConfig()
 
 
 def _plain_type(prop: dict[str, Any]) -> str:
@@ -75,7 +79,7 @@ def test_the_config_schema_matches_schemas_config_json(manifest: dict[str, Any])
     if not path.exists():
         pytest.skip("schemas/config.json is not on this branch yet")
     declared = json.loads(path.read_text(encoding="utf-8"))["properties"]
-    ours = manifest["configs"]["schema"]["properties"]
+    ours = {k: v for k, v in manifest["configs"]["schema"]["properties"].items() if k not in PANDIUM_ONLY}
     assert set(ours) == set(declared) - NOT_ON_PANDIUM
     for name, prop in ours.items():
         theirs = declared[name]

@@ -1,63 +1,48 @@
-"""The Fortnox REST client (httpx, synchronous; one instance per tenant).
+"""The Fortnox REST client: typed endpoints over httpx's layers (synchronous; one instance per tenant).
 
-Pacing lives in ``pacing``, retry timing in ``retry``, wire formats in ``wire``, error classes in ``errors``;
-this module sends requests and decides, per answer, whether to return, retry or raise.
+The layers, as httpx builds them: ``bearer.BearerAuth`` (the token, the one re-authentication after a 401)
+→ ``transport.PacedTransport`` (the pair's pacer; counts requests and 429s) → the real transport.
+``sending.Sender`` decides per answer, with ``classify``, whether to return, retry or raise; ``decoding``
+turns the answer's bytes into ``records``. This module keeps the endpoints.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import msgspec
 
-from fortnox_connector.errors import ConnectorError
+from fortnox_connector.fortnox.bearer import BearerAuth, TokenProvider
+from fortnox_connector.fortnox.decoding import Unreadable, decode_one, decode_page, decode_raw_page
 from fortnox_connector.fortnox.errors import (
     CODE_INVALID_CONTENT_TYPE,
-    CODE_INVALID_LOGIN,
-    CODE_INVOICE_NOT_FOUND,
-    CODE_NO_API_LICENCE,
-    LICENCE_CODES,
-    SCOPE_CODES,
-    AmbiguousWrite,
-    FortnoxError,
-    FortnoxForbidden,
-    FortnoxUnauthorized,
-    FortnoxUnavailable,
     FortnoxValidationError,
     MalformedResponse,
-    MissingLicence,
-    MissingScope,
-    NotFound,
-    RateLimited,
-    oauth_hint,
 )
 from fortnox_connector.fortnox.pacing import PACERS, Clock, PacerRegistry, Sleep
 from fortnox_connector.fortnox.records import (
     CompanyInformation,
     Invoice,
     InvoicePayment,
-    MalformedRecord,
     ModeOfPayment,
     Page,
 )
-from fortnox_connector.fortnox.retry import RetryPolicy, is_safe
-from fortnox_connector.fortnox.wire import (
-    ErrorBody,
-    format_lastmodified,
-    loads_lenient,
-    parse_error_body,
-    parse_meta,
-)
-from fortnox_connector.secrets import Secret
+from fortnox_connector.fortnox.retry import RetryPolicy
+from fortnox_connector.fortnox.sending import Sender
+from fortnox_connector.fortnox.transport import PacedTransport
+from fortnox_connector.fortnox.wire import format_lastmodified, loads_lenient
+
+__all__ = ["DEFAULT_BASE_URL", "INVOICE_FILTERS", "PAGE_LIMIT", "FortnoxClient", "TokenProvider"]
 
 DEFAULT_BASE_URL = "https://api.fortnox.se"
 PAGE_LIMIT = 500
@@ -67,35 +52,8 @@ PAYMENT_SORTS = frozenset({"paymentdate"})
 
 log = logging.getLogger("fortnox_connector.fortnox")
 
-R = TypeVar("R")
-E = TypeVar("E", bound=FortnoxError)
-
-# The scope each resource needs (Fortnox "Scopes" page), named in MissingScope hints.
-_SCOPES = {
-    "invoicepayments": "payment",
-    "invoices": "invoice",
-    "companyinformation": "companyinformation",
-    "modesofpayments": "settings",
-}
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Transport errors raised before the request left: safe to retry for every method, a POST included."""
-
-
-class TokenProvider(Protocol):
-    """Gives the client a current access token for its tenant (see ``fortnox_connector.auth``)."""
-
-    def access_token(self) -> Secret:
-        """A token believed valid now; refreshes first when the mode allows and it is about to expire."""
-        ...
-
-    def invalidate(self, token: Secret) -> None:
-        """Fortnox answered 401 with ``token``: forget it so the next ``access_token()`` gets a new one."""
-        ...
-
-    def extra_headers(self) -> dict[str, str]:
-        """Headers the mode needs on API calls besides Authorization (none today)."""
-        ...
+S = TypeVar("S", bound=msgspec.Struct)
+T = TypeVar("T")
 
 
 class _NoBody:
@@ -118,11 +76,6 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot send a {type(value).__name__} to Fortnox")
 
 
-def _scope_of(path: str) -> str | None:
-    parts = [p for p in path.split("/") if p]
-    return _SCOPES.get(parts[1]) if len(parts) > 1 and parts[0] == "3" else None
-
-
 class FortnoxClient:
     """Calls ``/3/...`` for one tenant.
 
@@ -131,7 +84,7 @@ class FortnoxClient:
     - pages by ``MetaInformation`` with ``limit=500``;
     - on 429 honours ``Retry-After``, else backs off at least one window with jitter;
     - retries 5xx and timeouts for GET/PUT-bookkeep/DELETE a bounded number of times, never a POST;
-    - on 401 invalidates the token and retries once with the same method, path, query and page;
+    - on 401 invalidates the token and, when its provider has a new one, sends once more with it;
     - maps Fortnox's three error shapes to ``fortnox_connector.fortnox.errors``.
 
     ``pacers``, ``clock``, ``sleep`` and ``retry`` are for tests and tuning (defaults: the process-wide
@@ -154,49 +107,44 @@ class FortnoxClient:
         retry: RetryPolicy | None = None,
     ) -> None:
         self.tenant = tenant
-        self._tokens = tokens
-        self._clock = clock
-        self._sleep = sleep
-        self._retry = replace(retry or RetryPolicy(), max_retries=max_retries)
         self.pacer = (pacers or PACERS).get(client_id, tenant, clock=clock, sleep=sleep)
+        self._transport = PacedTransport(transport or httpx.HTTPTransport(), self.pacer)
         self._http = httpx.Client(
             base_url=base_url,
-            transport=transport,
+            transport=self._transport,
+            auth=BearerAuth(tokens, tenant),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "fortnox-connector"},
             follow_redirects=False,
         )
-        self._count_lock = threading.Lock()
-        self._requests_sent = 0
-        self._throttled = 0
+        policy = replace(retry or RetryPolicy(), max_retries=max_retries)
+        self._sender = Sender(self._http, tenant=tenant, retry=policy, pacer=self.pacer, sleep=sleep)
         self._bookkeep_with_json = False  # flipped if Fortnox answers 1000031 to a bodiless bookkeep
 
     # -- counters ------------------------------------------------------------
     @property
     def requests_sent(self) -> int:
-        """HTTP requests sent by this client (retries included)."""
-        return self._requests_sent
+        """HTTP requests sent by this client (retries and the re-authentication included)."""
+        return self._transport.sent
 
     @property
     def throttled_responses(self) -> int:
         """429 answers this client received (each was retried or raised ``RateLimited``)."""
-        return self._throttled
-
-    def _count(self, throttled: bool = False) -> None:
-        with self._count_lock:
-            if throttled:
-                self._throttled += 1
-            else:
-                self._requests_sent += 1
+        return self._transport.throttled
 
     # -- raw -----------------------------------------------------------------
     def request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> Any:
         """Send one logical request (paced, retried as its method allows): parsed JSON, None if empty."""
-        body: Any = _NO_BODY if json is None else json
-        response = self._exchange(method.upper(), path, params=params, body=body)
-        return self._decode(response, method.upper(), path)
+        method = method.upper()
+        response = self._send(method, path, params, _NO_BODY if json is None else json)
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        data = loads_lenient(response.content)
+        if data is None:
+            raise self._malformed(method, path, "the answer is not JSON")
+        return data
 
     def iter_pages(
         self, path: str, key: str, params: dict[str, Any] | None = None, *, start_page: int = 1
@@ -204,7 +152,10 @@ class FortnoxClient:
         """Every page of a list from ``start_page``, fetched lazily, ``limit`` 500 unless ``params`` says."""
         page_number = start_page
         while True:
-            page = self._fetch_page(path, key, params, page_number)
+            query = {"limit": PAGE_LIMIT, **(params or {}), "page": page_number}
+            response = self._send("GET", path, query, _NO_BODY)
+            read = partial(decode_raw_page, response.content, key, page_number, query["limit"])
+            page = self._read("GET", path, read)
             yield page
             if page.last or page_number >= page.total_pages:
                 return
@@ -212,7 +163,7 @@ class FortnoxClient:
 
     # -- typed ---------------------------------------------------------------
     def company_information(self) -> CompanyInformation:
-        return self._get_one("/3/companyinformation", "CompanyInformation", CompanyInformation.parse)
+        return self._get_one("/3/companyinformation", "CompanyInformation", CompanyInformation)
 
     def list_invoice_payments(
         self,
@@ -227,10 +178,10 @@ class FortnoxClient:
         if sortby is not None and sortby not in PAYMENT_SORTS:
             raise ValueError(f"sortby must be one of {sorted(PAYMENT_SORTS)}")
         params = _list_query(lastmodified, limit, invoicenumber=invoice_number, sortby=sortby)
-        return self._typed_page("/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment.parse)
+        return self._typed_page("/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment)
 
     def get_invoice_payment(self, number: str) -> InvoicePayment:
-        return self._get_one(f"/3/invoicepayments/{_segment(number)}", "InvoicePayment", InvoicePayment.parse)
+        return self._get_one(f"/3/invoicepayments/{_segment(number)}", "InvoicePayment", InvoicePayment)
 
     def create_invoice_payment(self, payment: dict[str, Any]) -> InvoicePayment:
         """POST once; a timeout or dropped connection raises ``AmbiguousWrite`` (never retried).
@@ -240,8 +191,7 @@ class FortnoxClient:
         """
         path = "/3/invoicepayments"
         body = payment if set(payment) == {"InvoicePayment"} else {"InvoicePayment": payment}
-        data = self._single(self.request("POST", path, json=body), "InvoicePayment", "POST", path)
-        return self._parse(InvoicePayment.parse, data, "POST", path)
+        return self._one("POST", path, body, "InvoicePayment", InvoicePayment)
 
     def bookkeep_invoice_payment(self, number: str) -> InvoicePayment:
         """Book the payment. Sent without a body; if Fortnox answers 1000031 (invalid content type) it is
@@ -258,13 +208,13 @@ class FortnoxClient:
             if current.booked:
                 return current
             raise
-        data = self._single(self._decode(response, "PUT", path), "InvoicePayment", "PUT", path)
-        return self._parse(InvoicePayment.parse, data, "PUT", path)
+        content = response.content
+        return self._read("PUT", path, partial(decode_one, content, "InvoicePayment", InvoicePayment))
 
     def _bookkeep(self, path: str) -> httpx.Response:
         body: Any = {} if self._bookkeep_with_json else _NO_BODY
         try:
-            return self._exchange("PUT", path, params=None, body=body)
+            return self._send("PUT", path, None, body)
         except FortnoxValidationError as exc:
             if exc.code != CODE_INVALID_CONTENT_TYPE:
                 raise
@@ -274,11 +224,11 @@ class FortnoxClient:
             extra={"tenant": self.tenant, "http_method": "PUT", "http_path": path},
         )
         other: Any = {} if self._bookkeep_with_json else _NO_BODY
-        return self._exchange("PUT", path, params=None, body=other)
+        return self._send("PUT", path, None, other)
 
     def delete_invoice_payment(self, number: str) -> None:
         """Delete an unbooked payment (204). A retry after an unknown outcome that finds it gone succeeds."""
-        self.request("DELETE", f"/3/invoicepayments/{_segment(number)}")
+        self._send("DELETE", f"/3/invoicepayments/{_segment(number)}", None, _NO_BODY)
 
     def list_invoices(
         self,
@@ -312,18 +262,19 @@ class FortnoxClient:
             fromdate=from_date.isoformat() if from_date is not None else None,
             todate=to_date.isoformat() if to_date is not None else None,
         )
-        return self._typed_page("/3/invoices", "Invoices", params, page, Invoice.parse)
+        return self._typed_page("/3/invoices", "Invoices", params, page, Invoice)
 
     def get_invoice(self, document_number: str) -> Invoice:
-        return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice.parse)
+        return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice)
 
     def modes_of_payment(self) -> list[ModeOfPayment]:
-        path = "/3/modesofpayments"
-        return [
-            self._parse(ModeOfPayment.parse, raw, "GET", path)
-            for page in self.iter_pages(path, "ModesOfPayments")
-            for raw in page.items
-        ]
+        modes: list[ModeOfPayment] = []
+        page, total = 1, 1
+        while page <= total:
+            got = self._typed_page("/3/modesofpayments", "ModesOfPayments", {}, page, ModeOfPayment)
+            modes.extend(got.items)
+            page, total = page + 1, (page if got.last else got.total_pages)
+        return modes
 
     def close(self) -> None:
         self._http.close()
@@ -334,75 +285,34 @@ class FortnoxClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- paging and parsing ----------------------------------------------------
-    def _fetch_page(
-        self, path: str, key: str, params: Mapping[str, Any] | None, page: int
-    ) -> Page[dict[str, Any]]:
-        query = {"limit": PAGE_LIMIT, **(params or {}), "page": page}
-        data = self.request("GET", path, params=query)
-        if not isinstance(data, dict):
-            raise self._malformed("GET", path, "the answer is not a JSON object")
-        items = data.get(key)
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise self._malformed("GET", path, f"the answer has no list of objects under {key!r}")
-        meta = parse_meta(data, page, len(items), int(query["limit"]))
-        if meta is None:
-            raise self._malformed("GET", path, "its MetaInformation cannot be read")
-        return Page(
-            items=tuple(items),
-            current_page=meta.current_page,
-            total_pages=meta.total_pages,
-            total_resources=meta.total_resources,
-        )
+    # -- sending and reading -----------------------------------------------------
+    def _send(self, method: str, path: str, params: dict[str, Any] | None, body: Any) -> httpx.Response:
+        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        content = None if isinstance(body, _NoBody) else json.dumps(body, default=_json_default).encode()
+        return self._sender.send(method, path, params=query, content=content)
 
-    def _typed_page(
-        self,
-        path: str,
-        key: str,
-        params: dict[str, Any],
-        page: int,
-        parse: Callable[[Mapping[str, Any]], R],
-    ) -> Page[R]:
+    def _typed_page(self, path: str, key: str, params: dict[str, Any], page: int, cls: type[S]) -> Page[S]:
         if page < 1:
             raise ValueError("page numbers start at 1")
-        raw = self._fetch_page(path, key, params, page)
-        try:  # one handler for the page, not a call and a handler per item (500 a page)
-            items = tuple([parse(item) for item in raw.items])
-        except MalformedRecord as exc:
-            raise self._malformed("GET", path, str(exc)) from exc
-        return Page(
-            items=items,
-            current_page=raw.current_page,
-            total_pages=raw.total_pages,
-            total_resources=raw.total_resources,
-        )
+        query = {"limit": PAGE_LIMIT, **params, "page": page}
+        content = self._send("GET", path, query, _NO_BODY).content
+        limit = query["limit"]
+        return self._read("GET", path, partial(decode_page, content, key, cls, page, limit))
 
-    def _get_one(self, path: str, key: str, parse: Callable[[Mapping[str, Any]], R]) -> R:
-        """GET one resource wrapped as ``{key: {...}}`` and parse it."""
-        data = self._single(self.request("GET", path), key, "GET", path)
-        return self._parse(parse, data, "GET", path)
+    def _get_one(self, path: str, key: str, cls: type[S]) -> S:
+        """GET one resource wrapped as ``{key: {...}}`` and read it."""
+        return self._one("GET", path, _NO_BODY, key, cls)
 
-    def _single(self, data: Any, key: str, method: str, path: str) -> dict[str, Any]:
-        value = data.get(key) if isinstance(data, dict) else None
-        if not isinstance(value, dict):
-            raise self._malformed(method, path, f"the answer has no object under {key!r}")
-        return value
+    def _one(self, method: str, path: str, body: Any, key: str, cls: type[S]) -> S:
+        content = self._send(method, path, None, body).content
+        return self._read(method, path, partial(decode_one, content, key, cls))
 
-    def _parse(
-        self, parse: Callable[[Mapping[str, Any]], R], raw: Mapping[str, Any], method: str, path: str
-    ) -> R:
+    def _read(self, method: str, path: str, decode: Callable[[], T]) -> T:
+        """``decode()``, its ``Unreadable`` as ``MalformedResponse`` naming the request and tenant."""
         try:
-            return parse(raw)
-        except MalformedRecord as exc:
-            raise self._malformed(method, path, str(exc)) from exc
-
-    def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
-        if response.status_code == 204 or not response.content.strip():
-            return None
-        data = loads_lenient(response.content)
-        if data is None:
-            raise self._malformed(method, path, "the answer is not JSON")
-        return data
+            return decode()
+        except Unreadable as exc:
+            raise self._malformed(method, path, str(exc)) from exc.__cause__
 
     def _malformed(self, method: str, path: str, why: str) -> MalformedResponse:
         return MalformedResponse(
@@ -410,201 +320,6 @@ class FortnoxClient:
             method=method,
             path=path,
             tenant=self.tenant,
-        )
-
-    # -- sending -------------------------------------------------------------
-    def _exchange(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any
-    ) -> httpx.Response:
-        """Send until a 2xx answer comes or an error is final; returns the 2xx response."""
-        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
-        content = None if isinstance(body, _NoBody) else json.dumps(body, default=_json_default).encode()
-        safe = is_safe(method, path)
-        retries = 0
-        reauthenticated = False
-        outcome_unknown = False  # an earlier attempt may have been done (timeout, drop, 5xx)
-        while True:
-            token = self._token()
-            headers = {**self._tokens.extra_headers(), "Authorization": f"Bearer {token.reveal()}"}
-            if content is not None:
-                headers["Content-Type"] = "application/json"
-            self.pacer.acquire()
-            try:
-                response = self._send(method, path, query, content, headers)
-            except _NOT_SENT as exc:
-                retries = self._retry_transport(method, path, retries, exc)
-                continue
-            except httpx.RequestError as exc:
-                if not safe:
-                    raise AmbiguousWrite(
-                        f"{method} {path} got no answer ({type(exc).__name__}): Fortnox may or may not "
-                        "have done it",
-                        method=method,
-                        path=path,
-                        tenant=self.tenant,
-                    ) from exc
-                outcome_unknown = True
-                retries = self._retry_transport(method, path, retries, exc)
-                continue
-            status = response.status_code
-            self._log_answer(method, path, status, retries)
-            if 200 <= status < 300:
-                return response
-            error = parse_error_body(response.content)
-            if status == 401 and not reauthenticated:
-                reauthenticated = True
-                self._tokens.invalidate(token)
-                log.info(
-                    "Fortnox rejected the access token; retrying once with a fresh one",
-                    extra={"tenant": self.tenant, "http_method": method, "http_path": path},
-                )
-                continue
-            if status == 429:
-                retries = self._after_429(method, path, retries, response, error)
-                continue
-            if status >= 500:
-                if not safe:
-                    raise self._error(AmbiguousWrite, method, path, status, error)
-                outcome_unknown = True
-                if retries >= self._retry.max_retries:
-                    raise self._error(FortnoxUnavailable, method, path, status, error)
-                retries += 1
-                self._backoff(method, path, retries, f"HTTP {status}")
-                continue
-            if status == 404 and method == "DELETE" and outcome_unknown:
-                return httpx.Response(204, request=response.request)  # an earlier attempt deleted it
-            raise self._error(self._error_class(status, error), method, path, status, error)
-
-    def _send(
-        self, method: str, path: str, query: dict[str, Any], content: bytes | None, headers: dict[str, str]
-    ) -> httpx.Response:
-        """One HTTP exchange inside the pacer's slot, released when the answer is read (or it failed).
-
-        Counted inside the ``try``: anything raised after ``acquire()`` (a KeyboardInterrupt) frees the slot.
-        """
-        try:
-            self._count()
-            return self._http.request(method, path, params=query, content=content, headers=headers)
-        finally:
-            self.pacer.release()
-
-    def _token(self) -> Secret:
-        try:
-            return self._tokens.access_token()
-        except ConnectorError as exc:
-            exc.with_tenant(self.tenant)
-            raise
-
-    def _retry_transport(self, method: str, path: str, retries: int, exc: httpx.RequestError) -> int:
-        if retries >= self._retry.max_retries:
-            raise FortnoxUnavailable(
-                f"{method} {path} failed {retries + 1} times; last: {type(exc).__name__}",
-                method=method,
-                path=path,
-                tenant=self.tenant,
-            ) from exc
-        retries += 1
-        self._backoff(method, path, retries, type(exc).__name__)
-        return retries
-
-    def _backoff(self, method: str, path: str, retry: int, why: str) -> None:
-        delay = self._retry.backoff(retry)
-        log.warning(
-            "Fortnox %s %s failed (%s); retry %d in %.1f s",
-            method,
-            path,
-            why,
-            retry,
-            delay,
-            extra={"tenant": self.tenant, "http_method": method, "http_path": path},
-        )
-        self._sleep(delay)
-
-    def _after_429(
-        self, method: str, path: str, retries: int, response: httpx.Response, error: ErrorBody
-    ) -> int:
-        """Pause the pair's pacer and return the new retry count, or raise ``RateLimited``.
-
-        The pause applies even when this request gives up, so the pair's other requests let the window
-        recover; a ``Retry-After`` too long to wait out is raised at once and pauses nobody.
-        """
-        self._count(throttled=True)
-        self.pacer.record_throttled()
-        retry_after = self._retry.parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is not None and retry_after > self._retry.max_retry_after:
-            err = self._error(RateLimited, method, path, 429, error)
-            err.retry_after = retry_after
-            raise err
-        retries += 1
-        delay = self._retry.rate_limit_delay(retries, retry_after)
-        self.pacer.pause_until(self.pacer.clock() + delay)
-        if retries > self._retry.max_retries:
-            err = self._error(RateLimited, method, path, 429, error)
-            err.retry_after = delay
-            raise err
-        log.warning(
-            "Fortnox rate limit hit on %s %s; every request of this tenant pauses %.1f s (retry %d)",
-            method,
-            path,
-            delay,
-            retries,
-            extra={"tenant": self.tenant, "http_method": method, "http_path": path, "http_status": 429},
-        )
-        return retries
-
-    def _log_answer(self, method: str, path: str, status: int, retries: int) -> None:
-        log.debug(
-            "Fortnox %s %s -> %d",
-            method,
-            path,
-            status,
-            extra={"tenant": self.tenant, "http_method": method, "http_path": path, "http_status": status},
-        )
-
-    @staticmethod
-    def _error_class(status: int, error: ErrorBody) -> type[FortnoxError]:
-        code = error.code
-        if code in LICENCE_CODES:
-            return MissingLicence
-        if code in SCOPE_CODES:
-            return MissingScope
-        if status == 404 or code == CODE_INVOICE_NOT_FOUND:
-            return NotFound
-        if status == 401 or code in CODE_INVALID_LOGIN:
-            return FortnoxUnauthorized
-        if status == 403:
-            return FortnoxForbidden
-        if status == 429:
-            return RateLimited
-        if status >= 500:
-            return FortnoxUnavailable
-        return FortnoxValidationError
-
-    def _error(self, cls: type[E], method: str, path: str, status: int, error: ErrorBody) -> E:
-        what = f"Fortnox answered {status} to {method} {path}"
-        if error.code is not None:
-            what += f" with code {error.code}"
-        if error.oauth_error:
-            what += f" ({error.oauth_error})"
-        if error.message:
-            what += f": {error.message}"
-        if cls is AmbiguousWrite:
-            what += "; it may or may not have been done"
-        hint = oauth_hint(error.oauth_error)
-        if cls is MissingLicence and error.code == CODE_NO_API_LICENCE:
-            hint = "the company has no Fortnox API (integration) licence: the customer must add it in Fortnox"
-        scope = _scope_of(path)
-        if cls is MissingScope and scope:
-            hint = f"reconnect the tenant granting the Fortnox scope '{scope}'"
-        return cls(
-            what,
-            status=status,
-            code=error.code,
-            fortnox_message=error.message,
-            method=method,
-            path=path,
-            tenant=self.tenant,
-            hint=hint,
         )
 
 

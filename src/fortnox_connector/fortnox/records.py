@@ -1,390 +1,200 @@
-"""Typed records of the Fortnox resources the connector reads, parsed leniently.
+"""Typed records of the Fortnox resources the connector reads: one msgspec ``Struct`` per record.
 
-Fortnox's types drift (``Number`` a string, ``CurrencyRate`` sometimes a string, ``InvoiceTotal`` a string in
-the single item and a number in the list, ``ModeOfPaymentAccount`` the reverse). Every parser here accepts
-either form and yields ``Decimal`` for money; ``Source`` is an open set kept as a plain string.
-A value that cannot be read at all raises ``MalformedRecord`` naming the field.
+A Struct declares each field once — its Python name, Fortnox's name (``rename``), its type — and msgspec
+decodes an answer's bytes straight into those records (``Decimal`` money from the JSON digits, never a
+float). Fortnox's types drift (``Number`` a number or a string, ``CurrencyRate`` sometimes a string,
+``InvoiceTotal`` a string in the single item and a number in the list, ``Credit`` the string ``"true"``):
+
+- msgspec's lax mode (``strict=False``) reads what it can from strings: ``"1930"`` as an int, ``"true"``
+  (any case, or ``"1"``/``"0"``) as a bool, ``"250.00"`` as a Decimal;
+- what it cannot (``"1 234,50"``, a number where text is expected, ``""`` for an absent value, a date with a
+  time) is mended by ``lenient``, a pass driven by the declared field types, used only when the fast decode
+  refused (so the usual page costs nothing for it);
+- each record's ``__post_init__`` keeps the rules a type cannot say: money must be finite (NaN is no amount),
+  ``""`` text is None, an absent or zero rate is 1, an absent currency is SEK.
+
+A value that still cannot be read raises ``MalformedRecord`` naming the record and the field (never the
+value: it may be a customer's data). ``Source`` is an open set kept as a plain string.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, make_dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar, cast
+from functools import cache
+from typing import Any, ClassVar, Final, Generic, TypeVar, get_args
+
+import msgspec
+from msgspec.structs import force_setattr
 
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 _ONE = Decimal(1)
-_WORDS = {"true": True, "false": False}  # booleans as Fortnox spells them in strings (``Credit``)
+_ABSENT: Final = "\x00absent"  # default of the detail fields: tells a key left out from one sent as null
 
 
 class MalformedRecord(ValueError):
     """A field of a Fortnox record could not be read."""
 
-    def __init__(self, resource: str, field: str, value: object) -> None:
-        super().__init__(f"{resource}.{field} has an unreadable value of type {type(value).__name__}")
+    def __init__(self, resource: str, field: str, why: str = "an unreadable value") -> None:
+        super().__init__(f"{resource}.{field} has {why}")
         self.resource = resource
         self.field = field
 
 
-def _get(raw: Mapping[str, Any], name: str) -> Any:
-    return raw.get(name)
+def _fortnox_name(name: str, exceptions: Mapping[str, str]) -> str:
+    """``invoice_due_date`` → ``InvoiceDueDate``; acronyms (``OCR``) are listed as exceptions."""
+    return exceptions.get(name) or "".join(part.capitalize() for part in name.split("_"))
 
 
-def dec(raw: Mapping[str, Any], name: str, resource: str, default: Decimal | None = None) -> Decimal | None:
-    """A Decimal from a number or a numeric string ('1 234,50' and '1234.50' both read); None stays None."""
-    value = _get(raw, name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        raise MalformedRecord(resource, name, value)
-    if isinstance(value, int | Decimal):
-        result = Decimal(value)
-    elif isinstance(value, float):
-        result = Decimal(repr(value))  # repr keeps the shortest round-trip form: 0.1 -> Decimal('0.1')
-    elif isinstance(value, str):
-        text = value.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise MalformedRecord(resource, name, value) from None
-    else:
-        raise MalformedRecord(resource, name, value)
-    if not result.is_finite():  # NaN or Infinity is no amount: never let it reach an event as "NaN.00"
-        raise MalformedRecord(resource, name, value)
-    return result
+def _names(**exceptions: str) -> Callable[[str], str]:
+    return lambda name: _fortnox_name(name, exceptions)
 
 
-def req_dec(raw: Mapping[str, Any], name: str, resource: str) -> Decimal:
-    value = dec(raw, name, resource)
-    if value is None:
-        raise MalformedRecord(resource, name, None)
-    return value
+def _finite(record: msgspec.Struct, resource: str, *names: str) -> None:
+    """NaN or Infinity is no amount: refuse it here rather than let an event say "NaN.00"."""
+    for name in names:
+        value = getattr(record, name)
+        if value is not None and not value.is_finite():
+            raise MalformedRecord(resource, _wire_name(type(record), name), "a value that is not finite")
 
 
-def text(raw: Mapping[str, Any], name: str) -> str | None:
-    """A string from a string or a number; '' becomes None."""
-    value = _get(raw, name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _blank_to_none(record: msgspec.Struct, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(record, name) == "":
+            force_setattr(record, name, None)
 
 
-def req_text(raw: Mapping[str, Any], name: str, resource: str) -> str:
-    value = text(raw, name)
-    if value is None:
-        raise MalformedRecord(resource, name, None)
-    return value
+def _currency(record: InvoicePayment | Invoice, resource: str) -> None:
+    """An empty currency is SEK; a zero rate or unit reads as 1 (absent ones default to SEK and 1)."""
+    if not record.currency:
+        force_setattr(record, "currency", "SEK")
+    if not record.currency_rate:
+        force_setattr(record, "currency_rate", _ONE)
+    if not record.currency_unit:
+        force_setattr(record, "currency_unit", _ONE)
+    _finite(record, resource, "currency_rate", "currency_unit")
 
 
-def integer(raw: Mapping[str, Any], name: str, resource: str) -> int | None:
-    value = _get(raw, name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise MalformedRecord(resource, name, value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise MalformedRecord(resource, name, value) from None
-
-
-def boolean(raw: Mapping[str, Any], name: str, resource: str, default: bool = False) -> bool:
-    """A bool from a bool or the strings 'true'/'false' (Fortnox sends ``Credit`` as a string)."""
-    value = _get(raw, name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise MalformedRecord(resource, name, value)
-
-
-def day(raw: Mapping[str, Any], name: str, resource: str) -> date | None:
-    value = _get(raw, name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            pass
-    raise MalformedRecord(resource, name, value)
-
-
-_DAYS: dict[str, date] = {}  # date strings already read: a page's dates repeat (a few days per backfill)
-_DAYS_MAX = 4096
-
-
-def cached_day(raw: Mapping[str, Any], name: str, resource: str) -> date | None:
-    """``day``, remembering what each date string read as (bounded: cleared when full)."""
-    value = raw.get(name)
-    if value.__class__ is str:
-        found = _DAYS.get(value)
-        if found is not None:
-            return found
-        parsed = day(raw, name, resource)
-        if parsed is not None:
-            if len(_DAYS) >= _DAYS_MAX:
-                _DAYS.clear()
-            _DAYS[value] = parsed
-        return parsed
-    return day(raw, name, resource)
-
-
-def frozen_builder(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen slots dataclass, several times faster than its ``__init__``.
-
-    Why: a frozen dataclass's ``__init__`` sets every field through ``object.__setattr__`` (to get past the
-    ``__setattr__`` that refuses), ~100-200 ns a field; a payment has 25 and a backfill has 100,000 of them.
-    A mutable twin with the same slots, in the same order, fills them with plain stores; the instance is then
-    given the frozen class, which Python allows because the two layouts are identical. The result is an
-    ordinary instance of ``cls`` (frozen, hashable, equal to one built by ``__init__``). Callers pass every
-    field, in declaration order. A class this does not fit (no slots of its own, a base class, a
-    ``__post_init__``, a field outside ``__init__``) gets its own constructor back, so a change to it is never
-    silently skipped.
-    """
-    own = fields(cast(Any, cls))
-    names = tuple(f.name for f in own)
-    if (
-        cls.__dict__.get("__slots__") != names
-        or cls.__bases__ != (object,)
-        or hasattr(cls, "__post_init__")
-        or not all(f.init for f in own)
-    ):
-        return cls
-    twin: Any = make_dataclass(
-        f"_{cls.__name__}Builder", [(f.name, f.type) for f in own], slots=True, eq=False
-    )
-
-    def build(*values: Any) -> T:
-        obj = twin(*values)
-        obj.__class__ = cls
-        return obj  # type: ignore[no-any-return]
-
-    return build
-
-
-@dataclass(frozen=True, slots=True)
-class WriteOff:
+class WriteOff(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
     amount: Decimal
-    account_number: int | None
-    cost_center: str | None
-    currency: str | None
-    description: str | None
-    project: str | None
+    account_number: int | None = None
+    cost_center: str | None = None
+    currency: str | None = None
+    description: str | None = None
+    project: str | None = None
 
-    @classmethod
-    def parse(cls, raw: Mapping[str, Any]) -> WriteOff:
-        r = "WriteOff"
-        return cls(
-            amount=req_dec(raw, "Amount", r),
-            account_number=integer(raw, "AccountNumber", r),
-            cost_center=text(raw, "CostCenter"),
-            currency=text(raw, "Currency"),
-            description=text(raw, "Description"),
-            project=text(raw, "Project"),
-        )
+    def __post_init__(self) -> None:
+        _finite(self, "WriteOff", "amount")
+        _blank_to_none(self, ("cost_center", "currency", "description", "project"))
 
 
-@dataclass(frozen=True, slots=True)
-class InvoicePayment:
+_PAYMENT_TEXT = (
+    "source",
+    "voucher_series",
+    "external_invoice_reference1",
+    "external_invoice_reference2",
+)
+_PAYMENT_DETAIL = ("invoice_ocr", "invoice_customer_number", "invoice_customer_name", "mode_of_payment")
+
+
+class InvoicePayment(
+    msgspec.Struct, frozen=True, kw_only=True, rename=_names(invoice_ocr="InvoiceOCR"), dict=False
+):
     """An invoice payment, from a list item (thin: ``complete`` False) or a single item."""
 
     number: str
     invoice_number: int
     amount: Decimal  # in the company's currency (SEK)
-    amount_currency: Decimal | None  # in the invoice's currency
-    currency: str
-    currency_rate: Decimal
-    currency_unit: Decimal
+    amount_currency: Decimal | None = None  # in the invoice's currency
+    currency: str = "SEK"
+    currency_rate: Decimal = _ONE
+    currency_unit: Decimal = _ONE
     payment_date: date
-    booked: bool
-    source: str | None
-    mode_of_payment: str | None
-    mode_of_payment_account: int | None
-    invoice_ocr: str | None
-    invoice_customer_number: str | None
-    invoice_customer_name: str | None
-    invoice_due_date: date | None
-    invoice_total: Decimal | None
-    external_invoice_reference1: str | None
-    external_invoice_reference2: str | None
-    voucher_number: int | None
-    voucher_series: str | None
-    voucher_year: int | None
-    write_offs: tuple[WriteOff, ...]
-    write_off_exist: bool
-    complete: bool  # False when a field the events need was absent (an older, thin list item)
+    booked: bool = False
+    source: str | None = None
+    mode_of_payment: str | None = _ABSENT
+    mode_of_payment_account: int | None = None
+    invoice_ocr: str | None = _ABSENT
+    invoice_customer_number: str | None = _ABSENT
+    invoice_customer_name: str | None = _ABSENT
+    invoice_due_date: date | None = None
+    invoice_total: Decimal | None = None
+    external_invoice_reference1: str | None = None
+    external_invoice_reference2: str | None = None
+    voucher_number: int | None = None
+    voucher_series: str | None = None
+    voucher_year: int | None = None
+    write_offs: tuple[WriteOff, ...] = ()
+    write_off_exist: bool = False  # also True when write-offs are listed
+    # Not on the wire: False when a field the events need was absent (an older, thin list item).
+    complete: bool = msgspec.field(default=False, name="~complete")
 
-    DETAIL_FIELDS = ("InvoiceOCR", "InvoiceCustomerNumber", "InvoiceCustomerName", "ModeOfPayment")
+    DETAIL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "InvoiceOCR",
+        "InvoiceCustomerNumber",
+        "InvoiceCustomerName",
+        "ModeOfPayment",
+    )
+
+    def __post_init__(self) -> None:
+        _finite(self, "InvoicePayment", "amount", "amount_currency", "invoice_total")
+        complete = True
+        for name in _PAYMENT_DETAIL:
+            value = getattr(self, name)
+            if value is _ABSENT:
+                complete = False
+                force_setattr(self, name, None)
+            elif value == "":
+                force_setattr(self, name, None)
+        force_setattr(self, "complete", complete)
+        _blank_to_none(self, _PAYMENT_TEXT)
+        _currency(self, "InvoicePayment")
+        if self.write_offs and not self.write_off_exist:
+            force_setattr(self, "write_off_exist", True)
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> InvoicePayment:
-        """Read a payment; a backfill reads 100,000 of them, so each field has an inline fast path.
-
-        The fast path takes only the type Fortnox usually sends (money as ``Decimal``, which is how
-        ``wire.loads_lenient`` reads JSON fractions, or ``int``; ``str`` text; exact ``int``; ``bool``) and
-        gives what the general reader (``dec``, ``text``, ``integer``, ``boolean``, ``day``) would; anything
-        else goes to the general reader, in the same field order, so drift and errors read as before.
-        """
-        r = "InvoicePayment"
-        get = raw.get
-        v: Any
-        write_offs_raw = get("WriteOffs") or []
-        if not isinstance(write_offs_raw, list):
-            raise MalformedRecord(r, "WriteOffs", write_offs_raw)
-        payment_date = cached_day(raw, "PaymentDate", r)
-        v = get("InvoiceNumber")
-        invoice_number = v if v.__class__ is int else integer(raw, "InvoiceNumber", r)
-        if payment_date is None:
-            raise MalformedRecord(r, "PaymentDate", None)
-        if invoice_number is None:
-            raise MalformedRecord(r, "InvoiceNumber", None)
-        v = get("Number")
-        number = v if v.__class__ is str and v else req_text(raw, "Number", r)
-        v = get("Amount")
-        c = v.__class__
-        amount = (
-            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else req_dec(raw, "Amount", r)
-        )
-        v = get("AmountCurrency")
-        c = v.__class__
-        amount_currency = (
-            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else dec(raw, "AmountCurrency", r)
-        )
-        v = get("Currency")
-        currency = (v if v is None or v.__class__ is str else text(raw, "Currency")) or "SEK"
-        v = get("CurrencyRate")
-        c = v.__class__
-        currency_rate = (
-            v
-            if c is Decimal and v.is_finite()
-            else Decimal(v)
-            if c is int
-            else dec(raw, "CurrencyRate", r, _ONE)
-        ) or _ONE
-        v = get("CurrencyUnit")
-        c = v.__class__
-        currency_unit = (
-            v
-            if c is Decimal and v.is_finite()
-            else Decimal(v)
-            if c is int
-            else dec(raw, "CurrencyUnit", r, _ONE)
-        ) or _ONE
-        v = get("Booked")
-        booked = v if v is True or v is False else boolean(raw, "Booked", r)
-        v = get("Source")
-        source = (v or None) if v is None or v.__class__ is str else text(raw, "Source")
-        v = get("ModeOfPayment")
-        mode_of_payment = (v or None) if v is None or v.__class__ is str else text(raw, "ModeOfPayment")
-        v = get("ModeOfPaymentAccount")
-        c = v.__class__
-        mode_of_payment_account = (
-            v
-            if c is int
-            else int(v)
-            if c is str and v.isascii() and v.isdigit()
-            else integer(raw, "ModeOfPaymentAccount", r)
-        )
-        v = get("InvoiceOCR")
-        invoice_ocr = (v or None) if v is None or v.__class__ is str else text(raw, "InvoiceOCR")
-        v = get("InvoiceCustomerNumber")
-        customer_number = (
-            (v or None) if v is None or v.__class__ is str else text(raw, "InvoiceCustomerNumber")
-        )
-        v = get("InvoiceCustomerName")
-        customer_name = (v or None) if v is None or v.__class__ is str else text(raw, "InvoiceCustomerName")
-        due_date = cached_day(raw, "InvoiceDueDate", r)
-        v = get("InvoiceTotal")
-        c = v.__class__
-        invoice_total = (
-            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else dec(raw, "InvoiceTotal", r)
-        )
-        v = get("ExternalInvoiceReference1")
-        reference1 = (
-            (v or None) if v is None or v.__class__ is str else text(raw, "ExternalInvoiceReference1")
-        )
-        v = get("ExternalInvoiceReference2")
-        reference2 = (
-            (v or None) if v is None or v.__class__ is str else text(raw, "ExternalInvoiceReference2")
-        )
-        v = get("VoucherNumber")
-        voucher_number = v if v.__class__ is int or v is None else integer(raw, "VoucherNumber", r)
-        v = get("VoucherSeries")
-        voucher_series = (v or None) if v is None or v.__class__ is str else text(raw, "VoucherSeries")
-        v = get("VoucherYear")
-        voucher_year = v if v.__class__ is int or v is None else integer(raw, "VoucherYear", r)
-        write_offs = tuple(WriteOff.parse(w) for w in write_offs_raw) if write_offs_raw else ()
-        v = get("WriteOffExist")
-        write_off_exist = (
-            v if v is True or v is False else boolean(raw, "WriteOffExist", r, default=bool(write_offs_raw))
-        )
-        complete = (
-            "InvoiceOCR" in raw
-            and "InvoiceCustomerNumber" in raw
-            and "InvoiceCustomerName" in raw
-            and "ModeOfPayment" in raw
-        )  # DETAIL_FIELDS, spelled out: ``all()`` over a generator costs a frame per item
-        return _build_payment(
-            number,
-            invoice_number,
-            amount,
-            amount_currency,
-            currency,
-            currency_rate,
-            currency_unit,
-            payment_date,
-            booked,
-            source,
-            mode_of_payment,
-            mode_of_payment_account,
-            invoice_ocr,
-            customer_number,
-            customer_name,
-            due_date,
-            invoice_total,
-            reference1,
-            reference2,
-            voucher_number,
-            voucher_series,
-            voucher_year,
-            write_offs,
-            write_off_exist,
-            complete,
-        )
+        return parse_record(cls, raw)
 
 
-_build_payment = frozen_builder(InvoicePayment)
+_INVOICE_TEXT = (
+    "customer_number",
+    "customer_name",
+    "ocr",
+    "external_invoice_reference1",
+    "external_invoice_reference2",
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    """An invoice, from a list item or a single item (the single item has more fields, parsed if present)."""
+class Invoice(msgspec.Struct, frozen=True, kw_only=True, rename=_names(ocr="OCR"), dict=False):
+    """An invoice, from a list item or a single item (the single item has more fields, read if present)."""
 
     document_number: str
-    customer_number: str | None
-    customer_name: str | None
-    invoice_date: date | None
-    due_date: date | None
-    final_pay_date: date | None
-    currency: str
-    currency_rate: Decimal
-    currency_unit: Decimal
+    customer_number: str | None = None
+    customer_name: str | None = None
+    invoice_date: date | None = None
+    due_date: date | None = None
+    final_pay_date: date | None = None
+    currency: str = "SEK"
+    currency_rate: Decimal = _ONE
+    currency_unit: Decimal = _ONE
     total: Decimal
     balance: Decimal
-    booked: bool
-    cancelled: bool
-    credit: bool
-    ocr: str | None
-    external_invoice_reference1: str | None
-    external_invoice_reference2: str | None
-    total_to_pay: Decimal | None
+    booked: bool = False
+    cancelled: bool = False
+    credit: bool = False
+    ocr: str | None = None
+    external_invoice_reference1: str | None = None
+    external_invoice_reference2: str | None = None
+    total_to_pay: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _finite(self, "Invoice", "total", "balance", "total_to_pay")
+        _blank_to_none(self, _INVOICE_TEXT)
+        _currency(self, "Invoice")
 
     @property
     def fully_paid(self) -> bool:
@@ -393,138 +203,38 @@ class Invoice:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> Invoice:
-        """Read an invoice; ``invoice_paid`` reads every invoice of a backfill, so fields have fast paths.
-
-        As in ``InvoicePayment.parse``: the fast path takes only the type Fortnox usually sends (``Decimal``
-        or ``int`` money, ``str`` text, ``bool``, and ``Credit`` as the exact strings ``"true"``/``"false"``);
-        anything else goes to the general reader, in the same field order, so drift and errors read as before.
-        """
-        r = "Invoice"
-        get = raw.get
-        v: Any
-        v = get("DocumentNumber")
-        document_number = v if v.__class__ is str and v else req_text(raw, "DocumentNumber", r)
-        v = get("CustomerNumber")
-        customer_number = (v or None) if v is None or v.__class__ is str else text(raw, "CustomerNumber")
-        v = get("CustomerName")
-        customer_name = (v or None) if v is None or v.__class__ is str else text(raw, "CustomerName")
-        invoice_date = cached_day(raw, "InvoiceDate", r)
-        due_date = cached_day(raw, "DueDate", r)
-        final_pay_date = cached_day(raw, "FinalPayDate", r)
-        v = get("Currency")
-        currency = (v if v is None or v.__class__ is str else text(raw, "Currency")) or "SEK"
-        v = get("CurrencyRate")
-        c = v.__class__
-        currency_rate = (
-            v
-            if c is Decimal and v.is_finite()
-            else Decimal(v)
-            if c is int
-            else dec(raw, "CurrencyRate", r, _ONE)
-        ) or _ONE
-        v = get("CurrencyUnit")
-        c = v.__class__
-        currency_unit = (
-            v
-            if c is Decimal and v.is_finite()
-            else Decimal(v)
-            if c is int
-            else dec(raw, "CurrencyUnit", r, _ONE)
-        ) or _ONE
-        v = get("Total")
-        c = v.__class__
-        total = v if c is Decimal and v.is_finite() else Decimal(v) if c is int else req_dec(raw, "Total", r)
-        v = get("Balance")
-        c = v.__class__
-        balance = (
-            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else req_dec(raw, "Balance", r)
-        )
-        v = get("Booked")
-        booked = v if v is True or v is False else boolean(raw, "Booked", r)
-        v = get("Cancelled")
-        cancelled = v if v is True or v is False else boolean(raw, "Cancelled", r)
-        v = get("Credit")  # a string in Fortnox's lists
-        credit = (
-            v
-            if v is True or v is False
-            else _WORDS[v]
-            if v.__class__ is str and v in _WORDS
-            else boolean(raw, "Credit", r)
-        )
-        v = get("OCR")
-        ocr = (v or None) if v is None or v.__class__ is str else text(raw, "OCR")
-        v = get("ExternalInvoiceReference1")
-        reference1 = (
-            (v or None) if v is None or v.__class__ is str else text(raw, "ExternalInvoiceReference1")
-        )
-        v = get("ExternalInvoiceReference2")
-        reference2 = (
-            (v or None) if v is None or v.__class__ is str else text(raw, "ExternalInvoiceReference2")
-        )
-        v = get("TotalToPay")
-        c = v.__class__
-        total_to_pay = (
-            v if c is Decimal and v.is_finite() else Decimal(v) if c is int else dec(raw, "TotalToPay", r)
-        )
-        return _build_invoice(
-            document_number,
-            customer_number,
-            customer_name,
-            invoice_date,
-            due_date,
-            final_pay_date,
-            currency,
-            currency_rate,
-            currency_unit,
-            total,
-            balance,
-            booked,
-            cancelled,
-            credit,
-            ocr,
-            reference1,
-            reference2,
-            total_to_pay,
-        )
+        return parse_record(cls, raw)
 
 
-_build_invoice = frozen_builder(Invoice)
+class CompanyInformation(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
+    company_name: str | None = None
+    organization_number: str | None = None
+    database_number: int | None = None  # the tenant id used by service accounts' TenantId header
 
-
-@dataclass(frozen=True, slots=True)
-class CompanyInformation:
-    company_name: str | None
-    organization_number: str | None
-    database_number: int | None  # the tenant id used by service accounts' TenantId header
+    def __post_init__(self) -> None:
+        _blank_to_none(self, ("company_name", "organization_number"))
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> CompanyInformation:
-        r = "CompanyInformation"
-        return cls(
-            company_name=text(raw, "CompanyName"),
-            organization_number=text(raw, "OrganizationNumber"),
-            database_number=integer(raw, "DatabaseNumber", r),
-        )
+        return parse_record(cls, raw)
 
 
-@dataclass(frozen=True, slots=True)
-class ModeOfPayment:
+class ModeOfPayment(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
     code: str
-    description: str | None
-    account_number: int | None
+    description: str | None = None
+    account_number: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            raise MalformedRecord("ModeOfPayment", "Code", "no value")
+        _blank_to_none(self, ("description",))
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> ModeOfPayment:
-        r = "ModeOfPayment"
-        return cls(
-            code=req_text(raw, "Code", r),
-            description=text(raw, "Description"),
-            account_number=integer(raw, "AccountNumber", r),
-        )
+        return parse_record(cls, raw)
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class Page(msgspec.Struct, Generic[T], frozen=True):
     """One page of a Fortnox list, with its ``MetaInformation``."""
 
     items: tuple[T, ...]
@@ -535,3 +245,156 @@ class Page(Generic[T]):
     @property
     def last(self) -> bool:
         return self.current_page >= self.total_pages
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+_INTEGER = re.compile(r"[+-]?\d+")
+_PATH_KEYS = re.compile(r"\.([^.\[\]`]+)")
+
+
+def parse_record(cls: type[S], raw: Mapping[str, Any]) -> S:
+    """One record from a decoded JSON object (``wire.loads_lenient``), with the drift mended."""
+    try:
+        return msgspec.convert(raw, cls, strict=False)
+    except msgspec.ValidationError:
+        pass
+    try:
+        return msgspec.convert(lenient(cls, raw), cls, strict=False)
+    except msgspec.ValidationError as exc:
+        raise malformed(cls, exc) from None
+
+
+def lenient(cls: type[msgspec.Struct], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with each value mended towards its field's declared type; unknown keys pass unchanged.
+
+    ``""`` and null are None where the field allows it, else the field keeps its default; money strings
+    lose spaces and take ``,`` as the decimal mark; a float becomes the Decimal of its shortest repr;
+    integers are read from signed digit strings; booleans from ``" True "``; text from numbers and
+    booleans; dates from their first ten characters; nested records (write-offs) the same way.
+    """
+    menders, nullable = _menders(cls), _nullable(cls)
+    mended: dict[str, Any] = {}
+    for key, value in raw.items():
+        mend = menders.get(key)
+        if mend is None:
+            mended[key] = value
+        elif value is not None and value != "":
+            mended[key] = mend(value)
+        elif key in nullable:
+            mended[key] = None  # sent empty: present, so a thin item is told from a full one
+    return mended
+
+
+def malformed(cls: type[msgspec.Struct], exc: msgspec.ValidationError) -> MalformedRecord:
+    """msgspec's error as a ``MalformedRecord`` naming the record and the Fortnox field.
+
+    ``… - at `$.Amount``` names ``InvoicePayment.Amount``; ``$.WriteOffs[0].Amount``, ``WriteOff.Amount``.
+    """
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, MalformedRecord):
+        return cause
+    text = str(exc)
+    why, _, where = text.partition(" - at ")
+    path = _PATH_KEYS.findall(where)
+    resource = cls
+    for key in path[:-1]:
+        resource = _nested(resource).get(key, resource)
+    missing = re.search(r"missing required field `([^`]+)`", why)
+    if missing:
+        return MalformedRecord(resource.__name__, missing.group(1), "no value")
+    return MalformedRecord(resource.__name__, path[-1] if path else "?", f"an unreadable value ({why})")
+
+
+@cache
+def _nested(cls: type[msgspec.Struct]) -> dict[str, type[msgspec.Struct]]:
+    """The records nested in ``cls``, by Fortnox name (``WriteOffs`` → ``WriteOff``)."""
+    found = {}
+    for info in msgspec.structs.fields(cls):
+        for arg in _flatten(info.type):
+            if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+                found[info.encode_name] = arg
+    return found
+
+
+def _flatten(tp: Any) -> list[Any]:
+    args = get_args(tp)
+    if not args:
+        return [tp]
+    return [leaf for arg in args for leaf in _flatten(arg)]
+
+
+def _wire_name(cls: type[msgspec.Struct], name: str) -> str:
+    return next(i.encode_name for i in msgspec.structs.fields(cls) if i.name == name)
+
+
+@cache
+def _nullable(cls: type[msgspec.Struct]) -> frozenset[str]:
+    return frozenset(i.encode_name for i in msgspec.structs.fields(cls) if type(None) in _flatten(i.type))
+
+
+@cache
+def _menders(cls: type[msgspec.Struct]) -> dict[str, Callable[[Any], Any]]:
+    menders: dict[str, Callable[[Any], Any]] = {}
+    for info in msgspec.structs.fields(cls):
+        kinds = set(_flatten(info.type))
+        mend = next((m for kind, m in _MENDERS.items() if kind in kinds), None)
+        for arg in kinds:
+            if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+                mend = _nested_mender(arg)
+        if mend is not None:
+            menders[info.encode_name] = mend
+    return menders
+
+
+def _nested_mender(struct: type[msgspec.Struct]) -> Callable[[Any], Any]:
+    def mend(value: Any) -> Any:
+        if isinstance(value, list):
+            return [lenient(struct, item) if isinstance(item, dict) else item for item in value]
+        return value
+
+    return mend
+
+
+def _money(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))  # repr keeps the shortest round-trip form: 0.1 -> Decimal('0.1')
+    if isinstance(value, str):
+        text = value.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            return value  # msgspec names the field
+    return value
+
+
+def _integer(value: Any) -> Any:
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    return value
+
+
+def _boolean(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return value
+
+
+def _day(value: Any) -> Any:
+    return value.strip()[:10] if isinstance(value, str) else value
+
+
+_MENDERS: dict[type, Callable[[Any], Any]] = {
+    Decimal: _money,
+    bool: _boolean,  # before int: a bool field is never an int field
+    int: _integer,
+    str: _text,
+    date: _day,
+}

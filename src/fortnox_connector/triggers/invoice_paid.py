@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from fortnox_connector.contract.records import Event, PollResult, TenantContext
-from fortnox_connector.fortnox.records import Invoice, frozen_builder
+from fortnox_connector.fortnox.records import Invoice
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.events import invoice_paid_key, invoice_paid_payload
 from fortnox_connector.triggers.seen import as_number
@@ -25,8 +25,6 @@ DESCRIPTION = (
     "document number, OCR, total, currency and rate, final pay date, customer."
 )
 EVENT_SCHEMA_PATH = "events/invoice_paid.json"
-
-_event = frozen_builder(Event)  # Event(trigger, tenant, dedup_key, payload), ~2x faster: one per invoice
 
 
 def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
@@ -60,7 +58,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
             skipped += 1
             continue
         key = invoice_paid_key(tenant, inv.document_number)
-        events.append(_event(NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at)))
+        events.append(Event(NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at)))
         if number is not None:
             emitted.append(number)
     seen.add_all(emitted)

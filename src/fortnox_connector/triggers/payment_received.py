@@ -13,7 +13,7 @@ import time
 
 from fortnox_connector.contract.records import Event, PollResult, TenantContext
 from fortnox_connector.fortnox.errors import NotFound
-from fortnox_connector.fortnox.records import InvoicePayment, frozen_builder
+from fortnox_connector.fortnox.records import InvoicePayment
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.events import payment_key, payment_payload
 from fortnox_connector.triggers.seen import as_number
@@ -26,8 +26,6 @@ DESCRIPTION = (
 EVENT_SCHEMA_PATH = "events/payment_received.json"
 
 COMPANY_CURRENCY = "SEK"  # Fortnox keeps books in SEK; ``Amount`` is in it
-
-_event = frozen_builder(Event)  # Event(trigger, tenant, dedup_key, payload), ~2x faster: one per payment
 
 
 def needs_detail(p: InvoicePayment) -> bool:
@@ -84,7 +82,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
                 skipped += 1
                 continue
         key = payment_key(tenant, p.number, p.booked)
-        events.append(_event(NAME, tenant, key, payment_payload(tenant, p, key, observed_at)))
+        events.append(Event(NAME, tenant, key, payment_payload(tenant, p, key, observed_at)))
         if number is not None:
             (emitted_booked if p.booked else emitted_unbooked).append(number)
     seen_booked.add_all(emitted_booked)

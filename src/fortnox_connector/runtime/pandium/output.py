@@ -21,18 +21,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from fortnox_connector.contract.records import Event, RunSummary
+from fortnox_connector.contract.records import Event, EventSink, RunSummary
 from fortnox_connector.errors import ConnectorError
-from fortnox_connector.runtime.sinks.encoding import dumps, event_to_dict
+from fortnox_connector.runtime.sinks.encoding import dumps, event_to_dict, event_to_json
 
 
 @dataclass(slots=True)
 class TriggerReport:
-    """One trigger's part of a run: what it started from, delivered and committed."""
+    """One trigger's part of a run: what it started from, delivered and committed.
+
+    With a ``sink`` the events go there (the run fails if it cannot deliver them, before their cursor is
+    committed) and only their count is printed; without one they are printed (``events``).
+    """
 
     trigger: str
     cursor: str | None  # the committed cursor (the previous run's until this run commits one)
+    sink: EventSink | None = None
     events: list[Event] = field(default_factory=list)
+    delivered: int = 0
+    printed_bytes: int = 0
     committed: bool = False  # this run committed at least one cursor
     summary: RunSummary = field(default_factory=RunSummary)
     complete: bool = False
@@ -42,29 +49,35 @@ class TriggerReport:
     error: ConnectorError | None = None
 
     def deliver(self, events: Sequence[Event]) -> None:
-        self.events.extend(events)
+        if self.sink is not None:
+            self.sink.deliver(events)
+        else:
+            self.events.extend(events)
+            self.printed_bytes += sum(len(event_to_json(e).encode()) + 1 for e in events)
+        self.delivered += len(events)
 
     def commit(self, cursor: str) -> None:
         self.cursor = cursor
         self.committed = True
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "cursor": self.cursor,
-            "events": [event_to_dict(e) for e in self.events],
-            "summary": {
-                "events": len(self.events),
-                "pages": self.summary.pages,
-                "requests": self.summary.requests,
-                "skipped_records": self.summary.skipped,
-                "duration_s": round(self.summary.duration_s, 3),
-                "complete": self.complete,
-                "stopped_by_deadline": self.stopped_by_deadline,
-                "stopped_by_event_budget": self.stopped_by_budget,
-                "skipped": self.skipped,
-                "error": _error_json(self.error),
-            },
+        doc: dict[str, Any] = {"cursor": self.cursor}
+        if self.sink is None:
+            doc["events"] = [event_to_dict(e) for e in self.events]
+        doc["summary"] = {
+            "events": self.delivered,
+            "delivered_to": "stdout" if self.sink is None else "webhook",
+            "pages": self.summary.pages,
+            "requests": self.summary.requests,
+            "skipped_records": self.summary.skipped,
+            "duration_s": round(self.summary.duration_s, 3),
+            "complete": self.complete,
+            "stopped_by_deadline": self.stopped_by_deadline,
+            "stopped_by_event_budget": self.stopped_by_budget,
+            "skipped": self.skipped,
+            "error": _error_json(self.error),
         }
+        return doc
 
 
 def _error_json(error: ConnectorError | None) -> dict[str, Any] | None:

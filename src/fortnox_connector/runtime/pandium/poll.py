@@ -3,8 +3,9 @@
 - The deadline (a ``clock()`` value, counted from the start of the run) is shared out: each trigger may use
   an equal part of the time left when it starts, so a long backfill of the first cannot starve the second,
   and time one leaves over goes to the next.
-- The event budget (``FORTNOX_PANDIUM_MAX_EVENTS``) bounds the stdout document: once the run has delivered
-  that many events, no trigger starts another poll (a soft cap: the poll in progress finishes).
+- The event budget (``FORTNOX_PANDIUM_MAX_EVENTS``, and ``max_printed_bytes`` of events when they are
+  printed) bounds the run: once it is spent, no trigger starts another poll (a soft cap: the poll in
+  progress finishes, so a run may pass it by one page).
 - Each trigger runs through ``runtime.runner.run_trigger`` (deliver, then commit). The budget reaches it
   through the loop's clock, which reads as "deadline passed" once the budget is spent.
 - After an authentication failure the remaining triggers are not polled: the token is dead for all.
@@ -30,15 +31,18 @@ def poll_triggers(
     max_events: int | None,
     clock: Callable[[], float],
     log: logging.LoggerAdapter[logging.Logger],
+    max_printed_bytes: int | None = None,
 ) -> None:
     share = deadline
 
-    def delivered() -> int:
-        return sum(len(r.events) for r in reports)
+    def over_budget() -> bool:
+        if max_events is not None and sum(r.delivered for r in reports) >= max_events:
+            return True
+        return max_printed_bytes is not None and sum(r.printed_bytes for r in reports) >= max_printed_bytes
 
     def loop_clock() -> float:
         now = clock()
-        if max_events is not None and delivered() >= max_events:
+        if over_budget():
             return max(now, share)
         return now
 
@@ -64,9 +68,9 @@ def poll_triggers(
         report.complete = outcome.complete
         report.error = outcome.error
         if outcome.stopped_by_deadline:
-            over_budget = max_events is not None and delivered() >= max_events
-            report.stopped_by_budget = over_budget
-            report.stopped_by_deadline = not over_budget
+            budget_spent = over_budget()
+            report.stopped_by_budget = budget_spent
+            report.stopped_by_deadline = not budget_spent
         _log_outcome(report, log)
         auth_failed = isinstance(outcome.error, AuthError)
 
@@ -75,7 +79,7 @@ def _log_outcome(report: TriggerReport, log: logging.LoggerAdapter[logging.Logge
     """One line per trigger with the run summary in the message and, for JSON logs, as fields."""
     s = report.summary
     counts = (
-        f"{len(report.events)} events ({s.skipped} skipped), {s.pages} pages, {s.requests} requests, "
+        f"{report.delivered} events ({s.skipped} skipped), {s.pages} pages, {s.requests} requests, "
         f"{s.duration_s:.2f} s"
     )
     fields = {"trigger": report.trigger, **report.to_json()["summary"]}

@@ -10,6 +10,12 @@ to change are plain ``FORTNOX_*`` variables, set on the ``run`` line of ``PANDIU
   Pandium's ten-minute limit; a run killed at the limit is "Failed (Timeout)" and keeps nothing).
 - ``FORTNOX_PANDIUM_MAX_EVENTS``: a soft cap on the events one run prints (default none); the rest follow
   in the next runs, as after the deadline.
+- ``FORTNOX_PANDIUM_STDOUT_MAX_BYTES``: the bound on the events printed when a tenant chose
+  ``event_delivery=stdout`` (default 1 000 000 bytes of events); past it the run stops polling, the rest
+  follows in the next runs.
+- ``FORTNOX_PANDIUM_SINK_ATTEMPTS``: how often the webhook sink tries one event before the run fails
+  (default 5, with its backoff).
+- ``FORTNOX_PANDIUM_SIGNATURE_TOLERANCE_SECONDS``: how old a signed trigger may be (default 1200).
 - ``FORTNOX_LOG_FORMAT`` (``text`` or ``json``) and ``FORTNOX_LOG_LEVEL``.
 """
 
@@ -35,16 +41,22 @@ CONFIG_PREFIX: Final = "PAN_CFG_"
 BASE_URL_ENV: Final = API_URL_ENV  # one variable for the API base URL, in every run mode
 DEADLINE_ENV: Final = "FORTNOX_PANDIUM_DEADLINE_SECONDS"
 MAX_EVENTS_ENV: Final = "FORTNOX_PANDIUM_MAX_EVENTS"
+STDOUT_MAX_BYTES_ENV: Final = "FORTNOX_PANDIUM_STDOUT_MAX_BYTES"
+SINK_ATTEMPTS_ENV: Final = "FORTNOX_PANDIUM_SINK_ATTEMPTS"
+TOLERANCE_ENV: Final = "FORTNOX_PANDIUM_SIGNATURE_TOLERANCE_SECONDS"
 LOG_FORMAT_ENV: Final = "FORTNOX_LOG_FORMAT"
 LOG_LEVEL_ENV: Final = "FORTNOX_LOG_LEVEL"
 
 DEFAULT_DEADLINE_S: Final = 540.0  # Pandium stops a run at 10 minutes; stop starting polls at 9
 MAX_DEADLINE_S: Final = 600.0
+DEFAULT_STDOUT_MAX_BYTES: Final = 1_000_000  # ~1 300 payment events; a Pandium state document stays small
+DEFAULT_SINK_ATTEMPTS: Final = 5
+DEFAULT_TOLERANCE_S: Final = 1200.0  # a trigger waits for the run in flight (up to ten minutes), twice
 NO_TENANT: Final = "pandium-tenant"
 
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
-RunMode = Literal["init", "normal"]
+RunMode = Literal["init", "normal", "webhook"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,9 @@ class PandiumSettings:
     base_url: str
     deadline_s: float
     max_events: int | None  # a soft cap on the events one run prints (None: no cap)
+    stdout_max_bytes: int  # the bound on events printed with event_delivery=stdout
+    sink_attempts: int
+    signature_tolerance_s: float
     log_json: bool
     log_level: str
     config: Mapping[str, str] = field(default_factory=dict)  # PAN_CFG_* without the prefix, lower case
@@ -69,7 +84,15 @@ class PandiumSettings:
             tenant_name=tenant_name,
             base_url=_base_url(env, tenant),
             deadline_s=_deadline(env, tenant),
-            max_events=_max_events(env, tenant),
+            max_events=_positive_int(env, MAX_EVENTS_ENV, tenant, "5000"),
+            stdout_max_bytes=_positive_int(env, STDOUT_MAX_BYTES_ENV, tenant, "1000000")
+            or DEFAULT_STDOUT_MAX_BYTES,
+            sink_attempts=min(
+                _positive_int(env, SINK_ATTEMPTS_ENV, tenant, "5") or DEFAULT_SINK_ATTEMPTS, 10
+            ),
+            signature_tolerance_s=float(
+                _positive_int(env, TOLERANCE_ENV, tenant, "1200") or DEFAULT_TOLERANCE_S
+            ),
             log_json=_log_json(env, tenant),
             log_level=_log_level(env, tenant),
             config={
@@ -91,12 +114,14 @@ def _run_mode(env: Mapping[str, str], tenant: str) -> RunMode:
         return "init"
     if mode == "normal":
         return "normal"
+    if mode == "webhook":
+        return "webhook"
     raise ConfigError(
         f"{RUN_MODE_ENV}={mode!r} is not a mode this connector runs",
         field=RUN_MODE_ENV,
         tenant=tenant,
-        hint="use 'init' (list the options a tenant picks from) or 'normal' (poll the triggers); "
-        "the connector receives no webhooks, so do not route 'webhook' runs to it.",
+        hint="use 'init' (list the options a tenant picks from), 'normal' (poll the triggers, and run the "
+        "actions API triggers carry) or 'webhook' (run the actions the webhook triggers carry).",
     )
 
 
@@ -133,16 +158,17 @@ def _deadline(env: Mapping[str, str], tenant: str) -> float:
     return value
 
 
-def _max_events(env: Mapping[str, str], tenant: str) -> int | None:
-    raw = _get(env, MAX_EVENTS_ENV)
+def _positive_int(env: Mapping[str, str], name: str, tenant: str, example: str) -> int | None:
+    """The whole number ``name`` holds, or None when unset (the caller's default applies)."""
+    raw = _get(env, name)
     if raw is None:
         return None
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(
-            f"{MAX_EVENTS_ENV}={raw!r} is not a positive whole number",
-            field=MAX_EVENTS_ENV,
+            f"{name}={raw!r} is not a positive whole number",
+            field=name,
             tenant=tenant,
-            hint="unset it for no cap, or give e.g. 5000 to keep each run's output small.",
+            hint=f"unset it for the default, or give e.g. {example}.",
         )
     return int(raw)
 
