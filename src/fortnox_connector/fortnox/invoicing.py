@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fortnox_connector.fortnox.errors import FortnoxValidationError, MalformedResponse, MissingScope
-from fortnox_connector.fortnox.records import Invoice, MalformedRecord, dec, integer, req_text, text
+from fortnox_connector.fortnox.records import Invoice, MalformedRecord
 
 if TYPE_CHECKING:
     from fortnox_connector.fortnox.client import FortnoxClient
@@ -39,6 +39,47 @@ CUSTOMER_FIELDS = (
     "TermsOfPayment",
     "ExternalReference",
 )
+
+
+def text(raw: Mapping[str, Any], name: str) -> str | None:
+    """A string from a string or a number; '' and null are None."""
+    value = raw.get(name)
+    if value is None or value == "" or isinstance(value, bool | dict | list):
+        return None
+    return str(value)
+
+
+def req_text(raw: Mapping[str, Any], name: str, resource: str) -> str:
+    value = text(raw, name)
+    if value is None:
+        raise MalformedRecord(resource, name)
+    return value
+
+
+def dec(raw: Mapping[str, Any], name: str, resource: str, default: Decimal | None = None) -> Decimal | None:
+    """A finite Decimal from a JSON number (already Decimal from the lenient decoder) or a numeric string."""
+    value = raw.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise MalformedRecord(resource, name)
+    try:
+        number = Decimal(value.strip().replace(",", ".") if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise MalformedRecord(resource, name) from None
+    if not number.is_finite():
+        raise MalformedRecord(resource, name)
+    return number
+
+
+def integer(raw: Mapping[str, Any], name: str, resource: str) -> int | None:
+    value = text(raw, name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise MalformedRecord(resource, name) from None
 
 
 @dataclass(frozen=True, slots=True)
