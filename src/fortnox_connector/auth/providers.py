@@ -191,31 +191,36 @@ def adopt_refresh_token(
     refresh_token: Secret,
     *,
     on_refresh: OnRefresh | None = None,
+    dead_refresh: Secret | None = None,
 ) -> Token:
     """Take over a tenant connected elsewhere from its refresh token (``FORTNOX_OAUTH_REFRESH_TOKEN``).
 
-    A seed is used once: when the store already holds a token for ``tenant`` that token wins and no request
-    is sent, since the seed a host keeps injecting was consumed (rotated) on first use. Otherwise the seed
-    is refreshed at once, under the tenant's lock, and the result stored before it is returned.
+    A seed is used once: when the store already holds a live token for ``tenant`` that token wins and no
+    request is sent, since the seed a host keeps injecting was consumed (rotated) on first use. A stored
+    token whose refresh token is ``dead_refresh`` (Fortnox said ``invalid_grant``) is no connection: the
+    seed replaces it, so a tenant that lost its token recovers without losing its cursors. Otherwise the
+    seed is refreshed at once, under the tenant's lock, and the result stored before it is returned.
     """
     with store.lock(token_lock_name(tenant)):
         current = store.load_token(tenant)
-        if current is not None:
-            return current
+        expected = current.refresh_token if current is not None else None
+        if current is not None and (dead_refresh is None or expected != dead_refresh):
+            return current  # a live connection, or one stored since the caller found the old one dead
         try:
             token = oauth.refresh(refresh_token)
         except ConnectorError as exc:
             raise exc.with_tenant(tenant) from None
         if token.refresh_token is None:
             token = dataclasses.replace(token, refresh_token=refresh_token)
-        if not store.swap_token(tenant, None, token):  # pragma: no cover - a writer outside the lock
+        if not store.swap_token(tenant, expected, token):  # pragma: no cover - a writer outside the lock
             raise ConnectorError(
                 "another token was stored while adopting the seeded refresh token",
                 tenant=tenant,
                 hint="run again: the stored token will be used.",
             )
     log.info(
-        "adopted a Fortnox connection for tenant %s from its seeded refresh token",
+        "%s the Fortnox connection of tenant %s from its seeded refresh token",
+        "replaced the dead" if current is not None else "adopted",
         tenant,
         extra={"tenant": tenant},
     )

@@ -20,7 +20,7 @@ import hmac
 import html
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -34,7 +34,7 @@ from fortnox_connector.auth.providers import (
     token_lock_name,
 )
 from fortnox_connector.contract.state import Token
-from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
+from fortnox_connector.errors import AuthError, ConfigError, ConnectorError, ReconnectRequired
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
@@ -177,11 +177,12 @@ def _check_callback(tenant: str, state: str, callback: Callback | None, timeout:
     return callback.code
 
 
-def _ensure_tenant(runtime: Runtime, tenant: str, mode: AuthMode, name: str | None) -> None:
+def _ensure_tenant(runtime: Runtime, tenant: str, mode: AuthMode, name: str | None) -> bool:
+    """Add ``tenant`` if it is new (True) or check its auth mode (False)."""
     record = runtime.store.get_tenant(tenant)
     if record is None:
         runtime.store.add_tenant(tenant, display_name=name or tenant, auth_mode=mode)
-        return
+        return True
     if record.auth_mode != mode:
         flag = "with" if mode == "client_credentials" else "without"
         raise ConfigError(
@@ -190,6 +191,23 @@ def _ensure_tenant(runtime: Runtime, tenant: str, mode: AuthMode, name: str | No
             tenant=tenant,
             hint=f"connect it {flag} --service-account, or remove it and add it again with the mode you want",
         )
+    return False
+
+
+@contextlib.contextmanager
+def _all_or_nothing(runtime: Runtime, tenant: str, mode: AuthMode, name: str | None) -> Iterator[None]:
+    """A connect is all or nothing: a tenant added for it is removed again when the connect fails.
+
+    A half-made tenant (added, never connected) would be run by ``serve`` and paused on every run.
+    """
+    created = _ensure_tenant(runtime, tenant, mode, name)
+    try:
+        yield
+    except BaseException:
+        if created:
+            runtime.store.remove_tenant(tenant)
+            log.info("tenant %s was not connected: it was not kept", tenant, extra={"tenant": tenant})
+        raise
 
 
 def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
@@ -266,19 +284,23 @@ def connect(
     with tenant_scope(tenant):  # the auth library's lines name the tenant too
         mode: AuthMode = "client_credentials" if service_account else "authorization_code"
         runtime.settings.require_client(tenant)
-        _ensure_tenant(runtime, tenant, mode, display_name)
-        state = new_state()
-        with contextlib.ExitStack() as stack:
-            receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
-            target = receiver.redirect_uri if receiver is not None else str(redirect_uri)
-            url = consent_url(runtime, tenant, state, redirect_uri=target, service_account=service_account)
-            open_url(url)
-            if receiver is not None:
-                callback = receiver.wait(timeout)
-            else:
-                callback = parse_redirect(read_redirect()) if read_redirect is not None else None
-            code = _check_callback(tenant, state, callback, timeout)
-        return complete_consent(runtime, tenant, code, redirect_uri=target, service_account=service_account)
+        with _all_or_nothing(runtime, tenant, mode, display_name):
+            state = new_state()
+            with contextlib.ExitStack() as stack:
+                receiver = None if redirect_uri else stack.enter_context(LoopbackReceiver(port=port))
+                target = receiver.redirect_uri if receiver is not None else str(redirect_uri)
+                url = consent_url(
+                    runtime, tenant, state, redirect_uri=target, service_account=service_account
+                )
+                open_url(url)
+                if receiver is not None:
+                    callback = receiver.wait(timeout)
+                else:
+                    callback = parse_redirect(read_redirect()) if read_redirect is not None else None
+                code = _check_callback(tenant, state, callback, timeout)
+            return complete_consent(
+                runtime, tenant, code, redirect_uri=target, service_account=service_account
+            )
 
 
 def consent_url(
@@ -307,9 +329,8 @@ def complete_consent(
     The company is checked before the token is stored: a consent given for another company must not
     replace the tenant's connection (its cursors and events belong to the company it was bound to).
     """
-    with tenant_scope(tenant):
-        mode: AuthMode = "client_credentials" if service_account else "authorization_code"
-        _ensure_tenant(runtime, tenant, mode, display_name)
+    mode: AuthMode = "client_credentials" if service_account else "authorization_code"
+    with tenant_scope(tenant), _all_or_nothing(runtime, tenant, mode, display_name):
         oauth = runtime.new_oauth(tenant=tenant, redirect_uri=redirect_uri)
         try:
             token = oauth.exchange_code(code)
@@ -320,7 +341,7 @@ def complete_consent(
         database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
         _check_same_company(runtime, tenant, database_number)
         if service_account:  # the code only proved the consent; only its DatabaseNumber is kept
-            return connect_service_account(runtime, tenant, database_number)
+            return _connect_service_account(runtime, tenant, database_number)
         _store_connection(runtime, tenant, token)
         runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
         runtime.store.resume_tenant(tenant)
@@ -330,7 +351,11 @@ def complete_consent(
 
 def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: str) -> Connected:
     """Use an administrator's service-account consent: check a client-credentials token works, keep the id."""
-    _ensure_tenant(runtime, tenant, "client_credentials", None)
+    with _all_or_nothing(runtime, tenant, "client_credentials", None):
+        return _connect_service_account(runtime, tenant, fortnox_tenant_id)
+
+
+def _connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: str) -> Connected:
     oauth = runtime.new_oauth(tenant=tenant)
     with tenant_scope(tenant):
         try:
@@ -350,13 +375,24 @@ def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: st
 REFRESH_TOKEN_ENV = "FORTNOX_OAUTH_REFRESH_TOKEN"  # noqa: S105 - a variable name, declared in connector.yaml
 
 
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """What an adopt did: ``seed_used`` (the seed was refreshed and stored); ``replaced_dead`` (it replaced
+    a stored connection Fortnox no longer accepts)."""
+
+    seed_used: bool
+    replaced_dead: bool
+
+
 def adopt_connection(
     runtime: Runtime, tenant: str, refresh_token: Secret, *, display_name: str | None = None
-) -> tuple[Connected, bool]:
+) -> tuple[Connected, Adoption]:
     """Take over a tenant connected elsewhere (another integration, a migration) from its refresh token.
 
-    The seed is used once (``auth.adopt_refresh_token``): when the store already holds a connection for
-    ``tenant`` that one is kept and no request is sent. Returns the connection and whether the seed was used.
+    The seed is used once (``auth.adopt_refresh_token``): when the store already holds a live connection
+    for ``tenant`` that one is kept and no request is sent. A stored connection that is dead (the tenant is
+    paused for a reconnect, or its refresh token gets ``invalid_grant`` now) is replaced by the seed, and
+    the tenant keeps its cursors and outbox. A new tenant is all or nothing: not kept if the adopt fails.
     """
     if not refresh_token:
         raise ConfigError(
@@ -367,22 +403,56 @@ def adopt_connection(
         )
     with tenant_scope(tenant):
         runtime.settings.require_client(tenant)
-        _ensure_tenant(runtime, tenant, "authorization_code", display_name)
-        had_token = runtime.store.load_token(tenant) is not None
-        oauth = runtime.new_oauth(tenant=tenant)
-        try:
-            token = adopt_refresh_token(
-                tenant, oauth, runtime.store, refresh_token, on_refresh=runtime.catalog.token_refreshed
-            )
-        finally:
-            oauth.close()
-        database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
-        try:
-            _check_same_company(runtime, tenant, database_number)
-        except ConfigError:
-            if not had_token:  # the seed's token was stored just now: it must not be polled with
-                runtime.store.delete_token(tenant)
-            raise
-        runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
-        runtime.store.resume_tenant(tenant)
-    return Connected(tenant, "authorization_code", database_number, company, token.scope), not had_token
+        with _all_or_nothing(runtime, tenant, "authorization_code", display_name):
+            return _adopt(runtime, tenant, refresh_token)
+
+
+def _dead_refresh_token(runtime: Runtime, tenant: str) -> Secret | None:
+    """The stored refresh token if the stored connection is dead (paused, or ``invalid_grant`` now)."""
+    record = runtime.store.require_tenant(tenant)
+    stored = runtime.store.load_token(tenant)
+    if stored is None or stored.refresh_token is None:
+        return None
+    if record.paused:
+        return stored.refresh_token
+    try:
+        runtime.token_provider(record).access_token()  # refreshes (and stores) only if it must
+    except ReconnectRequired:
+        return stored.refresh_token
+    return None
+
+
+def _adopt(runtime: Runtime, tenant: str, refresh_token: Secret) -> tuple[Connected, Adoption]:
+    had_token = runtime.store.load_token(tenant) is not None
+    dead = _dead_refresh_token(runtime, tenant)
+    oauth = runtime.new_oauth(tenant=tenant)
+    try:
+        token = adopt_refresh_token(
+            tenant,
+            oauth,
+            runtime.store,
+            refresh_token,
+            on_refresh=runtime.catalog.token_refreshed,
+            dead_refresh=dead,
+        )
+    finally:
+        oauth.close()
+    used = not had_token or (dead is not None and token.refresh_token != dead)
+    database_number, company = _company(runtime, tenant, FixedToken(token.access_token))
+    try:
+        _check_same_company(runtime, tenant, database_number)
+    except ConfigError:
+        if used:  # the seed's token was stored just now: it must not be polled with
+            runtime.store.delete_token(tenant)
+        raise
+    runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
+    runtime.store.resume_tenant(tenant)
+    if used and had_token:
+        log.warning(
+            "tenant %s: its stored Fortnox connection was dead; replaced it with the adopted refresh token "
+            "(cursors kept)",
+            tenant,
+            extra={"tenant": tenant},
+        )
+    connected = Connected(tenant, "authorization_code", database_number, company, token.scope)
+    return connected, Adoption(seed_used=used, replaced_dead=used and had_token)

@@ -62,11 +62,15 @@ def connect_command(
     note = ""
     extra: dict[str, bool] = {}
     if adopt:
-        result, used = adopt_connection(
+        result, adoption = adopt_connection(
             runtime, tenant, Secret(app.env.get(REFRESH_TOKEN_ENV, "")), display_name=name
         )
-        note = "" if used else f" (already connected: kept the stored token, {REFRESH_TOKEN_ENV} not used)"
-        extra["seed_used"] = used
+        if adoption.replaced_dead:
+            note = f" (the stored connection was dead: replaced by {REFRESH_TOKEN_ENV}; cursors kept)"
+        elif not adoption.seed_used:
+            note = f" (already connected: kept the stored token, {REFRESH_TOKEN_ENV} not used)"
+        extra["seed_used"] = adoption.seed_used
+        extra["replaced_dead_token"] = adoption.replaced_dead
     elif service_account and fortnox_tenant_id:
         result = connect_service_account(runtime, tenant, fortnox_tenant_id)
     else:

@@ -42,10 +42,23 @@ def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
         "connected": connected,
         "paused": record.paused,
         "paused_reason": record.paused_reason,
+        "must_reconnect": record.paused or not connected,
+        "fix": reconnect_fix(record) if record.paused or not connected else None,
         "schedule": schedule,
         "timezone": timezone,
         "last_run": runs[0].started_at if runs else None,
     }
+
+
+def reconnect_fix(record: TenantRecord) -> str:
+    """The commands that give a tenant a connection again; cursors and outbox are kept."""
+    if record.auth_mode == "client_credentials":
+        return f"run `fortnox-connector connect {record.id} --service-account` (cursors are kept)"
+    return (
+        f"run `fortnox-connector connect {record.id}` (the customer approves again), or "
+        f"`fortnox-connector connect {record.id} --adopt-refresh-token` with a new refresh token in "
+        "$FORTNOX_OAUTH_REFRESH_TOKEN; cursors are kept"
+    )
 
 
 def _local(when: datetime, timezone: str, *, seconds: bool = False) -> str:
@@ -162,7 +175,7 @@ def list_tenants(ctx: click.Context, as_json: bool) -> None:
         return
     table = Table("tenant", "name", "auth", "connected", "state", "schedule", "last run")
     for r in rows:
-        state = "[red]paused[/]" if r["paused"] else "[green]active[/]"
+        state = "[red]must reconnect[/]" if r["must_reconnect"] else "[green]active[/]"
         last = _local(r["last_run"], r["timezone"]) if r["last_run"] else "-"
         table.add_row(
             r["id"], r["name"], r["auth_mode"], "yes" if r["connected"] else "no", state, r["schedule"], last
@@ -210,6 +223,8 @@ def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
     head = Table(show_header=False, title=f"tenant {tenant}")
     for key in ("name", "auth_mode", "fortnox_tenant_id", "connected", "paused_reason"):
         head.add_row(key, str(info[key]))
+    if info["fix"]:
+        head.add_row("must reconnect", info["fix"])
     if token is not None:
         head.add_row("token expires", _local(token.expires_at, info["timezone"], seconds=True))
         head.add_row("token scope", " ".join(sorted(token.scope)))
