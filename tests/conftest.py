@@ -60,3 +60,8 @@ def sandbox_token(sandbox: Sandbox) -> Callable[..., str]:
         return str(answer["access_token"])
 
     return make
+
+
+from tests.pg_fixtures import pg_url, postgres_server  # noqa: E402 - shared fixtures
+
+__all__ = ["pg_url", "postgres_server"]

@@ -22,8 +22,10 @@ from fortnox_connector.actions import (
 )
 from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import ActionFn, ActionSpec, ConnectorDefinition, TriggerSpec
+from fortnox_connector.contract.stream import StreamSpec
 from fortnox_connector.declaration.loader import load_declaration
 from fortnox_connector.declaration.schemas import load_schema
+from fortnox_connector.stream.source import open_stream
 from fortnox_connector.triggers import invoice_paid, payment_received
 
 CONNECTOR = "fortnox"
@@ -57,6 +59,21 @@ def register_triggers() -> Iterator[TriggerSpec]:
             event_schema=load_schema(module.EVENT_SCHEMA_PATH),
             poll=module.poll,
         )
+
+
+@hookimpl
+def register_streams() -> Iterator[StreamSpec]:
+    stream_triggers = tuple(t.name for t in load_declaration().triggers if "stream" in t.modes)
+    yield StreamSpec(
+        connector=CONNECTOR,
+        name="invoices",
+        description=(
+            "Fortnox's WebSocket feed, topic invoices: payments booked or deleted, within a second, for "
+            "every tenant of the app on one connection (docs/stream.md)."
+        ),
+        triggers=stream_triggers,
+        open=open_stream,
+    )
 
 
 @hookimpl

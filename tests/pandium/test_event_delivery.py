@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from fortnox_connector.runtime.pandium import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from fortnox_connector.sandbox import Sandbox
@@ -52,6 +55,8 @@ def test_a_normal_run_delivers_every_event_signed_to_the_receiver_and_prints_onl
         assert doc[trigger]["summary"]["delivered_to"] == "webhook"
     assert sum(doc[t]["summary"]["events"] for t in TRIGGERS) == len(keys)
     assert SINK_SECRET not in result.stdout + result.stderr
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "PANDIUM.yaml").read_text("utf-8"))
+    jsonschema.validate(doc, manifest["metadata_schema"]["schema"])
 
     again = run_pandium(next_run_env(env, result.stdout), now=sandbox.now)
     assert again.code == EXIT_OK

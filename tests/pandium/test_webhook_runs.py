@@ -15,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
 from fortnox_connector.runtime.pandium import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from fortnox_connector.sandbox import Sandbox
 from tests.pandium.helpers import Result, next_run_env, pandium_env, run_pandium
 from tests.pandium.partner import (
     CRON,
+    SECRET,
     payment,
     signed_trigger,
     unsigned_trigger,
@@ -268,3 +271,40 @@ def test_a_payment_fortnox_cannot_take_now_fails_the_run_but_keeps_what_ran(
     [failed] = result.document["actions"]["results"]
     assert failed["status"] == "failed"
     assert json.loads(result.stdout)["run"]["status"] == "failed"
+
+
+def test_a_run_that_registered_something_exits_0_despite_a_failed_item_so_its_records_are_kept(
+    sandbox: Sandbox, sandbox_tenant: int, env: dict[str, str], tmp_path: Path
+) -> None:
+    invoices(sandbox, sandbox_tenant, 9001, 9002)
+    sandbox.inject_fault("malformed", fraction=1.0, path_prefix="/3/invoices/9002")
+    batch = {"items": [payment(9001, "100.00", key="a"), payment(9002, "100.00", key="b")]}
+    run_env = webhook_env(env, signed_trigger(tmp_path, "t1", batch))
+    result = run_pandium(run_env)
+
+    assert result.code == EXIT_OK, result.stderr
+    assert statuses(result) == ["done", "failed"]
+    assert result.document["run"]["status"] == "partial"
+    assert "send it again" in result.stderr or "failed" in result.stderr
+    sandbox.clear_faults()
+    again = run_pandium(next_run_env(run_env, result.stdout))
+    assert statuses(again) == ["replayed", "done"]
+    assert len(payments_of(sandbox, sandbox_tenant, 9001)) == 1
+
+
+def test_webhook_run_output_satisfies_the_metadata_schema_and_holds_no_secret(
+    sandbox: Sandbox, sandbox_tenant: int, env: dict[str, str], tmp_path: Path
+) -> None:
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "PANDIUM.yaml").read_text("utf-8"))
+    invoices(sandbox, sandbox_tenant, 9001)
+    run_env = webhook_env(
+        env,
+        CRON,
+        signed_trigger(tmp_path, "t1", payment(9001, "5.00"), at=sandbox.now()),
+        FORTNOX_LOG_LEVEL="DEBUG",
+    )
+    result = run_pandium(run_env, now=sandbox.now)
+    assert result.code == EXIT_OK, result.stderr
+    jsonschema.validate(result.document, manifest["metadata_schema"]["schema"])
+    for secret in (SECRET, SECRET.removeprefix("whsec_"), env["PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"]):
+        assert secret not in result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""SqliteStore: tenants, config, secrets, tokens (compare-and-swap), cursors, idempotency, runs, pausing."""
+"""Both stores (SQLite, PostgreSQL): tenants, config, secrets, token CAS, cursors, idempotency, runs."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from fortnox_connector.contract.state import IdempotencyRecord, Token
 from fortnox_connector.errors import ConfigError, ConnectorError, UnknownTenant
 from fortnox_connector.runtime.store import RuntimeStore, SqliteStore
 from fortnox_connector.secrets import Secret
+from tests.runtime.store_support import STORE_KINDS, open_store
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -25,10 +26,13 @@ def key() -> bytes:
     return Fernet.generate_key()
 
 
-@pytest.fixture
-def store(tmp_path: Path, key: bytes) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db", key, now=lambda: NOW) as s:
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path, key: bytes) -> Iterator[RuntimeStore]:
+    s = open_store(request, tmp_path, key, now=lambda: NOW)
+    try:
         yield s
+    finally:
+        s.close()
 
 
 def _token(access: str, refresh: str | None) -> Token:
@@ -40,12 +44,12 @@ def _token(access: str, refresh: str | None) -> Token:
     )
 
 
-def test_is_a_runtime_store(store: SqliteStore) -> None:
+def test_is_a_runtime_store(store: RuntimeStore) -> None:
     typed: RuntimeStore = store  # mypy checks the protocol
     assert typed is store
 
 
-def test_tenants_round_trip(store: SqliteStore) -> None:
+def test_tenants_round_trip(store: RuntimeStore) -> None:
     added = store.add_tenant(
         "acme", display_name="Acme AB", auth_mode="client_credentials", fortnox_tenant_id="29302"
     )
@@ -64,7 +68,7 @@ def test_tenants_round_trip(store: SqliteStore) -> None:
         store.add_tenant("gamma", display_name="G", auth_mode="password")  # type: ignore[arg-type]
 
 
-def test_pause_and_resume(store: SqliteStore) -> None:
+def test_pause_and_resume(store: RuntimeStore) -> None:
     store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
     store.pause_tenant("acme", "refresh token rejected: reconnect")
     paused = store.require_tenant("acme")
@@ -79,7 +83,7 @@ def test_pause_and_resume(store: SqliteStore) -> None:
         store.pause_tenant("nobody", "x")
 
 
-def test_config_and_secrets(store: SqliteStore) -> None:
+def test_config_and_secrets(store: RuntimeStore) -> None:
     store.add_tenant("acme", display_name="Acme", auth_mode="client_credentials")
     assert store.load_config("acme") is None
     store.save_config("acme", {"backfill_days": 10, "default_mode_of_payment": "BG"})
@@ -94,7 +98,7 @@ def test_config_and_secrets(store: SqliteStore) -> None:
         store.save_secret("nobody", "client_secret", Secret("x"))
 
 
-def test_remove_tenant_forgets_everything(store: SqliteStore) -> None:
+def test_remove_tenant_forgets_everything(store: RuntimeStore) -> None:
     store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
     store.save_config("acme", {"a": 1})
     store.save_secret("acme", "s", Secret("value"))
@@ -106,7 +110,7 @@ def test_remove_tenant_forgets_everything(store: SqliteStore) -> None:
     assert store.load_token("acme") is None and store.load_cursor("acme", "payment_received") is None
 
 
-def test_token_compare_and_swap(store: SqliteStore) -> None:
+def test_token_compare_and_swap(store: RuntimeStore) -> None:
     assert store.load_token("acme") is None
     assert store.swap_token("acme", Secret("rt-none"), _token("at0", "rt0")) is False  # nothing stored yet
     assert store.load_token("acme") is None
@@ -123,7 +127,7 @@ def test_token_compare_and_swap(store: SqliteStore) -> None:
     assert store.swap_token("acme", Secret("rt1"), _token("at3", "rt3")) is False  # rt1 was used up
 
 
-def test_token_without_refresh_token(store: SqliteStore) -> None:
+def test_token_without_refresh_token(store: RuntimeStore) -> None:
     """client_credentials tokens have no refresh token: ``expected=None`` replaces them."""
     assert store.swap_token("svc", None, _token("at1", None))
     assert store.swap_token("svc", None, _token("at2", None))
@@ -133,7 +137,7 @@ def test_token_without_refresh_token(store: SqliteStore) -> None:
     assert store.load_token("svc") is None
 
 
-def test_concurrent_swaps_only_one_wins(store: SqliteStore) -> None:
+def test_concurrent_swaps_only_one_wins(store: RuntimeStore) -> None:
     assert store.swap_token("acme", None, _token("at0", "rt0"))
     start = threading.Barrier(8)
     wins: list[bool] = []
@@ -150,7 +154,7 @@ def test_concurrent_swaps_only_one_wins(store: SqliteStore) -> None:
     assert sorted(wins) == [False] * 7 + [True]
 
 
-def test_cursors(store: SqliteStore) -> None:
+def test_cursors(store: RuntimeStore) -> None:
     assert store.load_cursor("acme", "invoice_paid") is None
     store.commit_cursor("acme", "invoice_paid", "2026-11-01")
     store.commit_cursor("acme", "invoice_paid", "2026-11-02")
@@ -159,7 +163,7 @@ def test_cursors(store: SqliteStore) -> None:
     assert store.load_cursor("beta", "invoice_paid") is None
 
 
-def test_idempotency(store: SqliteStore) -> None:
+def test_idempotency(store: RuntimeStore) -> None:
     assert store.load_idempotency("acme", "k1") is None
     store.save_idempotency("acme", IdempotencyRecord("k1", "fp", "pending"))
     store.save_idempotency(
@@ -171,7 +175,7 @@ def test_idempotency(store: SqliteStore) -> None:
     assert store.load_idempotency("beta", "k1") is None
 
 
-def test_run_history(store: SqliteStore) -> None:
+def test_run_history(store: RuntimeStore) -> None:
     first = store.start_run("acme", "payment_received")
     second = store.start_run("beta", "invoice_paid")
     store.finish_run(first, summary=RunSummary(pages=2, events=5))
@@ -246,7 +250,7 @@ def test_invalid_key_refused(tmp_path: Path) -> None:
         SqliteStore(tmp_path / "state.db", b"short-and-wrong")
 
 
-def test_store_is_shared_by_threads_each_with_a_connection(store: SqliteStore) -> None:
+def test_store_is_shared_by_threads_each_with_a_connection(store: RuntimeStore) -> None:
     store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
     start = threading.Barrier(4)
     errors: list[BaseException] = []
@@ -311,3 +315,26 @@ def test_key_rotation_reseals_everything(tmp_path: Path, key: bytes) -> None:
         assert store.load_token("acme") == _token("at2", "rt2")
     with SqliteStore(path, key) as store, pytest.raises(ConfigError, match="cannot be decrypted"):
         store.load_secret("acme", "client_secret")
+
+
+def test_run_stats_and_token_age(store: RuntimeStore) -> None:
+    assert store.token_rotated_at("acme") is None
+    assert store.swap_token("acme", None, _token("at1", "rt1"))
+    assert store.token_rotated_at("acme") == NOW
+    ok = store.start_run("acme", "payment_received")
+    store.finish_run(ok, summary={"delivered": 3, "events": 3, "requests": 2, "duration_s": 0.5})
+    failed = store.start_run("acme", "payment_received")
+    store.finish_run(
+        failed, summary={"delivered": 1, "events": 1, "requests": 4, "rate_limited": 1}, error="x"
+    )
+    store.start_run("acme", "payment_received")
+    [stats] = store.run_stats()
+    assert (stats.tenant, stats.trigger, stats.runs, stats.failed, stats.running) == (
+        "acme",
+        "payment_received",
+        3,
+        1,
+        1,
+    )
+    assert (stats.delivered, stats.events, stats.requests, stats.rate_limited) == (4, 4, 6, 1)
+    assert stats.duration_s == 0.5

@@ -15,7 +15,8 @@ from fortnox_connector.contract.records import Event, PollResult, RunSummary, Te
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.errors import DeliveryError
 from fortnox_connector.runtime.runner import run_trigger
-from fortnox_connector.runtime.store import OutboxDelivery, SqliteStore
+from fortnox_connector.runtime.store import OutboxDelivery, RuntimeStore
+from tests.runtime.store_support import STORE_KINDS, open_store
 
 TRIGGER = "payment_received"
 
@@ -47,18 +48,21 @@ def _pages(n: int) -> TriggerSpec:
     return TriggerSpec("fortnox", TRIGGER, "test", {}, poll)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db", Fernet.generate_key()) as s:
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RuntimeStore]:
+    s = open_store(request, tmp_path, Fernet.generate_key())
+    try:
         yield s
+    finally:
+        s.close()
 
 
-def _ctx(store: SqliteStore) -> TenantContext:
+def _ctx(store: RuntimeStore) -> TenantContext:
     log = logging.LoggerAdapter(logging.getLogger("test"), {"tenant": "acme"})
     return TenantContext("acme", TenantConfig(), cast(Any, None), store, lambda: datetime.now(UTC), log)
 
 
-def test_run_delivers_everything_and_commits_last_cursor(store: SqliteStore) -> None:
+def test_run_delivers_everything_and_commits_last_cursor(store: RuntimeStore) -> None:
     sink = FlakySink()
     out = OutboxDelivery(store, sink, "acme", TRIGGER)
     outcome = run_trigger(_ctx(store), _pages(3), cursor=None, deliver=out.deliver, commit=out.commit)
@@ -67,7 +71,7 @@ def test_run_delivers_everything_and_commits_last_cursor(store: SqliteStore) -> 
     assert store.load_cursor("acme", TRIGGER) == "3" and store.pending("acme", TRIGGER) == []
 
 
-def test_failed_delivery_keeps_events_and_next_run_resumes(store: SqliteStore) -> None:
+def test_failed_delivery_keeps_events_and_next_run_resumes(store: RuntimeStore) -> None:
     sink = FlakySink(fail_on=2)
     out = OutboxDelivery(store, sink, "acme", TRIGGER)
     outcome = run_trigger(_ctx(store), _pages(3), cursor=None, deliver=out.deliver, commit=out.commit)
@@ -89,7 +93,7 @@ def test_failed_delivery_keeps_events_and_next_run_resumes(store: SqliteStore) -
     assert sink.received == ["p0-0", "p0-1", "p1-0", "p1-1", "p2-0", "p2-1"]  # nothing skipped, nothing twice
 
 
-def test_drain_in_chunks_commits_as_far_as_delivered(store: SqliteStore) -> None:
+def test_drain_in_chunks_commits_as_far_as_delivered(store: RuntimeStore) -> None:
     store.enqueue("acme", TRIGGER, [Event(TRIGGER, "acme", f"a{i}", {}) for i in range(3)], "c1")
     store.enqueue("acme", TRIGGER, [Event(TRIGGER, "acme", f"b{i}", {}) for i in range(3)], "c2")
     sink = FlakySink(fail_on=2)

@@ -11,7 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from fortnox_connector.contract.records import Event
-from fortnox_connector.runtime.store import SqliteStore
+from fortnox_connector.runtime.store import RuntimeStore, SqliteStore
+from tests.runtime.store_support import STORE_KINDS, open_store
 
 TRIGGER = "payment_received"
 
@@ -20,13 +21,16 @@ def _events(*keys: str, tenant: str = "acme") -> list[Event]:
     return [Event(TRIGGER, tenant, k, {"Number": k, "Amount": "100.50"}) for k in keys]
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "state.db", Fernet.generate_key()) as s:
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RuntimeStore]:
+    s = open_store(request, tmp_path, Fernet.generate_key())
+    try:
         yield s
+    finally:
+        s.close()
 
 
-def test_cursor_commits_only_after_everything_before_it_was_delivered(store: SqliteStore) -> None:
+def test_cursor_commits_only_after_everything_before_it_was_delivered(store: RuntimeStore) -> None:
     b1 = store.enqueue("acme", TRIGGER, _events("p1", "p2"), "c1")
     b2 = store.enqueue("acme", TRIGGER, _events("p3"), "c2")
     assert b2 > b1
@@ -51,12 +55,12 @@ def test_cursor_commits_only_after_everything_before_it_was_delivered(store: Sql
     assert store.commit_after_delivery("acme", TRIGGER) is None  # nothing left to move
 
 
-def test_empty_batch_carries_its_cursor(store: SqliteStore) -> None:
+def test_empty_batch_carries_its_cursor(store: RuntimeStore) -> None:
     store.enqueue("acme", TRIGGER, [], "c1")
     assert store.commit_after_delivery("acme", TRIGGER) == "c1"
 
 
-def test_limit_and_isolation_between_triggers_and_tenants(store: SqliteStore) -> None:
+def test_limit_and_isolation_between_triggers_and_tenants(store: RuntimeStore) -> None:
     store.enqueue("acme", TRIGGER, _events("a", "b", "c"), "c1")
     store.enqueue("beta", TRIGGER, _events("a", tenant="beta"), "x1")
     store.enqueue("acme", "invoice_paid", [Event("invoice_paid", "acme", "i1", {})], "i1")
@@ -68,19 +72,19 @@ def test_limit_and_isolation_between_triggers_and_tenants(store: SqliteStore) ->
     assert len(store.pending("acme", TRIGGER)) == 3
 
 
-def test_repeated_dedup_key_is_not_queued_twice(store: SqliteStore) -> None:
+def test_repeated_dedup_key_is_not_queued_twice(store: RuntimeStore) -> None:
     store.enqueue("acme", TRIGGER, _events("p1", "p2"), "c1")
     store.enqueue("acme", TRIGGER, _events("p2", "p3"), "c2")  # overlap of a re-poll
     assert [e.event.dedup_key for e in store.pending("acme", TRIGGER)] == ["p1", "p2", "p3"]
 
 
-def test_event_for_another_trigger_is_refused(store: SqliteStore) -> None:
+def test_event_for_another_trigger_is_refused(store: RuntimeStore) -> None:
     with pytest.raises(ValueError, match="not acme/payment_received"):
         store.enqueue("acme", TRIGGER, _events("p1", tenant="beta"), "c1")
     assert store.pending("acme", TRIGGER) == []
 
 
-def test_mark_delivered_many(store: SqliteStore) -> None:
+def test_mark_delivered_many(store: RuntimeStore) -> None:
     keys = [f"p{i}" for i in range(1200)]  # more than one statement's worth of ids
     store.enqueue("acme", TRIGGER, _events(*keys), "c1")
     store.mark_delivered([e.id for e in store.pending("acme", TRIGGER)])

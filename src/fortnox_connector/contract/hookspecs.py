@@ -14,6 +14,7 @@ from datetime import datetime
 import pluggy
 
 from fortnox_connector.contract.records import ActionSpec, ConnectorDefinition, SinkSpec, TriggerSpec
+from fortnox_connector.contract.stream import StreamSpec
 
 PROJECT = "connectors"
 ENTRY_POINT_GROUP = "connectors"
@@ -54,6 +55,25 @@ def register_triggers() -> Iterable[TriggerSpec]:
     >>> manager = ConnectorManager.load(entry_points=False, plugins=[Acme()])
     >>> manager.trigger("ping", connector="acme").poll(None, None).cursor
     '0'
+    """
+    yield from ()
+
+
+@hookspec
+def register_streams() -> Iterable[StreamSpec]:
+    """Offer stream trigger sources (``contract.stream``): one long-lived listener per app for many tenants.
+
+    >>> from fortnox_connector.contract import ConnectorDefinition, ConnectorManager, hookimpl
+    >>> from fortnox_connector.contract.stream import StreamSpec
+    >>> class Acme:
+    ...     @hookimpl
+    ...     def register_connectors(self):
+    ...         yield ConnectorDefinition("acme", "Acme", "1.0", "Acme's ledger")
+    ...     @hookimpl
+    ...     def register_streams(self):
+    ...         yield StreamSpec("acme", "changes", "what changed", ("ping",), open=lambda options: None)
+    >>> [s.name for s in ConnectorManager.load(entry_points=False, plugins=[Acme()]).streams("acme")]
+    ['changes']
     """
     yield from ()
 

@@ -20,7 +20,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from fortnox_connector.contract.records import (
     TriggerSpec,
 )
 from fortnox_connector.contract.state import Token
+from fortnox_connector.contract.stream import StreamSpec
 from fortnox_connector.errors import ConfigError
 
 LOAD_PLUGINS_ENV = "FORTNOX_CONNECTOR_LOAD_PLUGINS"
@@ -78,6 +79,7 @@ class _Offer:
     triggers: list[TriggerSpec]
     actions: list[ActionSpec]
     sinks: list[SinkSpec]
+    streams: list[StreamSpec] = field(default_factory=list)
 
 
 class ConnectorManager:
@@ -97,6 +99,7 @@ class ConnectorManager:
         self._triggers: dict[tuple[str, str], TriggerSpec] = {}
         self._actions: dict[tuple[str, str], ActionSpec] = {}
         self._sinks: dict[str, SinkSpec] = {}
+        self._streams: dict[tuple[str, str], StreamSpec] = {}
         owners: dict[tuple[str, str], str] = {}
         for offer in offers:
             for c in offer.connectors:
@@ -116,6 +119,12 @@ class ConnectorManager:
                 key = ("action", f"{a.connector}.{a.name}")
                 _claim(owners, key, offer.plugin, f"the action {a.name!r}")
                 self._actions[(a.connector, a.name)] = a
+            for st in offer.streams:
+                self._known_connector(st.connector, f"stream {st.name!r}", offer.plugin)
+                _claim(
+                    owners, ("stream", f"{st.connector}.{st.name}"), offer.plugin, f"the stream {st.name!r}"
+                )
+                self._streams[(st.connector, st.name)] = st
 
     # -- loading ---------------------------------------------------------------------------------------
 
@@ -199,6 +208,17 @@ class ConnectorManager:
             known = {a.name: a for a in self.actions(connector)}
             raise _unknown(f"action of the connector {connector!r}", name, known) from None
 
+    def streams(self, connector: str | None = None) -> list[StreamSpec]:
+        """Stream trigger sources (``contract.stream``): one listener per app for many tenants."""
+        return [st for st in self._streams.values() if connector is None or st.connector == connector]
+
+    def stream(self, name: str, connector: str = DEFAULT_CONNECTOR) -> StreamSpec:
+        try:
+            return self._streams[(connector, name)]
+        except KeyError:
+            known = {st.name: st for st in self.streams(connector)}
+            raise _unknown(f"stream of the connector {connector!r}", name, known) from None
+
     def sinks(self) -> list[SinkSpec]:
         return list(self._sinks.values())
 
@@ -275,6 +295,7 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> _Offer:
             triggers=_yielded(pm, plugin, "register_triggers", TriggerSpec),
             actions=_yielded(pm, plugin, "register_actions", ActionSpec),
             sinks=_yielded(pm, plugin, "register_sinks", SinkSpec),
+            streams=_yielded(pm, plugin, "register_streams", StreamSpec),
         )
     except Exception:
         pm.unregister(plugin)

@@ -28,7 +28,7 @@ from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
 from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
 from fortnox_connector.runtime.settings import RuntimeSettings
-from fortnox_connector.runtime.store import RuntimeStore, SqliteStore, load_or_create_key, previous_keys
+from fortnox_connector.runtime.store import RuntimeStore, load_or_create_key, previous_keys, store_from_url
 from fortnox_connector.runtime.store.base import TenantRecord
 
 Clock = Callable[[], datetime]
@@ -49,11 +49,12 @@ def config_to_json(config: TenantConfig) -> dict[str, Any]:
     return out
 
 
-def open_store(settings: RuntimeSettings, env: Mapping[str, str] | None = None) -> SqliteStore:
-    """The state database under ``settings.home``; its key from ``env`` (default: the process's) or the
-    0600 key file there (created on first use)."""
+def open_store(settings: RuntimeSettings, env: Mapping[str, str] | None = None) -> RuntimeStore:
+    """The state store ``settings.store_url`` names (SQLite under ``settings.home`` when unset); its key
+    from ``env`` (default: the process's) or the 0600 key file in the home directory (created on first use).
+    """
     key = load_or_create_key(settings.key_path, env=env)
-    return SqliteStore(settings.db_path, key, previous_keys=previous_keys(env))
+    return store_from_url(settings.store_url, settings.db_path, key, previous_keys=previous_keys(env))
 
 
 class SharedTransport(httpx.HTTPTransport):

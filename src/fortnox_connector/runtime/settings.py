@@ -23,6 +23,8 @@ CLIENT_ID_ENV: Final = "FORTNOX_CLIENT_ID"
 CLIENT_SECRET_ENV: Final = "FORTNOX_CLIENT_SECRET"  # noqa: S105 - a variable name
 API_URL_ENV: Final = "FORTNOX_API_URL"
 AUTH_URL_ENV: Final = "FORTNOX_AUTH_URL"
+STORE_ENV: Final = "FORTNOX_CONNECTOR_STORE"  # postgresql://… ; unset: SQLite under the home directory
+FEED_URL_ENV: Final = "FORTNOX_FEED_URL"  # the WebSocket feed (default wss://ws.fortnox.se/topics-v1)
 DEFAULT_HOME: Final = ".fortnox-connector"
 DB_NAME: Final = "state.db"
 KEY_NAME: Final = "key"
@@ -42,6 +44,8 @@ class RuntimeSettings:
     api_url: str = DEFAULT_BASE_URL
     auth_url: str = DEFAULT_AUTH_BASE_URL
     scopes: tuple[str, ...] = DEFAULT_SCOPES
+    store_url: str | None = None  # None: SQLite at ``db_path``; ``postgresql://…``: PostgreSQL
+    feed_url: str | None = None  # None: Fortnox's own (fortnox.feed.FEED_URL)
 
     @classmethod
     def from_env(
@@ -55,6 +59,8 @@ class RuntimeSettings:
             client_secret=Secret(secret) if secret else None,
             api_url=e.get(API_URL_ENV) or DEFAULT_BASE_URL,
             auth_url=e.get(AUTH_URL_ENV) or DEFAULT_AUTH_BASE_URL,
+            store_url=e.get(STORE_ENV) or None,
+            feed_url=e.get(FEED_URL_ENV) or None,
         )
 
     def with_overrides(self, **changes: object) -> RuntimeSettings:

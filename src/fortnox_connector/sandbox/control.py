@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+from .feed_control import feed_fault, feed_state
 from .oauth_routes import Reply
 from .store import SCOPES
 
@@ -89,6 +90,10 @@ class Control:
             return _ok({"faults": sb.faults.pending()})
         if path == "/_sandbox/stats" and method == "GET":
             return _ok(sb.stats.as_dict())
+        if path == "/_sandbox/feed" and method == "GET":
+            return _ok(feed_state(sb))
+        if path == "/_sandbox/feed/faults" and method == "POST":
+            return _ok(feed_fault(sb, body))
         m = _TENANT.match(path)
         if m is not None and method == "POST":
             return self._tenant(int(m.group("t")), m.group("rest") or "", body)
@@ -104,6 +109,10 @@ class Control:
         book = re.match(r"^/payments/(\d+)/book$", rest)
         if book:
             return _ok(sb.book_payment(tenant_id, int(book.group(1))))
+        delete = re.match(r"^/payments/(\d+)/delete$", rest)
+        if delete:
+            sb.delete_payment(tenant_id, int(delete.group(1)))
+            return _ok({"deleted": delete.group(1)})
         if rest == "/tokens":
             return _ok(sb.issue_token(tenant_id, tuple(body.get("scopes", ())) or SCOPES))
         if rest == "/seed":

@@ -19,10 +19,12 @@ from .clock import BusinessClock, WallClock
 from .control import Control
 from .errors import ApiError, error_body
 from .faults import Fault, Faults, RateLimiter, Stats
+from .feed import FeedLog
 from .oauth import OAuthState
 from .oauth_routes import OAuthRoutes, Reply
 from .store import SCOPES, Store
 from .wire import invoice_json, payment_full
+from .ws import FeedServer
 
 FIRST_TENANT = 100001
 
@@ -49,6 +51,9 @@ class SandboxOptions:
     service_consent_all: bool = (
         True  # every tenant accepts client_credentials without an account_type=service consent
     )
+    feed: bool = False  # also serve the WebSocket feed (ws.py) when serving; or call serve_feed()
+    feed_expire_subscriptions: bool = True  # a tenant's events stop when the token it was added with expires
+    feed_slow_consumer_lag: int | None = None  # close a connection this many events behind (None: never)
 
 
 class _Server(ThreadingHTTPServer):
@@ -125,6 +130,9 @@ class Sandbox:
         self.stats = Stats()
         self.store = Store(self.options.seed)
         self._seed()
+        self.feed = FeedLog(self.clock.now)  # the WebSocket feed's events (feed.py); seeding publishes none
+        self.store.feed = self.feed
+        self.feed_server: FeedServer | None = None
         self.oauth_routes = OAuthRoutes(self)
         self.control = Control(self)
         self._server: _Server | None = None
@@ -151,9 +159,30 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
+        if self.options.feed:
+            self.serve_feed(host)
+
+    def serve_feed(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the WebSocket feed (``/topics-v1``, ws.py) on its own port; returns its URL."""
+        if self.feed_server is None:
+            self.feed_server = FeedServer(
+                self,
+                self.feed,
+                expire_subscriptions=self.options.feed_expire_subscriptions,
+                slow_consumer_lag=self.options.feed_slow_consumer_lag,
+            )
+            self.feed_server.start(host, port)
+        return self.feed_server.url
+
+    @property
+    def feed_url(self) -> str:
+        return self.feed_server.url if self.feed_server is not None else ""
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.feed_server is not None:
+            self.feed_server.stop()
+            self.feed_server = None
         if self._server is not None:
             self._server.shutdown()
             self._server.kick_all()
@@ -187,6 +216,7 @@ class Sandbox:
         """Back to the seeded state: data, tokens, faults, rate-limit windows and counters."""
         self.store = Store(self.options.seed)
         self._seed()
+        self.store.feed = self.feed  # the feed's log goes on (offsets stay valid)
         self.oauth.reset()
         self.faults.clear()
         self.limiter.reset()
@@ -227,6 +257,11 @@ class Sandbox:
         with self.store.lock:
             tenant = self.store.tenant(tenant_id)
             return payment_full(tenant, self.store.book(tenant, int(number), self.now()), True)
+
+    def delete_payment(self, tenant_id: int, number: int | str) -> None:
+        """Delete an unbooked payment, as ``DELETE /3/invoicepayments/{Number}`` does."""
+        with self.store.lock:
+            self.store.delete_payment(self.store.tenant(tenant_id), int(number), self.now())
 
     def invoice(self, tenant_id: int, doc_no: int | str) -> dict[str, Any]:
         with self.store.lock:

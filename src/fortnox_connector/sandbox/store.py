@@ -13,6 +13,7 @@ from .errors import ApiError
 
 if TYPE_CHECKING:
     from .customers import Customer
+    from .feed import FeedLog
 
 CENT = Decimal("0.01")
 SOURCES = ("manual", "direct", "file", "finance", "autogiro", "settle")
@@ -102,6 +103,7 @@ class Store:
         self.lock = threading.RLock()
         self.rng = random.Random(seed)  # noqa: S311 - reproducible seeding, not security
         self.tenants: dict[int, Tenant] = {}
+        self.feed: FeedLog | None = None  # told of bookings and deletions (the WebSocket feed, feed.py)
 
     # ---- tenants and customers
     def add_tenant(self, tenant_id: int, name: str) -> Tenant:
@@ -233,6 +235,8 @@ class Store:
             pay.voucher_year = 1 + (pay.payment_date.year - 2020)
             tenant.next_voucher += 1
             pay.modified = _naive(now)
+            if self.feed is not None:
+                self.feed.payment_booked(tenant.id, number, now)
         return pay
 
     def delete_payment(self, tenant: Tenant, number: int, now: datetime) -> None:
@@ -243,6 +247,8 @@ class Store:
         inv = tenant.invoices.get(pay.invoice_number)
         if inv is not None:
             self._apply(inv, -pay.amount_currency, pay.payment_date, _naive(now))
+        if self.feed is not None:
+            self.feed.payment_deleted(tenant.id, number, now)
 
     # ---- seeding
     def seed_tenant(self, tenant: Tenant, now: datetime, invoices: int, payments: int) -> None:

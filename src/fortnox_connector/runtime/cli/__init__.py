@@ -41,6 +41,11 @@ class _Cli(click.Group):
 @click.option(
     "--client-id", envvar="FORTNOX_CLIENT_ID", help="Fortnox app client id (secret: $FORTNOX_CLIENT_SECRET)."
 )
+@click.option(
+    "--store",
+    envvar="FORTNOX_CONNECTOR_STORE",
+    help="State store URL: postgresql://USER@HOST:PORT/DB (the [postgres] extra); default SQLite in --home.",
+)
 @click.option("--api-url", envvar="FORTNOX_API_URL", help="Fortnox API base URL (a sandbox's, in tests).")
 @click.option("--auth-url", envvar="FORTNOX_AUTH_URL", help="Fortnox OAuth base URL.")
 @click.option(
@@ -56,6 +61,7 @@ def cli(
     ctx: click.Context,
     home: Path | None,
     client_id: str | None,
+    store: str | None,
     api_url: str | None,
     auth_url: str | None,
     log_level: str,
@@ -65,6 +71,7 @@ def cli(
     app = ctx.ensure_object(App)
     app.home = home or app.home
     app.client_id = client_id or app.client_id
+    app.store = store or app.store
     app.api_url = api_url or app.api_url
     app.auth_url = auth_url or app.auth_url
     if app.configure_logs and ctx.invoked_subcommand != "pandium":  # Pandium mode sets up its own
@@ -73,9 +80,9 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, tenants, web
+    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, tenants, web
 
-    for module in (tenants, connecting, running, misc, web):
+    for module in (tenants, connecting, running, streaming, misc, web):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -45,6 +45,7 @@ class App:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     home: Path | None = None
     client_id: str | None = None
+    store: str | None = None  # a store URL (--store / $FORTNOX_CONNECTOR_STORE); None: SQLite in home
     api_url: str | None = None
     auth_url: str | None = None
     catalog: Catalog | None = None
@@ -58,7 +59,9 @@ class App:
 
     def settings(self) -> RuntimeSettings:
         base = RuntimeSettings.from_env(self.env, home=self.home)
-        return base.with_overrides(client_id=self.client_id, api_url=self.api_url, auth_url=self.auth_url)
+        return base.with_overrides(
+            client_id=self.client_id, api_url=self.api_url, auth_url=self.auth_url, store_url=self.store
+        )
 
     def runtime(self) -> Runtime:
         if self._runtime is None:

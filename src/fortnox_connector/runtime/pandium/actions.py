@@ -6,8 +6,11 @@ For each trigger that carries actions (``run_triggers``), in order:
 2. the body is read into items (``instructions``);
 3. each item names an action the loaded connectors declare (``ConnectorManager``: ``register_payment``
    today, and any action a connector adds), and its input is validated against that action's input schema;
-4. it runs once per idempotency key (``keys``): a key already completed returns the stored result
-   (``replayed``), the same key with another input is refused, and a key is recorded only after success.
+4. it runs once per idempotency key (``keys``): an action whose input takes ``idempotency_key`` gets it
+   (derived when the item names none) and keeps its own record, as ``register_payment`` does (a pending
+   record before the POST, so a lost answer is recognised, not repeated); for any other action this module
+   records the key after success. Either way a completed key returns the stored result (``replayed``) and
+   the same key with another input is refused.
 
 Statuses: ``done``, ``replayed``, ``refused`` (the request itself is wrong: sending it again will not help)
 and ``failed`` (Fortnox or the connection failed: send it again with the same key). One item's refusal or
@@ -148,7 +151,7 @@ class ActionRunner:
             return
         data, key = _keyed_input(spec, item, trigger)
         try:
-            status, output = self._run_once(spec, data, key)
+            status, output = self._run_once(spec, data, key, own_key=_takes_key(spec))
         except ConnectorError as exc:
             status = "refused" if _is_refusal(exc) else "failed"
             self._add(trigger, item, status, key, verdict, error=exc.with_tenant(self.ctx.tenant))
@@ -165,9 +168,13 @@ class ActionRunner:
         self._add(trigger, item, status, key, verdict, output=output)
 
     def _run_once(
-        self, spec: ActionSpec, data: Mapping[str, Any], key: str
+        self, spec: ActionSpec, data: Mapping[str, Any], key: str, *, own_key: bool
     ) -> tuple[Status, Mapping[str, Any]]:
+        """Run the action once for ``key``: by itself when it takes the key (its own record), else here."""
         _validate(spec, data, self.ctx.tenant)
+        if own_key:
+            output = dict(spec.run(self.ctx, data))
+            return ("replayed" if output.get("idempotent_replay") is True else "done"), output
         record_key = f"pandium:{spec.connector}.{spec.name}:{key}"
         fingerprint = _fingerprint(spec.name, data)
         state = self.ctx.state
@@ -232,12 +239,17 @@ class ActionRunner:
 def _keyed_input(spec: ActionSpec, item: Item, trigger: RunTrigger) -> tuple[dict[str, Any], str]:
     """The input, with the derived key added when the action takes one and the input has none."""
     data = dict(item.input)
-    takes_key = "idempotency_key" in spec.input_schema.get("properties", {})
+    takes_key = _takes_key(spec)
     given = data.get("idempotency_key") if takes_key else None
     key = str(given).strip() if given is not None and str(given).strip() else item_key(trigger, item)
     if takes_key and given is None:
         data["idempotency_key"] = key
     return data, key
+
+
+def _takes_key(spec: ActionSpec) -> bool:
+    """An action whose input has ``idempotency_key`` runs once per key itself (``register_payment`` does)."""
+    return "idempotency_key" in spec.input_schema.get("properties", {})
 
 
 def _validate(spec: ActionSpec, data: Mapping[str, Any], tenant: str) -> None:

@@ -10,8 +10,9 @@ loaded from the previous document's ``idempotency`` key into an in-memory store,
                     "kept": 1000}
 
 Bound: every ``pending`` record is kept (it guards a write whose outcome is unknown), and the newest
-``limit`` completed ones (default 1000, about 0.5 MB). A retry of a key older than the newest 1000 is not
-recognised and runs again, so a partner retries within that window (hours, not months).
+``limit`` completed ones (default 2000: ``register_payment`` keeps two per payment, its result and the claim
+on the payment number, so about the last 1 000 payments, ~0.7 MB). A retry of a key older than that is not
+recognised and runs again, so a partner retries within that window (hours or days, not months).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from fortnox_connector.contract.state import IdempotencyRecord, MemoryStateStore
 from fortnox_connector.errors import ConfigError
 
 KEY: Final = "idempotency"
-DEFAULT_LIMIT: Final = 1000
+DEFAULT_LIMIT: Final = 2000
 
 
 @dataclass

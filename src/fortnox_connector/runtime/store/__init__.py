@@ -1,4 +1,5 @@
-"""The runtime's embedded state: ``RuntimeStore`` (interface), ``SqliteStore`` (SQLite, sealed secrets)."""
+"""The runtime's state: ``RuntimeStore`` (interface), ``SqliteStore`` (embedded default), ``PostgresStore``
+(``runtime.store.postgres``, many workers; imported only when a ``postgresql://`` URL asks for it)."""
 
 from fortnox_connector.runtime.store.base import (
     AUTH_MODES,
@@ -10,6 +11,7 @@ from fortnox_connector.runtime.store.base import (
 )
 from fortnox_connector.runtime.store.delivery import OutboxDelivery
 from fortnox_connector.runtime.store.keys import KEY_ENV, PREVIOUS_KEYS_ENV, load_or_create_key, previous_keys
+from fortnox_connector.runtime.store.select import store_from_url
 from fortnox_connector.runtime.store.sqlite import SqliteStore
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "TenantRecord",
     "load_or_create_key",
     "previous_keys",
+    "store_from_url",
 ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
 
 from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.contract.state import StateStore
@@ -145,3 +146,9 @@ class RuntimeStore(StateStore, TenantStore, Outbox, RunHistory, Protocol):
     """Everything the runtime keeps. ``close()`` releases connections; the store is a context manager."""
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...

@@ -1,0 +1,133 @@
+"""A feed event → the connector's events, with the poll triggers' filters and dedup keys.
+
+- ``invoicepayment-bookkeep-v1``: fetch the payment (``GET /3/invoicepayments/{n}``) and emit
+  ``payment_received`` under the poll's key ``fortnox:<tenant>:payment:<n>:booked``; then fetch its invoice
+  (``GET /3/invoices/{n}``) and, when it is fully paid (balance 0, not cancelled, not a credit invoice),
+  emit ``invoice_paid`` under the poll's key. Two requests per payment at most, none for a repeat.
+- ``invoicepayment-deleted-v1``: emit ``payment_deleted`` (no request: the payment is gone).
+
+Filters as in the poll triggers (``ignore_payments_before``, ``ignore_invoice_numbers_below``, booked
+only); a filtered record counts as skipped. Numbers already emitted (the checkpoint's seen sets) are
+skipped before any request: a duplicate delivery or a replay costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fortnox_connector.contract.records import Event, TenantContext
+from fortnox_connector.fortnox.errors import NotFound
+from fortnox_connector.fortnox.feed import PAYMENT_BOOKKEEP, PAYMENT_DELETED, FeedEvent
+from fortnox_connector.fortnox.records import Invoice, InvoicePayment
+from fortnox_connector.stream.checkpoint import Checkpoint
+from fortnox_connector.triggers import invoice_paid, payment_deleted, payment_received
+from fortnox_connector.triggers.events import (
+    invoice_paid_key,
+    invoice_paid_payload,
+    payment_key,
+    payment_payload,
+)
+from fortnox_connector.triggers.seen import as_number
+
+
+@dataclass(slots=True)
+class Outcome:
+    events: list[Event] = field(default_factory=list)
+    skipped: int = 0
+    requests: int = 0
+
+
+def events_for(ctx: TenantContext, event: FeedEvent, cp: Checkpoint) -> Outcome:
+    """What ``event`` means for the tenant of ``ctx``; marks what it emits in ``cp``'s seen sets."""
+    before = ctx.client.requests_sent
+    observed_at = ctx.now().isoformat()
+    if event.type == PAYMENT_BOOKKEEP:
+        out = _booked(ctx, event.entity_id, cp, observed_at)
+    elif event.type == PAYMENT_DELETED:
+        out = _deleted(ctx, event, cp, observed_at)
+    else:
+        out = Outcome(skipped=1)  # another type on the topic (invoice-created-v1, …): not ours
+    out.requests = ctx.client.requests_sent - before
+    return out
+
+
+def _booked(ctx: TenantContext, entity_id: str, cp: Checkpoint, observed_at: str) -> Outcome:
+    out = Outcome()
+    tenant, config = ctx.tenant, ctx.config
+    number = as_number(entity_id)
+    if number is not None and number in cp.seen_set(tenant, "booked"):
+        out.skipped += 1
+        return out
+    try:
+        p = ctx.client.get_invoice_payment(entity_id)
+    except NotFound:
+        out.skipped += 1  # deleted since it was booked: its deletion event follows
+        return out
+    if p.invoice_number < config.ignore_invoice_numbers_below:
+        out.skipped += 1
+        return out
+    if _payment_wanted(ctx, p):
+        key = payment_key(tenant, p.number, True)
+        out.events.append(
+            Event(payment_received.NAME, tenant, key, payment_payload(tenant, p, key, observed_at))
+        )
+        if number is not None:
+            cp.mark(tenant, "booked", number)
+    else:
+        out.skipped += 1
+    paid = _invoice_paid(ctx, p, cp, observed_at)
+    if paid is None:
+        out.skipped += 1
+    else:
+        out.events.append(paid)
+    return out
+
+
+def _payment_wanted(ctx: TenantContext, p: InvoicePayment) -> bool:
+    not_before = ctx.config.ignore_payments_before
+    return p.booked and (not_before is None or p.payment_date >= not_before)
+
+
+def _invoice_paid(ctx: TenantContext, p: InvoicePayment, cp: Checkpoint, observed_at: str) -> Event | None:
+    """``invoice_paid`` when the payment's invoice is now fully paid (and not emitted before)."""
+    tenant = ctx.tenant
+    doc = str(p.invoice_number)
+    seen = cp.seen_set(tenant, "paid")
+    if p.invoice_number in seen:
+        return None
+    try:
+        inv = ctx.client.get_invoice(doc)
+    except NotFound:
+        return None
+    if not _paid(ctx, inv):
+        return None
+    cp.mark(tenant, "paid", p.invoice_number)
+    key = invoice_paid_key(tenant, inv.document_number)
+    return Event(invoice_paid.NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at))
+
+
+def _paid(ctx: TenantContext, inv: Invoice) -> bool:
+    """The poll's rule: fully paid, not a credit invoice, final pay date not before the ignore date."""
+    not_before = ctx.config.ignore_payments_before
+    return (
+        inv.fully_paid
+        and not inv.credit
+        and (not_before is None or inv.final_pay_date is None or inv.final_pay_date >= not_before)
+    )
+
+
+def _deleted(ctx: TenantContext, event: FeedEvent, cp: Checkpoint, observed_at: str) -> Outcome:
+    tenant = ctx.tenant
+    number = as_number(event.entity_id)
+    if number is not None and number in cp.seen_set(tenant, "deleted"):
+        return Outcome(skipped=1)
+    if number is not None:
+        cp.mark(tenant, "deleted", number)
+    deleted_at = event.timestamp.isoformat() if event.timestamp is not None else None
+    return Outcome(
+        events=[
+            payment_deleted.payment_deleted_event(
+                tenant, event.entity_id, observed_at=observed_at, detected_by="stream", deleted_at=deleted_at
+            )
+        ]
+    )
