@@ -100,6 +100,7 @@ class Receiver:
         self.secret = Secret(secret)
         self.events: list[dict[str, Any]] = []
         self.rejected = 0
+        self.batches = 0  # accepted requests
         self.accepting = True
         self._lock = threading.Lock()
         receiver = self
@@ -116,7 +117,9 @@ class Receiver:
                 with receiver._lock:
                     status = 204 if ok and receiver.accepting else 503 if ok else 401
                     if status == 204:
-                        receiver.events.append(json.loads(body))
+                        doc = json.loads(body)
+                        receiver.batches += 1
+                        receiver.events.extend(doc.get("events", [doc]))
                     elif status == 401:
                         receiver.rejected += 1
                 self.send_response(status)

@@ -284,7 +284,13 @@ class _Run:
         register_secret(secret.reveal())
         self.log.info("events go to the webhook sink at %s", url.split("?", 1)[0])
         sink: EventSink = make_sink(
-            "webhook", {"url": url, "secret": secret, "max_attempts": self.settings.sink_attempts}
+            "webhook",
+            {
+                "url": url,
+                "secret": secret,
+                "max_attempts": self.settings.sink_attempts,
+                "batch": options.sink_batch,
+            },
         )
         return sink
 
