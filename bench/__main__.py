@@ -34,7 +34,8 @@ from bench.harness import (
     trigger_spec,
 )
 from bench.remote import RemoteSandbox, SandboxClock
-from fortnox_connector.contract.records import TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.fortnox.client import PAGE_LIMIT
 from fortnox_connector.fortnox.pacing import PACERS, PacerRegistry
@@ -147,7 +148,7 @@ def cpu_and_incremental(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
         return cpu, incremental
 
 
-def poll_again(ctx: TenantContext, spec: TriggerSpec) -> dict[str, Any]:
+def poll_again(ctx: TenantContext, spec: TriggerSpec[Any]) -> dict[str, Any]:
     """A run from the committed cursor: the requests it sent and the events it emitted."""
     before = ctx.client.requests_sent
     outcome, _ = run(ctx, spec, CountingSink(), ctx.state.load_cursor(ctx.tenant, spec.name))

@@ -12,7 +12,7 @@ import pytest
 from fortnox_connector.actions import export_invoice
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.export_invoice import TotalsMismatch
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.fortnox.errors import AmbiguousWrite, FortnoxValidationError
 from fortnox_connector.sandbox import Sandbox
 from tests.actions.support import CONFIG, Recorder

@@ -8,7 +8,7 @@ import pytest
 
 from fortnox_connector.actions import export_paid_invoice
 from fortnox_connector.actions.errors import ActionRejected
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.sandbox import Sandbox
 from tests.actions.support import Recorder
 

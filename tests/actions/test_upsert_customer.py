@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fortnox_connector.actions import export_invoice, upsert_customer
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.fortnox.errors import AmbiguousWrite, MissingLicence
 from fortnox_connector.sandbox import Sandbox
 from tests.actions.support import Recorder

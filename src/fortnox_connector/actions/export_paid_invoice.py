@@ -21,7 +21,7 @@ from fortnox_connector.contract.state import IdempotencyRecord
 from fortnox_connector.fortnox import invoicing
 
 if TYPE_CHECKING:
-    from fortnox_connector.contract.records import TenantContext
+    from fortnox_connector.context import TenantContext
 
 
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:

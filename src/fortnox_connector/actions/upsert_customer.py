@@ -26,7 +26,7 @@ from fortnox_connector.fortnox import invoicing
 from fortnox_connector.fortnox.errors import AmbiguousWrite, FortnoxError, NotFound
 
 if TYPE_CHECKING:
-    from fortnox_connector.contract.records import TenantContext
+    from fortnox_connector.context import TenantContext
 
 
 def mapping_key(source_id: str) -> str:

@@ -32,6 +32,7 @@ from fortnox_connector.fortnox.errors import (
 from fortnox_connector.fortnox.pacing import PACERS, Clock, PacerRegistry, Sleep
 from fortnox_connector.fortnox.records import (
     CompanyInformation,
+    Currency,
     Invoice,
     InvoicePayment,
     ModeOfPayment,
@@ -266,6 +267,10 @@ class FortnoxClient:
 
     def get_invoice(self, document_number: str) -> Invoice:
         return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice)
+
+    def get_currency(self, code: str) -> Currency:
+        """The company's rates for ``code`` (scope ``currency``)."""
+        return self._get_one(f"/3/currencies/{_segment(code.upper())}", "Currency", Currency)
 
     def modes_of_payment(self) -> list[ModeOfPayment]:
         modes: list[ModeOfPayment] = []

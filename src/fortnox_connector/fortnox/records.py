@@ -219,6 +219,31 @@ class CompanyInformation(msgspec.Struct, frozen=True, kw_only=True, rename=_name
         return parse_record(cls, raw)
 
 
+class Currency(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
+    """A currency of the company's settings (``GET /3/currencies/{Code}``): its rates and their date.
+
+    ``BuyRate``/``SellRate`` are SEK per ``Unit`` units; with automatic rates Fortnox takes them from
+    Riksbanken every weekday at 16:15 (support.fortnox.se, "Automatisk uppdatering av valutakurser").
+    """
+
+    code: str
+    buy_rate: Decimal | None = None
+    sell_rate: Decimal | None = None
+    unit: Decimal = _ONE
+    date: date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            raise MalformedRecord("Currency", "Code", "no value")
+        _finite(self, "Currency", "buy_rate", "sell_rate", "unit")
+        if not self.unit:
+            force_setattr(self, "unit", _ONE)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Currency:
+        return parse_record(cls, raw)
+
+
 class ModeOfPayment(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
     code: str
     description: str | None = None

@@ -121,7 +121,6 @@ def run_demo(
             run("payment_received", "payment_received")
             run("invoice_paid", "invoice_paid")
             invoice = _unpaid_invoice(runtime)
-            action = runtime.catalog.action("register_payment")
             payment_input = {
                 "invoice": {"document_number": invoice.document_number},
                 "amount": str(invoice.balance),
@@ -131,8 +130,8 @@ def run_demo(
                 "mode_of_payment_account": 1930,
                 "idempotency_key": f"demo-{invoice.document_number}",
             }
-            with runtime.context(DEMO_TENANT) as ctx:
-                registered = dict(action.run(ctx, payment_input))
+            with runtime.session(DEMO_TENANT) as session:
+                registered = dict(session.action("register_payment").run(payment_input))
             say(
                 f"[bold]4.[/] register_payment: payment {registered['payment_number']} of "
                 f"{registered['amount']} SEK on invoice {registered['invoice_number']} "

@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from fortnox_connector.contract.records import Event, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.contract.connector import BoundTrigger
+from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.errors import ConnectorError
 
 Deliver = Callable[[Sequence[Event]], None]
@@ -33,8 +35,7 @@ class RunOutcome:
 
 
 def run_trigger(
-    ctx: TenantContext,
-    trigger: TriggerSpec,
+    trigger: BoundTrigger[Any],
     *,
     cursor: str | None,
     deliver: Deliver,
@@ -43,19 +44,20 @@ def run_trigger(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> RunOutcome:
-    """Poll ``trigger`` for ``ctx.tenant`` until it has no more, delivering and committing page by page.
+    """Poll ``trigger`` (bound to its tenant: ``session.trigger(name)``) until it has no more, delivering
+    and committing page by page.
 
     ``deadline`` is a ``clock()`` value after which no new poll starts. Errors the connector raises on
     purpose end the run and are returned (naming the tenant); anything else propagates.
     """
-    outcome = RunOutcome(trigger=trigger.name, tenant=ctx.tenant, cursor=cursor)
+    outcome = RunOutcome(trigger=trigger.name, tenant=trigger.tenant, cursor=cursor)
     started = clock()
     try:
         while True:
             if deadline is not None and clock() >= deadline:
                 outcome.stopped_by_deadline = True
                 break
-            result = trigger.poll(ctx, outcome.cursor)
+            result = trigger.poll(outcome.cursor)
             if result.events:
                 deliver(result.events)
             commit(result.cursor)
@@ -67,6 +69,6 @@ def run_trigger(
                 outcome.complete = True
                 break
     except ConnectorError as exc:
-        outcome.error = exc.with_tenant(ctx.tenant)
+        outcome.error = exc.with_tenant(trigger.tenant)
     outcome.summary.duration_s = clock() - started
     return outcome

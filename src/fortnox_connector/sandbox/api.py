@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from . import customers, invoice_create
+from . import currencies, customers, invoice_create
 from .errors import ApiError
 from .store import MODES_OF_PAYMENT, Invoice, Store, Tenant
 from .wire import invoice_json, payment_full
@@ -26,6 +26,7 @@ WRITABLE = frozenset(
         "ModeOfPayment",
         "ModeOfPaymentAccount",
         "Source",
+        "WriteOffs",
     }
 )
 IGNORED_ON_CREATE = frozenset(
@@ -44,7 +45,6 @@ IGNORED_ON_CREATE = frozenset(
         "VoucherNumber",
         "VoucherSeries",
         "VoucherYear",
-        "WriteOffs",
         "WriteOffExist",
     }
 )
@@ -67,6 +67,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/?$"), "payment"),
     ("PUT", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/bookkeep/?$"), "payment"),
     ("GET", re.compile(r"^/3/modesofpayments/?$"), "settings"),
+    ("GET", re.compile(r"^/3/currencies/?$"), "currency"),
+    ("GET", re.compile(r"^/3/currencies/(?P<id>[^/]+)/?$"), "currency"),
 ]
 
 
@@ -135,6 +137,9 @@ class Api:
                 return self.customers(tenant, method, ident, query, body)
             if name == "invoices" and method != "GET":
                 return self.write_invoice(tenant, method, ident, body)
+            if name == "currencies":
+                today = self.now().date()
+                return currencies.one(tenant, ident, today) if ident else currencies.listing(tenant, today)
             if name == "invoices":
                 return self.invoice(tenant, ident) if ident else self.invoices(tenant, query)
             if method == "POST":

@@ -8,12 +8,13 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers
+from . import currencies, customers
 from .api import Api, scope_for
 from .clock import BusinessClock, WallClock
 from .control import Control
@@ -22,6 +23,7 @@ from .faults import Fault, Faults, RateLimiter, Stats
 from .feed import FeedLog
 from .oauth import OAuthState
 from .oauth_routes import OAuthRoutes, Reply
+from .settlement import voucher_rows
 from .store import SCOPES, Store
 from .wire import invoice_json, payment_full
 from .ws import FeedServer
@@ -292,6 +294,30 @@ class Sandbox:
         """Whether the company rounds SEK invoice totals to whole kronor (öresutjämning; on by default)."""
         with self.store.lock:
             self.store.tenant(tenant_id).round_off = on
+
+    def voucher(self, tenant_id: int, number: int | str) -> list[tuple[int, Decimal, Decimal]]:
+        """The rows ``(account, debit, credit)`` in SEK the payment books (``sandbox.settlement``)."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            pay = self.store.payment(tenant, int(number))
+            inv = self.store.invoice(tenant, pay.invoice_number)
+            return voucher_rows(
+                pay.amount,
+                pay.amount_currency,
+                pay.write_offs,
+                inv.currency,
+                inv.currency_rate,
+                inv.currency_unit,
+                pay.mode_of_payment_account,
+            )
+
+    def set_currency_rate(
+        self, tenant_id: int, code: str, rate: str | Decimal, day: date | None = None, unit: int = 1
+    ) -> None:
+        """The company's rate for ``code`` as ``GET /3/currencies/{code}`` serves it (default: today's)."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            currencies.set_rate(tenant, code, Decimal(str(rate)), day or self.now().date(), Decimal(unit))
 
     def seed_payments(self, tenant_id: int, n: int) -> None:
         with self.store.lock:

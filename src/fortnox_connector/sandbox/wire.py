@@ -44,8 +44,8 @@ def payment_json(p: Payment, single: bool) -> dict[str, Any]:
         "VoucherNumber": p.voucher_number,
         "VoucherSeries": p.voucher_series,
         "VoucherYear": p.voucher_year,
-        "WriteOffs": [],
-        **({} if single else {"WriteOffExist": False}),
+        "WriteOffs": [w.json() for w in p.write_offs],
+        **({} if single else {"WriteOffExist": bool(p.write_offs)}),
     }
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult
 from fortnox_connector.fortnox.records import Invoice
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.events import invoice_paid_key, invoice_paid_payload

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult
 from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.records import InvoicePayment
 from fortnox_connector.triggers import paging

@@ -23,10 +23,9 @@ import httpx
 from rich.console import Console
 from rich.text import Text
 
-from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.fortnox.pacing import PacerRegistry
-from fortnox_connector.runtime.catalog import Catalog, load_catalog
+from fortnox_connector.runtime.catalog import Catalog, load_catalog, load_manager
 from fortnox_connector.runtime.context import Runtime, open_store
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.sinks.base import Sink
@@ -213,7 +212,7 @@ def build_sink(app: App, name: str, options: tuple[str, ...]) -> Callable[[], Si
     }
     if name == "webhook" and "secret" not in opts and app.env.get(WEBHOOK_SECRET_ENV):
         opts["secret"] = app.env[WEBHOOK_SECRET_ENV]
-    make = ConnectorManager.load().sink(name).factory  # built-in or a plugin's; unknown names are listed
+    make = load_manager().sink(name).factory  # the runtime's or a plugin's; unknown names are listed
     make(opts).close()  # refuse bad options before anything runs
 
     def factory() -> Sink:

@@ -24,6 +24,7 @@ from fortnox_connector.runtime.cli.app import (
     sink_options,
     to_json,
 )
+from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import run_tenant_trigger
 from fortnox_connector.runtime.report import (
     job_json,
@@ -98,12 +99,12 @@ def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> No
     runtime = app.runtime()
     spec = runtime.catalog.action(action)
     data = read_json_object(input_, "--input", tenant=tenant)
-    output = run_action(runtime, tenant, spec.name, spec.run, data)
+    output = run_action(runtime, tenant, spec.name, data)
     click.echo(to_json(dict(output), indent=2))
 
 
-def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Run an action under its tenant's context and record it in run history (as ``act:<name>``)."""
+def run_action(runtime: Runtime, tenant: str, name: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Run an action in its tenant's session and record it in run history (as ``act:<name>``)."""
     store = runtime.store
     record = store.require_tenant(tenant)
     if record.paused:
@@ -114,8 +115,8 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
         )
     run_id = store.start_run(tenant, f"act:{name}")
     try:
-        with runtime.context(tenant) as tctx:
-            output: Mapping[str, Any] = fn(tctx, data)
+        with runtime.session(tenant) as session:
+            output: Mapping[str, Any] = session.action(name).run(data)
     except ConnectorError as exc:
         exc.with_tenant(tenant)
         if isinstance(exc, ReconnectRequired):
