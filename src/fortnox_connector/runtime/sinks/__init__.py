@@ -15,7 +15,13 @@ from fortnox_connector.contract.records import SinkSpec
 from fortnox_connector.runtime.sinks.base import Sink
 from fortnox_connector.runtime.sinks.encoding import event_from_json, event_to_dict, event_to_json
 from fortnox_connector.runtime.sinks.stream import FileSink, StdoutSink, file_sink, stdout_sink
-from fortnox_connector.runtime.sinks.webhook import WebhookSink, sign, verify_signature, webhook_sink
+from fortnox_connector.runtime.sinks.webhook import (
+    ReplayGuard,
+    WebhookSink,
+    sign,
+    verify_signature,
+    webhook_sink,
+)
 
 SINKS: tuple[SinkSpec, ...] = (
     SinkSpec("stdout", "each event as a JSON line on standard output", stdout_sink),
@@ -44,6 +50,7 @@ def make_sink(name: str, options: Mapping[str, Any] | None = None) -> Sink:
 __all__ = [
     "SINKS",
     "FileSink",
+    "ReplayGuard",
     "Sink",
     "StdoutSink",
     "WebhookSink",
