@@ -32,7 +32,7 @@ Rules a source keeps (the poll contract's, moved to a stream):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -107,7 +107,7 @@ class StreamSource(Protocol):
         """The tenant's access token changed: hand the new one to the feed before the old one expires."""
         ...
 
-    def items(self, checkpoint: str | None) -> AsyncIterator[StreamItem]:
+    def items(self, checkpoint: str | None) -> AsyncGenerator[StreamItem, None]:
         """Run until ``aclose()``: connect, reconnect with backoff, and yield what happens."""
         ...
 

@@ -110,13 +110,14 @@ class StreamHost:
             self._add_tenants(source, stack)
             last_line = time.monotonic()
             try:
-                async for item in source.items(runtime.store.load_cursor(*key)):
-                    await self._handle(item, key)
-                    if self._stopping:
-                        break
-                    if time.monotonic() - last_line >= self.status_every_s:
-                        last_line = time.monotonic()
-                        self._summary()
+                async with contextlib.aclosing(source.items(runtime.store.load_cursor(*key))) as items:
+                    async for item in items:
+                        await self._handle(item, key)
+                        if self._stopping:
+                            break
+                        if time.monotonic() - last_line >= self.status_every_s:
+                            last_line = time.monotonic()
+                            self._summary()
             finally:
                 await source.aclose()
         self._summary()

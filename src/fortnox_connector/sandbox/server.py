@@ -501,7 +501,7 @@ def run_sandbox(
     ``client_id``/``client_secret``/``token_ttl`` replace the documented defaults (``SandboxOptions``), so a
     host's own app credentials and a short token life can be tried against the sandbox.
     """
-    opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit)
+    opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit, feed=True)
     if client_id is not None:
         opts.client_id = client_id
     if client_secret is not None:
@@ -511,6 +511,7 @@ def run_sandbox(
     with Sandbox.start(opts, host, port) as sb:
         out(f"Fortnox sandbox listening on {sb.base_url}")
         out(f"  API {sb.base_url}/3/  OAuth {sb.base_url}/oauth-v1/  control {sb.base_url}/_sandbox/")
+        out(f"  WebSocket feed {sb.feed_url}  (for `stream`: export FORTNOX_FEED_URL={sb.feed_url})")
         shown = sb.client_secret if client_secret is None else "(the one given; not printed)"
         out(f"  demo client id: {sb.client_id}  demo client secret: {shown}")
         out(f"  tenants: {', '.join(str(t) for t in sb.tenant_ids())}")

@@ -137,6 +137,9 @@ def run_action(runtime: Runtime, tenant: str, name: str, data: Mapping[str, Any]
 @click.option("--workers", default=8, show_default=True, help="Tenants run at the same time.")
 @click.option("--trigger", "triggers", multiple=True, help="Only these triggers (default: all).")
 @click.option("--web", "web_listen", default=None, metavar="HOST:PORT", help="Also serve the web app there.")
+@click.option(
+    "--stream", "with_stream", is_flag=True, help="Also stream payments from Fortnox's WebSocket feed."
+)
 @json_option("With --once/--due: print the results as JSON.")
 @click.pass_context
 def serve_command(
@@ -148,6 +151,7 @@ def serve_command(
     workers: int,
     triggers: tuple[str, ...],
     web_listen: str | None,
+    with_stream: bool,
     as_json: bool,
 ) -> None:
     """Run every tenant's triggers on its schedule (default 23:00 Europe/Stockholm) until stopped."""
@@ -167,6 +171,10 @@ def serve_command(
 
             host, port = parse_listen(web_listen)
             stack.enter_context(start_web(app, runtime, host, port, scheduler.run_tenant))
+        if with_stream and not (once or due):
+            from fortnox_connector.runtime.cli.streaming import background_stream
+
+            stack.enter_context(background_stream(runtime, make()))
         _serve(ctx, app, scheduler, once=once, due=due, to_stderr=sink == "stdout")
 
 
