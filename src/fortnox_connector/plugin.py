@@ -25,12 +25,11 @@ from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import ActionSpec, TriggerSpec
-from fortnox_connector.contract.stream import StreamSpec
+from fortnox_connector.contract.stream import StreamOptions, StreamSource, StreamSpec
 from fortnox_connector.declaration.loader import load_declaration
 from fortnox_connector.declaration.manifest import Declaration
 from fortnox_connector.declaration.schemas import load_schema
 from fortnox_connector.opening import open_context
-from fortnox_connector.stream.source import open_stream
 from fortnox_connector.triggers import invoice_paid, payment_received
 
 CONNECTOR = "fortnox"
@@ -85,8 +84,15 @@ def _invoices_stream(decl: Declaration) -> StreamSpec:
             "every tenant of the app on one connection (docs/stream.md)."
         ),
         triggers=tuple(t.name for t in decl.triggers if "stream" in t.modes),
-        open=open_stream,
+        open=_open_stream,
     )
+
+
+def _open_stream(options: StreamOptions) -> StreamSource:
+    """The feed's source; imported on use, since websockets comes with the ``[stream]`` extra."""
+    from fortnox_connector.stream.source import open_stream
+
+    return open_stream(options)
 
 
 @hookimpl

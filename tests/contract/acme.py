@@ -38,8 +38,10 @@ class AcmeBooks:
 
 @contextmanager
 def open_books(tenant: TenantSpec) -> Iterator[AcmeBooks]:
-    if not tenant.secrets.get("api_key"):
-        raise ConfigError("acme needs the secret 'api_key'", field="api_key", hint="give it in the secrets")
+    if not tenant.secrets.get("client_id"):
+        raise ConfigError(
+            "acme needs the secret 'client_id'", field="client_id", hint="give it in the secrets"
+        )
     yield AcmeBooks(tenant.id, str(tenant.config.get("currency", "EUR")))
 
 

@@ -83,7 +83,7 @@ def test_hookspec_docstrings_are_runnable_examples() -> None:
 def test_a_host_opens_a_connector_and_polls_and_acts_by_name() -> None:
     LEDGER.clear()
     acme = ConnectorManager.load(entry_points=False, plugins=[plugins.acme]).connector("acme")
-    with acme.open(TenantSpec("t1", config={"currency": "SEK"}, secrets={"api_key": "k"})) as session:
+    with acme.open(TenantSpec("t1", config={"currency": "SEK"}, secrets={"client_id": "k"})) as session:
         assert session.action("post_entry").run({"amount": "12.50"})["number"] == 1
         page = session.trigger("entry_posted").poll(None)
     assert [e.dedup_key for e in page.events] == ["acme:t1:1"] and page.cursor == "1"
@@ -93,13 +93,13 @@ def test_a_host_opens_a_connector_and_polls_and_acts_by_name() -> None:
 def test_errors_from_a_connector_name_the_tenant_and_the_fix() -> None:
     acme = ConnectorManager.load(entry_points=False, plugins=[plugins.acme]).connector("acme")
     with (
-        pytest.raises(ConfigError, match="tenant t9: acme needs the secret 'api_key'") as err,
+        pytest.raises(ConfigError, match="tenant t9: acme needs the secret 'client_id'") as err,
         acme.open(TenantSpec("t9")),
     ):
         pass
     assert err.value.tenant == "t9" and err.value.hint == "give it in the secrets"
     with (
-        acme.open(TenantSpec("t9", secrets={"api_key": "k"})) as session,
+        acme.open(TenantSpec("t9", secrets={"client_id": "k"})) as session,
         pytest.raises(ConfigError, match=r"tenant t9: .*no trigger of the connector 'acme' called 'x'"),
     ):
         session.trigger("x")

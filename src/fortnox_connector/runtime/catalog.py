@@ -9,6 +9,7 @@ hear of committed cursors and refreshed tokens (never a token itself). Tests han
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -95,13 +96,13 @@ class ManagerCatalog(_ByName):
         self.manager.notify_token_refreshed(tenant, expires_at, scope)
 
 
-def load_manager() -> ConnectorManager:
-    """Every installed plugin, plus the runtime's own sinks (stdout, file, webhook)."""
+def load_manager(plugins: Iterable[object] = ()) -> ConnectorManager:
+    """Every installed plugin and ``plugins``, plus the runtime's own sinks (stdout, file, webhook)."""
     from fortnox_connector.runtime import sinks  # the sinks' module registers them through the contract
 
-    return ConnectorManager.load(plugins=[sinks])
+    return ConnectorManager.load(plugins=[sinks, *plugins])
 
 
-def load_catalog(name: str | None = None) -> ManagerCatalog:
+def load_catalog(name: str | None = None, *, plugins: Iterable[object] = ()) -> ManagerCatalog:
     """The installed connector ``name`` (default ``$CONNECTOR_NAME``, else the only one installed)."""
-    return ManagerCatalog(load_manager(), name or os.environ.get(CONNECTOR_ENV) or None)
+    return ManagerCatalog(load_manager(plugins), name or os.environ.get(CONNECTOR_ENV) or None)

@@ -33,7 +33,6 @@ from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
 from fortnox_connector.runtime.report import job_json, jobs_table, trigger_progress
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.sinks.encoding import event_to_dict, event_to_json
-from fortnox_connector.sandbox import Sandbox, SandboxOptions
 from fortnox_connector.secrets import Secret
 
 DEMO_TENANT = "demo"
@@ -73,6 +72,8 @@ def run_demo(
     rate_limit: bool = True,
 ) -> dict[str, Any]:
     """Run the demo; print it on ``console`` unless ``quiet``; return its summary as JSON-ready data."""
+    from fortnox_connector.sandbox import Sandbox, SandboxOptions  # a development tool: imported on use
+
     started = time.monotonic()
     say = (lambda *_a, **_k: None) if quiet else console.print
     options = SandboxOptions(seed=7, tenants=1, rate_limit=rate_limit)

@@ -21,6 +21,7 @@ from .control import Control
 from .errors import ApiError, error_body
 from .faults import Fault, Faults, RateLimiter, Stats
 from .feed import FeedLog
+from .latency import Latency
 from .oauth import OAuthState
 from .oauth_routes import OAuthRoutes, Reply
 from .settlement import voucher_rows
@@ -53,6 +54,8 @@ class SandboxOptions:
     service_consent_all: bool = (
         True  # every tenant accepts client_credentials without an account_type=service consent
     )
+    latency: float = 0.0  # seconds of round trip added to every request (latency.py)
+    latency_jitter: float = 0.0  # ± seconds around ``latency``
     feed: bool = False  # also serve the WebSocket feed (ws.py) when serving; or call serve_feed()
     feed_expire_subscriptions: bool = True  # a tenant's events stop when the token it was added with expires
     feed_slow_consumer_lag: int | None = None  # close a connection this many events behind (None: never)
@@ -125,6 +128,7 @@ class Sandbox:
         self.wall = WallClock()
         self.oauth = OAuthState(self.options.token_ttl)
         self.faults = Faults(self.options.seed)
+        self.latency = Latency(self.options.latency, self.options.latency_jitter, self.options.seed)
         self.limiter = RateLimiter(
             self.wall, self.options.rate_limit_requests, self.options.rate_limit_window
         )
@@ -383,6 +387,7 @@ class Sandbox:
         if path.startswith("/_sandbox/"):
             h.reply(self.control.handle(h.command, path, query, raw))
             return
+        self.latency.travel(self._stopping.wait)  # on its way in: it arrives (and is counted) after this
         with self._stats_lock:
             self.stats.requests += 1
             self.stats.by_path[path] += 1
@@ -409,6 +414,7 @@ class Sandbox:
             self.stats.by_status[reply.status] += 1
             if reply.status == 429:
                 self.stats.rate_limited += 1
+        self.latency.travel(self._stopping.wait)  # on its way out
         h.reply(reply)
 
     def _fault_reply(self, kind: str) -> Reply:

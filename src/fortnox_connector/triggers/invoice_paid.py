@@ -37,7 +37,9 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         ctx,
         cursor,
         NAME,
-        lambda since, page: client.list_invoices(filter="fullypaid", lastmodified=since, page=page),
+        lambda since, page: client.list_invoices(
+            filter="fullypaid", lastmodified=since, page=page, read_ahead=True
+        ),
     )
     config = ctx.config
     not_before = config.ignore_payments_before

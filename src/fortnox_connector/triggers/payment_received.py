@@ -44,7 +44,10 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     client = ctx.client
     requests_before = client.requests_sent
     step = paging.fetch_step(
-        ctx, cursor, NAME, lambda since, page: client.list_invoice_payments(lastmodified=since, page=page)
+        ctx,
+        cursor,
+        NAME,
+        lambda since, page: client.list_invoice_payments(lastmodified=since, page=page, read_ahead=True),
     )
     config = ctx.config
     all_payments = config.emit_unbooked_payments

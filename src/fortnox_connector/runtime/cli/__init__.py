@@ -46,12 +46,17 @@ class _Cli(click.Group):
     envvar="FORTNOX_CONNECTOR_STORE",
     help="State store URL: postgresql://USER@HOST:PORT/DB (the [postgres] extra); default SQLite in --home.",
 )
+@click.option(
+    "--connector",
+    envvar="CONNECTOR_NAME",
+    help="The installed connector to run (default: the only one installed).",
+)
 @click.option("--api-url", envvar="FORTNOX_API_URL", help="Fortnox API base URL (a sandbox's, in tests).")
 @click.option("--auth-url", envvar="FORTNOX_AUTH_URL", help="Fortnox OAuth base URL.")
 @click.option(
     "--log-level",
     default="WARNING",
-    envvar="FORTNOX_CONNECTOR_LOG_LEVEL",
+    envvar=["FORTNOX_CONNECTOR_LOG_LEVEL", "FORTNOX_LOG_LEVEL"],  # one name across CLI and Pandium; older one
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
@@ -62,6 +67,7 @@ def cli(
     home: Path | None,
     client_id: str | None,
     store: str | None,
+    connector: str | None,
     api_url: str | None,
     auth_url: str | None,
     log_level: str,
@@ -72,6 +78,7 @@ def cli(
     app.home = home or app.home
     app.client_id = client_id or app.client_id
     app.store = store or app.store
+    app.connector = connector or app.connector
     app.api_url = api_url or app.api_url
     app.auth_url = auth_url or app.auth_url
     if app.configure_logs and ctx.invoked_subcommand != "pandium":  # Pandium mode sets up its own
@@ -80,9 +87,18 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, tenants, web
+    from fortnox_connector.runtime.cli import (
+        connecting,
+        local,
+        manifest,
+        pandium,
+        running,
+        streaming,
+        tenants,
+        web,
+    )
 
-    for module in (tenants, connecting, running, streaming, misc, web):
+    for module in (tenants, connecting, running, streaming, local, manifest, pandium, web):
         for command in module.COMMANDS:
             cli.add_command(command)
 

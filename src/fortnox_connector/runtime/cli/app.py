@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import webbrowser
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -48,6 +48,8 @@ class App:
     api_url: str | None = None
     auth_url: str | None = None
     catalog: Catalog | None = None
+    connector: str | None = None  # --connector / $CONNECTOR_NAME; None: the only one installed
+    plugins: Sequence[object] = ()  # tests: plugins registered as if installed
     transport: httpx.BaseTransport | None = None
     open_url: Callable[[str], object] | None = None
     pasted_redirect: Callable[[], str] | None = None  # tests: what the user would paste
@@ -68,7 +70,7 @@ class App:
             self._runtime = Runtime(
                 settings=settings,
                 store=open_store(settings, self.env),
-                catalog=self.catalog or load_catalog(),
+                catalog=self.catalog or load_catalog(self.connector, plugins=self.plugins),
                 transport=self.transport,
                 pacers=self.pacers,
             )
