@@ -190,6 +190,8 @@ def test_a_credit_note_references_the_original_with_negative_rows(
     assert credit["credit_invoice_reference"] == original["document_number"]
     [stored] = with_reference(sandbox, sandbox_tenant, "SF-CR-1")
     assert all(Decimal(str(r["DeliveredQuantity"])) < 0 for r in stored["InvoiceRows"])
+    debit = sandbox.invoice(sandbox_tenant, original["document_number"])
+    assert debit["CreditInvoiceReference"] == credit["document_number"] and debit["Balance"] == 0
 
 
 def test_negative_rows_without_the_original_are_refused(ctx: TenantContext) -> None:

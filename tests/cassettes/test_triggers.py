@@ -122,6 +122,7 @@ def test_invoice_paid_backfill(host: Host) -> None:
     assert host.delivered and outcome.summary.events == len(host.delivered)
     for event in host.delivered:
         assert event.payload["balance"] in ("0", "0.00") and event.payload["final_pay_date"]
+        assert event.payload["settled_by"] in ("payments", "mixed", "write_off", "credit_note")
     check_events(host.delivered, trigger)
 
 

@@ -190,10 +190,14 @@ class Invoice(msgspec.Struct, frozen=True, kw_only=True, rename=_names(ocr="OCR"
     external_invoice_reference1: str | None = None
     external_invoice_reference2: str | None = None
     total_to_pay: Decimal | None = None
+    # On a debit invoice: the credit invoice that credits it; on a credit invoice: the invoice it credits.
+    credit_invoice_reference: str | None = None
 
     def __post_init__(self) -> None:
         _finite(self, "Invoice", "total", "balance", "total_to_pay")
         _blank_to_none(self, _INVOICE_TEXT)
+        if self.credit_invoice_reference in ("", "0"):  # "0": no reference, as Fortnox's number fields say
+            force_setattr(self, "credit_invoice_reference", None)
         _currency(self, "Invoice")
 
     @property

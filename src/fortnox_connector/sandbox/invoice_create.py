@@ -15,7 +15,9 @@ Fortnox documents nothing):
   ``EXPORT``; a row's ``AccountNumber`` must be in the chart (``ACCOUNTS``), else 2000423;
 - the document number is the next free one unless ``DocumentNumber`` is given (then it must be free); the
   OCR is the document number with a Luhn check digit;
-- a credit invoice: negative rows, ``CreditInvoiceReference`` naming an existing invoice; ``Credit`` true.
+- a credit invoice: negative rows, ``CreditInvoiceReference`` naming an existing invoice; ``Credit`` true;
+  the two are linked both ways and the balances offset as ``credit_notes.py`` models it (at most the
+  debit invoice's balance can be credited).
 """
 
 from __future__ import annotations
@@ -112,7 +114,6 @@ def create(store: Store, tenant: Tenant, now: datetime, body: Any) -> Invoice:
         "TotalVAT": num(vat),
         "Gross": num(gross),
         "RoundOff": num(round_off),
-        "CreditInvoiceReference": credit_of,
         "TermsOfPayment": terms,
         "YourReference": str(fields.get("YourReference") or ""),
         "OurReference": str(fields.get("OurReference") or ""),
@@ -121,7 +122,21 @@ def create(store: Store, tenant: Tenant, now: datetime, body: Any) -> Invoice:
         "Sent": False,
     }
     tenant.invoices[number] = inv
+    if credit_of is not None:
+        _settle_credit(store, tenant, store.invoice(tenant, credit_of), inv, now)
     return inv
+
+
+def _settle_credit(store: Store, tenant: Tenant, debit: Invoice, note: Invoice, now: datetime) -> None:
+    """Link the two both ways and offset the balances, as ``credit_notes.py`` models Fortnox's crediting."""
+    value = -note.total
+    if debit.credit or debit.cancelled or value <= 0 or value > debit.balance:
+        del tenant.invoices[note.document_number]
+        raise ApiError(2001392, "Inga eller felaktiga data: fakturan kan inte krediteras med detta belopp.")
+    note.credit_ref = debit.document_number
+    debit.credit_ref = note.document_number
+    store.settle(debit, value, now.date(), now)
+    store.settle(note, -value, now.date(), now)
 
 
 def bookkeep(tenant: Tenant, number: int, now: datetime, store: Store) -> Invoice:

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import currencies, customers
+from . import credit_notes, currencies, customers
 from .api import Api, scope_for
 from .clock import BusinessClock, WallClock
 from .control import Control
@@ -314,6 +314,14 @@ class Sandbox:
                 inv.currency_unit,
                 pay.mode_of_payment_account,
             )
+
+    def credit_invoice(self, tenant_id: int, doc_no: int | str, amount: str | None = None) -> dict[str, Any]:
+        """Credit the invoice (in full by default) with a new credit invoice that settles it; returns it."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            value = Decimal(amount) if amount is not None else None
+            note = credit_notes.credit(self.store, tenant, int(doc_no), self.now(), value)
+            return invoice_json(note, True)
 
     def set_currency_rate(
         self, tenant_id: int, code: str, rate: str | Decimal, day: date | None = None, unit: int = 1

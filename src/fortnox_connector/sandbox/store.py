@@ -75,6 +75,7 @@ class Invoice:
     external_ref2: str = ""
     currency_unit: Decimal = Decimal(1)  # rate is per this many units (100 for JPY-style currencies)
     detail: dict[str, Any] | None = None  # a created invoice's rows and totals (invoice_create.py)
+    credit_ref: int | None = None  # CreditInvoiceReference (credit_notes.py)
 
 
 @dataclass
@@ -220,6 +221,10 @@ class Store:
             self.book(tenant, number, now)
             pay.modified = _naive(now) if pay.modified < _naive(now) else pay.modified
         return pay
+
+    def settle(self, inv: Invoice, amount: Decimal, day: date, now: datetime) -> None:
+        """Take ``amount`` off the invoice's balance on ``day`` (a credit note, ``credit_notes.py``)."""
+        self._apply(inv, amount, day, _naive(now))
 
     def _apply(self, inv: Invoice, amount: Decimal, pay_date: date, modified: datetime) -> None:
         inv.balance = inv.balance - amount

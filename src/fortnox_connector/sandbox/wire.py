@@ -94,6 +94,8 @@ def invoice_json(inv: Invoice, single: bool) -> dict[str, Any]:
         "VoucherSeries": None,
         "VoucherYear": None,
     }
+    if inv.credit_ref is not None:  # served only when set (sandbox choice: older answers stay as they were)
+        body["CreditInvoiceReference"] = str(inv.credit_ref)
     if single:
         body["TotalVAT"] = num(vat)
         body["Net"] = num(inv.total - vat)

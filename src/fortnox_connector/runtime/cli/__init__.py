@@ -6,6 +6,7 @@ usage error, 3 a tenant must reconnect. Commands live in the sibling modules, on
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from fortnox_connector import __version__
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.cli.app import EXIT_ERROR, App, app_of, report_error
 from fortnox_connector.runtime.logs import configure_logging
+from fortnox_connector.runtime.store.sqlite import store_error
 
 
 class _Cli(click.Group):
@@ -27,6 +29,10 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except ConnectorError as exc:
             report_error(app_of(ctx), exc)
+            raise click.exceptions.Exit(EXIT_ERROR) from None
+        except sqlite3.Error as exc:  # the state database failed mid-command (disk full, damaged, locked)
+            path = app_of(ctx).settings().db_path
+            report_error(app_of(ctx), store_error(path, exc))
             raise click.exceptions.Exit(EXIT_ERROR) from None
 
 
