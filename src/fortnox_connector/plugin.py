@@ -17,6 +17,7 @@ from types import ModuleType
 from fortnox_connector.actions import (
     export_invoice,
     export_paid_invoice,
+    find_invoices,
     get_invoice,
     register_payment,
     upsert_customer,
@@ -37,6 +38,7 @@ TRIGGER_MODULES: tuple[ModuleType, ...] = (payment_received, invoice_paid)
 ACTION_FUNCTIONS = {
     "register_payment": register_payment.run,
     "get_invoice": get_invoice.run,
+    "find_invoices": find_invoices.run,
     "upsert_customer": upsert_customer.run,
     "export_invoice": export_invoice.run,
     "export_paid_invoice": export_paid_invoice.run,

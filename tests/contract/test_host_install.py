@@ -72,6 +72,7 @@ def test_pip_install_then_a_host_script_lists_triggers_and_actions_with_schemas(
     assert list(actions) == [
         "register_payment",
         "get_invoice",
+        "find_invoices",
         "upsert_customer",
         "export_invoice",
         "export_paid_invoice",

@@ -53,6 +53,7 @@ def test_the_shipped_declaration() -> None:
     assert [a.name for a in decl.actions] == [
         "register_payment",
         "get_invoice",
+        "find_invoices",
         "upsert_customer",
         "export_invoice",
         "export_paid_invoice",
