@@ -1,51 +1,28 @@
-"""``check TENANT``: is the tenant ready to run? Auth, each scope and licence, the company, the clock.
+"""``check TENANT``: is the tenant ready to run? Auth, then the connector's own check, then the clock.
 
-Each scope is probed by the cheapest read that needs it (one item), so a missing scope (the token lacks it:
-reconnect granting it) is told apart from a missing licence (the company lacks it: the customer adds it in
-Fortnox). The clock check compares the API's ``Date`` header with ours: token expiry is computed locally
-and ``lastmodified`` windows assume clocks agree to well under the overlap.
+The connector says what "ready" means through the contract (``Connector.check``: for Fortnox each scope
+and licence, and the company); the runtime only opens the session and lists the results. The clock check
+compares the API's ``Date`` header with ours: token expiry is computed locally and ``lastmodified``
+windows assume clocks agree to well under the overlap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from fortnox_connector.contract.records import CheckResult
 from fortnox_connector.errors import ConnectorError
-from fortnox_connector.fortnox.client import FortnoxClient
-from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
 
 MAX_SKEW_S = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class CheckItem:
-    name: str
-    ok: bool
-    detail: str
-    hint: str | None = None
-
-
-def _probe(client: FortnoxClient, scope: str) -> None:
-    if scope == "companyinformation":
-        client.company_information()
-    elif scope == "invoice":
-        client.list_invoices(limit=1)
-    elif scope == "payment":
-        client.list_invoice_payments(limit=1)
-    elif scope == "settings":
-        client.modes_of_payment()
-    else:
-        raise ValueError(scope)
-
-
-_PROBES = ("companyinformation", "invoice", "payment", "settings")
+CheckItem = CheckResult  # the contract's record
 
 
 def _clock_item(runtime: Runtime) -> CheckItem:
@@ -94,35 +71,8 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
             items.append(CheckItem("auth", False, exc.message, exc.hint))
             return items
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
-        with runtime.context(tenant) as ctx:
-            for scope in _PROBES:
-                try:
-                    _probe(ctx.client, scope)
-                except MissingScope as exc:
-                    items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
-                except MissingLicence as exc:
-                    items.append(CheckItem(f"licence {scope}", False, "the company has no licence", exc.hint))
-                except ConnectorError as exc:
-                    items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
-                else:
-                    items.append(CheckItem(f"scope {scope}", True, "granted and licensed"))
-            try:
-                info = ctx.client.company_information()
-                same = record.fortnox_tenant_id in (None, str(info.database_number))
-                items.append(
-                    CheckItem(
-                        "company",
-                        same,
-                        f"{info.company_name} (DatabaseNumber {info.database_number})",
-                        None
-                        if same
-                        else "the token belongs to another company than before: reconnect with "
-                        f"`fortnox-connector connect {tenant}` and pick DatabaseNumber "
-                        f"{record.fortnox_tenant_id}",
-                    )
-                )
-            except ConnectorError:
-                pass  # already reported by the companyinformation probe
+        with runtime.session(tenant, tokens=tokens) as session:
+            items += session.check()
     except ConnectorError as exc:
         items.append(CheckItem("config", False, exc.message, exc.hint))
         return items
