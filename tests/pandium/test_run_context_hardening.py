@@ -1,4 +1,4 @@
-"""Issue 11 item 9 (Pandium): a run without a tenant id is a config error; a lost metadata file is said aloud."""
+"""Issue 11 item 9 (Pandium): no tenant id is a config error; a lost metadata file is said aloud."""
 
 from __future__ import annotations
 
