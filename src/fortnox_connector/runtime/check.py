@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from fortnox_connector.errors import ConnectorError
+from fortnox_connector.errors import AuthError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
@@ -93,11 +93,16 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
         except ConnectorError as exc:
             items.append(CheckItem("auth", False, exc.message, exc.hint))
             return items
+        auth_at = len(items)
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
         with runtime.context(tenant) as ctx:
             for scope in _PROBES:
                 try:
                     _probe(ctx.client, scope)
+                except AuthError as exc:  # e.g. invalid_grant on the refresh a 401 led to: auth failed
+                    items[auth_at] = CheckItem("auth", False, exc.message, exc.hint)
+                    del items[auth_at + 1 :]
+                    return items
                 except MissingScope as exc:
                     items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
                 except MissingLicence as exc:
