@@ -127,7 +127,7 @@ def run_tenant_trigger(
             result.delivered = delivery.delivered
         if isinstance(result.error, ReconnectRequired):
             # The reason alone: its readers add the tenant and the fix (``str`` would double both).
-            store.pause_tenant(tenant, result.error.message)
+            store.pause_tenant(tenant, f"must reconnect: {result.error.message}")
             result.paused = True
         store.finish_run(
             result.run_id, summary=result.record(), error=str(result.error) if result.error else None
