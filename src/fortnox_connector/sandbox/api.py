@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from . import currencies
 from .errors import ApiError
-from .store import MODES_OF_PAYMENT, Invoice, Store, Tenant
+from .listing import ordered_payments
+from .store import MODES_OF_PAYMENT, Invoice, Payment, Store, Tenant
 from .wire import invoice_json, payment_full
 
 T = TypeVar("T")
@@ -222,17 +223,16 @@ class Api:
         return paged(items, query, lambda i: invoice_json(i, False), "Invoices")
 
     def payments(self, tenant: Tenant, query: dict[str, str]) -> Answer:
-        items = list(tenant.payments.values())
-        if "invoicenumber" in query:
-            inv = _int(query["invoicenumber"], "invoicenumber")
-            items = [p for p in items if p.invoice_number == inv]
-        if "lastmodified" in query:
-            since = parse_lastmodified(query["lastmodified"])
-            items = [p for p in items if p.modified >= since]
-        if query.get("sortby") == "paymentdate":
-            items.sort(key=lambda p: (p.payment_date, p.number))
-        else:
-            items.sort(key=lambda p: p.number)
+        def select(items: list[Payment]) -> list[Payment]:
+            if "invoicenumber" in query:
+                inv = _int(query["invoicenumber"], "invoicenumber")
+                items = [p for p in items if p.invoice_number == inv]
+            if "lastmodified" in query:
+                since = parse_lastmodified(query["lastmodified"])
+                items = [p for p in items if p.modified >= since]
+            return items
+
+        items = ordered_payments(tenant, query, select)
         return paged(items, query, lambda p: payment_full(tenant, p, False), "InvoicePayments")
 
     def create_payment(self, tenant: Tenant, body: Any) -> Answer:
