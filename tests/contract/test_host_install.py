@@ -69,7 +69,14 @@ def test_pip_install_then_a_host_script_lists_triggers_and_actions_with_schemas(
     actions = {name: json.loads(schemas) for kind, name, schemas in lines if kind == "action"}
     assert list(triggers) == ["payment_received", "invoice_paid"]
     assert all(schema["type"] == "object" for schema in triggers.values())
-    assert list(actions) == ["register_payment", "get_invoice"]
+    assert list(actions) == [
+        "register_payment",
+        "get_invoice",
+        "find_invoices",
+        "upsert_customer",
+        "export_invoice",
+        "export_paid_invoice",
+    ]
     register_in, register_out = actions["register_payment"]
     assert "idempotency_key" in register_in["required"] and "common.json" in register_in["$defs"]
     assert "payment_number" in register_out["required"]

@@ -197,6 +197,7 @@ def _build(doc: Mapping[str, Any]) -> Declaration:
                 a["output_schema"],
                 a.get("example", {}).get("input"),
                 a.get("example", {}).get("output"),
+                tuple(a.get("scopes", ())),
             )
             for a in doc["actions"]
         ),

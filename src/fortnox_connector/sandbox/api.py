@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from . import currencies
+from . import currencies, customers, invoice_create
 from .errors import ApiError
 from .listing import ordered_payments
 from .store import MODES_OF_PAYMENT, Invoice, Payment, Store, Tenant
@@ -56,6 +56,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/3/companyinformation/?$"), "companyinformation"),
     ("GET", re.compile(r"^/3/invoices/?$"), "invoice"),
     ("GET", re.compile(r"^/3/invoices/(?P<id>[^/]+)/?$"), "invoice"),
+    ("POST", re.compile(r"^/3/invoices/?$"), "invoice"),
+    ("PUT", re.compile(r"^/3/invoices/(?P<id>[^/]+)/bookkeep/?$"), "invoice"),
+    ("GET", re.compile(r"^/3/customers/?$"), "customer"),
+    ("GET", re.compile(r"^/3/customers/(?P<id>[^/]+)/?$"), "customer"),
+    ("POST", re.compile(r"^/3/customers/?$"), "customer"),
+    ("PUT", re.compile(r"^/3/customers/(?P<id>[^/]+)/?$"), "customer"),
     ("GET", re.compile(r"^/3/invoicepayments/?$"), "payment"),
     ("POST", re.compile(r"^/3/invoicepayments/?$"), "payment"),
     ("GET", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/?$"), "payment"),
@@ -128,6 +134,10 @@ class Api:
                 return self.company(tenant)
             if name == "modesofpayments":
                 return self.modes(query)
+            if name == "customers":
+                return self.customers(tenant, method, ident, query, body)
+            if name == "invoices" and method != "GET":
+                return self.write_invoice(tenant, method, ident, body)
             if name == "currencies":
                 today = self.now().date()
                 return currencies.one(tenant, ident, today) if ident else currencies.listing(tenant, today)
@@ -177,6 +187,27 @@ class Api:
         ]
         return paged(modes, query, lambda m: m, "ModesOfPayments")
 
+    def customers(
+        self, tenant: Tenant, method: str, ident: str | None, query: dict[str, str], body: Any
+    ) -> Answer:
+        """``/3/customers``: see ``customers.py``."""
+        if method == "POST":
+            return 201, {"Customer": customers.create(tenant, body).full()}
+        if method == "PUT" and ident is not None:
+            return 200, {"Customer": customers.update(tenant, ident, body).full()}
+        if ident is not None:
+            return 200, {"Customer": customers.get(tenant, ident).full()}
+        return paged(customers.search(tenant, query), query, lambda c: c.item(), "Customers")
+
+    def write_invoice(self, tenant: Tenant, method: str, ident: str | None, body: Any) -> Answer:
+        """``POST /3/invoices`` and ``PUT /3/invoices/{n}/bookkeep``: see ``invoice_create.py``."""
+        if method == "POST":
+            inv = invoice_create.create(self.store, tenant, self.now(), body)
+            return 201, {"Invoice": invoice_json(inv, True)}
+        number = _int(str(ident), "DocumentNumber")
+        inv = invoice_create.bookkeep(tenant, number, self.now(), self.store)
+        return 200, {"Invoice": invoice_json(inv, True)}
+
     def invoice(self, tenant: Tenant, ident: str) -> Answer:
         try:
             number = int(ident)
@@ -218,6 +249,13 @@ class Api:
                 items = [i for i in items if getattr(i, f"external_ref{n}") == wanted]
         if "customernumber" in query:
             items = [i for i in items if i.customer_number == query["customernumber"]]
+        for param, attr in (
+            ("externalinvoicereference1", "external_ref1"),
+            ("externalinvoicereference2", "external_ref2"),
+        ):
+            if param in query:  # a substring search, as Fortnox's searches are (docs/export.md)
+                needle = query[param].lower()
+                items = [i for i in items if needle in getattr(i, attr).lower()]
         if "currency" in query:
             items = [i for i in items if i.currency == query["currency"].upper()]
         return paged(items, query, lambda i: invoice_json(i, False), "Invoices")
