@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.records import CheckResult, TenantSpec
-from fortnox_connector.errors import ConnectorError
+from fortnox_connector.errors import AuthError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 
@@ -25,15 +25,26 @@ PROBES: dict[str, Callable[[FortnoxClient], object]] = {
 
 
 def check(ctx: TenantContext, tenant: TenantSpec) -> list[CheckResult]:
-    """One result per scope, then the company (its DatabaseNumber against the tenant's ``tenant_id``)."""
-    results = [_probe(ctx.client, scope) for scope in PROBES]
+    """One result per scope, then the company (its DatabaseNumber against the tenant's ``tenant_id``).
+
+    When Fortnox refuses the token itself (e.g. ``invalid_grant`` on the refresh a 401 led to), the one
+    result is a failed ``auth``: no scope can be told then."""
+    results: list[CheckResult] = []
+    for scope in PROBES:
+        try:
+            results.append(_probe(ctx.client, scope))
+        except AuthError as exc:
+            return [CheckResult("auth", False, exc.message, exc.hint)]
     company = _company(ctx.client, tenant)
     return results if company is None else [*results, company]
 
 
 def _probe(client: FortnoxClient, scope: str) -> CheckResult:
+    """The scope's probe; an ``AuthError`` (the token refused) propagates."""
     try:
         PROBES[scope](client)
+    except AuthError:
+        raise
     except MissingScope as exc:
         return CheckResult(f"scope {scope}", False, "not granted", exc.hint)
     except MissingLicence as exc:

@@ -70,9 +70,15 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
         except ConnectorError as exc:
             items.append(CheckItem("auth", False, exc.message, exc.hint))
             return items
+        auth_at = len(items)
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
         with runtime.session(tenant, tokens=tokens) as session:
-            items += session.check()
+            found = session.check()
+        refused = next((i for i in found if i.name == "auth" and not i.ok), None)
+        if refused is not None:  # e.g. invalid_grant on the refresh a 401 led to: "auth ok" must not stand
+            items[auth_at] = refused
+            return items
+        items += found
     except ConnectorError as exc:
         items.append(CheckItem("config", False, exc.message, exc.hint))
         return items
