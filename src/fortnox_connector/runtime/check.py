@@ -15,7 +15,9 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from fortnox_connector.declaration.loader import load_declaration
 from fortnox_connector.errors import ConnectorError
+from fortnox_connector.fortnox import invoicing
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
@@ -41,11 +43,19 @@ def _probe(client: FortnoxClient, scope: str) -> None:
         client.list_invoice_payments(limit=1)
     elif scope == "settings":
         client.modes_of_payment()
+    elif scope == "customer":
+        invoicing.probe_customers(client)
     else:
         raise ValueError(scope)
 
 
-_PROBES = ("companyinformation", "invoice", "payment", "settings")
+_PROBES = ("companyinformation", "invoice", "payment", "settings", "customer")
+
+
+def _needed_by(scope: str) -> str:
+    """`` (needed by a, b)``: the declared actions that need ``scope``, so a missing one names its cost."""
+    names = [a.name for a in load_declaration().actions if scope in a.scopes]
+    return f" (needed by {', '.join(names)})" if names else ""
 
 
 def _clock_item(runtime: Runtime) -> CheckItem:
@@ -99,9 +109,12 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
                 try:
                     _probe(ctx.client, scope)
                 except MissingScope as exc:
-                    items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
+                    items.append(
+                        CheckItem(f"scope {scope}", False, "not granted" + _needed_by(scope), exc.hint)
+                    )
                 except MissingLicence as exc:
-                    items.append(CheckItem(f"licence {scope}", False, "the company has no licence", exc.hint))
+                    detail = "the company has no licence" + _needed_by(scope)
+                    items.append(CheckItem(f"licence {scope}", False, detail, exc.hint))
                 except ConnectorError as exc:
                     items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
                 else:
