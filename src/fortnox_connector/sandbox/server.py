@@ -476,14 +476,20 @@ class Sandbox:
                 body = json.loads(raw)
             except ValueError:
                 return self._error(2002115)
+        return self._answer(h.command, path, query, body, grant.tenant_id, scope)
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], body: Any, tenant_id: int, scope: str
+    ) -> Reply:
+        """The API's answer for an authorised request: the tenant's licence, then the resource."""
         try:
             with self.store.lock:
-                tenant = self.store.tenants.get(grant.tenant_id)
+                tenant = self.store.tenants.get(tenant_id)
                 if tenant is None:
                     return Reply(401, b'{"message":"unauthorized"}')
                 if scope not in tenant.licences:
                     return self._error(2001101)
-                status, answer = Api(self.store, self.now).handle(tenant, h.command, path, query, body)
+                status, answer = Api(self.store, self.now).handle(tenant, method, path, query, body)
         except ApiError as err:
             return self._error(err.code, err.message)
         if answer is None:
