@@ -80,9 +80,9 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, tenants, web
+    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, temporal, tenants, web
 
-    for module in (tenants, connecting, running, streaming, misc, web):
+    for module in (tenants, connecting, running, streaming, misc, web, temporal):
         for command in module.COMMANDS:
             cli.add_command(command)
 
