@@ -95,4 +95,5 @@ def test_32_refreshers_in_4_processes_refresh_once_per_expiry(sandbox: Sandbox, 
 @pytest.fixture
 def sandbox_options() -> object:
     from fortnox_connector.sandbox import SandboxOptions
+
     return SandboxOptions(rate_limit=False, tenants=1)
