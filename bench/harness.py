@@ -17,7 +17,9 @@ import jsonschema
 
 import fortnox_connector
 from fortnox_connector.auth.providers import FixedToken
-from fortnox_connector.contract.records import Event, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.connector import BoundTrigger
+from fortnox_connector.contract.records import Event, RunSummary, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient
@@ -53,11 +55,9 @@ def event_schema(relpath: str) -> dict[str, Any]:
     return dict(loader(relpath))
 
 
-def trigger_spec(name: str) -> TriggerSpec:
+def trigger_spec(name: str) -> TriggerSpec[Any]:
     module = trigger_module(name)
-    return TriggerSpec(
-        "fortnox", module.NAME, module.DESCRIPTION, event_schema(module.EVENT_SCHEMA_PATH), module.poll
-    )
+    return TriggerSpec(module.NAME, module.DESCRIPTION, event_schema(module.EVENT_SCHEMA_PATH), module.poll)
 
 
 def make_client(
@@ -115,14 +115,16 @@ class CountingSink:
 
 
 def run(
-    ctx: TenantContext, spec: TriggerSpec, sink: CountingSink, cursor: str | None = None
+    ctx: TenantContext, spec: TriggerSpec[Any], sink: CountingSink, cursor: str | None = None
 ) -> tuple[RunOutcome, str | None]:
     """One run to the end (``more`` false), committing to ``ctx.state``; the outcome and the last cursor."""
 
     def commit(c: str) -> None:
         ctx.state.commit_cursor(ctx.tenant, spec.name, c)
 
-    outcome = run_trigger(ctx, spec, cursor=cursor, deliver=sink.deliver, commit=commit)
+    outcome = run_trigger(
+        BoundTrigger(spec, ctx, ctx.tenant), cursor=cursor, deliver=sink.deliver, commit=commit
+    )
     if outcome.error is not None:
         raise outcome.error
     return outcome, outcome.cursor

@@ -34,8 +34,11 @@ class RemoteSandbox:
     seed_s: float
 
     @classmethod
-    def start(cls, payments: int, *, rate_limit: bool) -> RemoteSandbox:
+    def start(
+        cls, payments: int, *, rate_limit: bool, latency: float = 0.0, jitter: float = 0.0
+    ) -> RemoteSandbox:
         cmd = [sys.executable, "-m", "bench.server", "--payments", str(payments)]
+        cmd += ["--latency", str(latency), "--jitter", str(jitter)]
         if rate_limit:
             cmd.append("--rate-limit")
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603

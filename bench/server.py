@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, required=True)
     parser.add_argument("--rate-limit", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency", type=float, default=0.0, help="round trip added per request, s")
+    parser.add_argument("--jitter", type=float, default=0.0, help="± seconds around --latency")
     args = parser.parse_args(argv)
     options = SandboxOptions(
         seed=args.seed,
@@ -27,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         tenants=1,
         invoices_per_tenant=30,
         payments_per_tenant=20,
+        latency=args.latency,
+        latency_jitter=args.jitter,
     )
     with Sandbox.start(options, host="127.0.0.1", port=0) as sb:
         tenant = sb.tenant_ids()[0]

@@ -1,9 +1,10 @@
 """The Fortnox connector as a plugin of the ``connectors`` group (entry point ``fortnox`` in pyproject).
 
-Its definition and its actions' schemas come from the validated ``connector.yaml``; its triggers from the
-trigger modules (``NAME``, ``DESCRIPTION``, ``EVENT_SCHEMA_PATH``, ``poll``), checked against the
-declaration by the tests. The observer hooks log at DEBUG: the tenant, the trigger and the cursor, or a
-token's expiry and scope (never a token).
+One hook yields the connector with its triggers and actions nested: its definition and its actions'
+schemas come from the validated ``connector.yaml``; its triggers from the trigger modules (``NAME``,
+``DESCRIPTION``, ``EVENT_SCHEMA_PATH``, ``poll``), checked against the declaration by the tests. A host
+opens it per tenant (``opening.open_context``: the connector builds its own Fortnox client). The observer
+hooks log at DEBUG: the tenant, the trigger and the cursor, or a token's expiry and scope (never a token).
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ from datetime import datetime
 from types import ModuleType
 
 from fortnox_connector.actions import get_invoice, register_payment
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.hookspecs import hookimpl
-from fortnox_connector.contract.records import ActionFn, ActionSpec, ConnectorDefinition, TriggerSpec
-from fortnox_connector.contract.stream import StreamSpec
+from fortnox_connector.contract.records import ActionSpec, TriggerSpec
+from fortnox_connector.contract.stream import StreamOptions, StreamSource, StreamSpec
 from fortnox_connector.declaration.loader import load_declaration
+from fortnox_connector.declaration.manifest import Declaration
 from fortnox_connector.declaration.schemas import load_schema
-from fortnox_connector.stream.source import open_stream
+from fortnox_connector.opening import open_context
 from fortnox_connector.triggers import invoice_paid, payment_received
 
 CONNECTOR = "fortnox"
 TRIGGER_MODULES: tuple[ModuleType, ...] = (payment_received, invoice_paid)
-ACTION_FUNCTIONS: dict[str, ActionFn] = {
+ACTION_FUNCTIONS = {
     "register_payment": register_payment.run,
     "get_invoice": get_invoice.run,
 }
@@ -32,52 +36,59 @@ ACTION_FUNCTIONS: dict[str, ActionFn] = {
 log = logging.getLogger(__name__)
 
 
-@hookimpl
-def register_connectors() -> Iterator[ConnectorDefinition]:
+def connector() -> Connector[TenantContext]:
+    """The Fortnox connector, with its triggers and actions."""
     decl = load_declaration()
-    yield ConnectorDefinition(
-        decl.id, decl.name, decl.version, decl.description, decl, load_schema(decl.config_schema)
+    triggers = tuple(
+        TriggerSpec(m.NAME, m.DESCRIPTION, load_schema(m.EVENT_SCHEMA_PATH), m.poll) for m in TRIGGER_MODULES
+    )
+    actions = tuple(
+        ActionSpec(
+            a.name,
+            a.description,
+            load_schema(a.input_schema),
+            load_schema(a.output_schema),
+            ACTION_FUNCTIONS[a.name],
+        )
+        for a in decl.actions
+    )
+    return Connector(
+        decl.id,
+        decl.name,
+        decl.version,
+        decl.description,
+        open_context,
+        triggers=triggers,
+        actions=actions,
+        streams=(_invoices_stream(decl),),
+        declaration=decl,
+        config_schema=load_schema(decl.config_schema),
     )
 
 
-@hookimpl
-def register_triggers() -> Iterator[TriggerSpec]:
-    for module in TRIGGER_MODULES:
-        yield TriggerSpec(
-            connector=CONNECTOR,
-            name=module.NAME,
-            description=module.DESCRIPTION,
-            event_schema=load_schema(module.EVENT_SCHEMA_PATH),
-            poll=module.poll,
-        )
-
-
-@hookimpl
-def register_streams() -> Iterator[StreamSpec]:
-    stream_triggers = tuple(t.name for t in load_declaration().triggers if "stream" in t.modes)
-    yield StreamSpec(
-        connector=CONNECTOR,
+def _invoices_stream(decl: Declaration) -> StreamSpec:
+    return StreamSpec(
+        connector=decl.id,
         name="invoices",
         description=(
             "Fortnox's WebSocket feed, topic invoices: payments booked or deleted, within a second, for "
             "every tenant of the app on one connection (docs/stream.md)."
         ),
-        triggers=stream_triggers,
-        open=open_stream,
+        triggers=tuple(t.name for t in decl.triggers if "stream" in t.modes),
+        open=_open_stream,
     )
 
 
+def _open_stream(options: StreamOptions) -> StreamSource:
+    """The feed's source; imported on use, since websockets comes with the ``[stream]`` extra."""
+    from fortnox_connector.stream.source import open_stream
+
+    return open_stream(options)
+
+
 @hookimpl
-def register_actions() -> Iterator[ActionSpec]:
-    for action in load_declaration().actions:
-        yield ActionSpec(
-            connector=CONNECTOR,
-            name=action.name,
-            description=action.description,
-            input_schema=load_schema(action.input_schema),
-            output_schema=load_schema(action.output_schema),
-            run=ACTION_FUNCTIONS[action.name],
-        )
+def register_connectors() -> Iterator[Connector[TenantContext]]:
+    yield connector()
 
 
 @hookimpl

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.sandbox import Sandbox
 from tests.actions.support import Recorder, make_client, make_ctx

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from fortnox_connector.auth.providers import FixedToken
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import StateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient

@@ -8,7 +8,8 @@ import json
 from datetime import timedelta
 
 from fortnox_connector.actions import register_payment
-from fortnox_connector.contract.records import Event, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.triggers import invoice_paid
 from tests.actions.support import Recorder

@@ -8,7 +8,7 @@ import pytest
 
 from fortnox_connector.actions import get_invoice
 from fortnox_connector.actions.errors import ActionRejected
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.fortnox.errors import MissingScope
 from fortnox_connector.sandbox import Sandbox

@@ -9,7 +9,7 @@ import pytest
 from fortnox_connector.actions import get_invoice, register_payment
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.inputs import read_payment_request
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.declaration.config import parse_config
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.sandbox import Sandbox

@@ -11,7 +11,7 @@ import pytest
 from fortnox_connector.actions import get_invoice, register_payment
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.lookup import InvoiceNotFound
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.sandbox import Sandbox
 from tests.actions.support import CONFIG, Recorder, make_client, make_ctx

@@ -10,7 +10,7 @@ import pytest
 
 from fortnox_connector.actions import get_invoice, register_payment
 from fortnox_connector.actions.errors import ActionRejected
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.errors import ConfigError

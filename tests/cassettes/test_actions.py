@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from fortnox_connector.actions import get_invoice, register_payment
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient

@@ -12,10 +12,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from fortnox_connector.contract.records import Event, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.runtime.runner import RunOutcome, run_trigger
+from tests.binding import bind
 from tests.cassettes.target import START, TEST_INVOICE, Target
 
 payment_received = pytest.importorskip("fortnox_connector.triggers.payment_received")
@@ -27,9 +29,9 @@ SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 DAY = timedelta(days=1)
 
 
-def spec(module: Any) -> TriggerSpec:
+def spec(module: Any) -> TriggerSpec[Any]:
     schema = json.loads((SCHEMAS / module.EVENT_SCHEMA_PATH).read_text(encoding="utf-8"))
-    return TriggerSpec("fortnox", module.NAME, module.DESCRIPTION, schema, module.poll)
+    return TriggerSpec(module.NAME, module.DESCRIPTION, schema, module.poll)
 
 
 class Host:
@@ -55,7 +57,7 @@ class Host:
     def close(self) -> None:
         self.client.close()
 
-    def run(self, trigger: TriggerSpec) -> RunOutcome:
+    def run(self, trigger: TriggerSpec[Any]) -> RunOutcome:
         ctx = TenantContext(
             tenant="cassette",
             config=self.config,
@@ -72,12 +74,12 @@ class Host:
             self.state.commit_cursor("cassette", trigger.name, cursor)
 
         cursor = self.state.load_cursor("cassette", trigger.name)
-        outcome = run_trigger(ctx, trigger, cursor=cursor, deliver=deliver, commit=commit)
+        outcome = run_trigger(bind(trigger, ctx), cursor=cursor, deliver=deliver, commit=commit)
         assert outcome.error is None and outcome.complete
         return outcome
 
 
-def check_events(events: Sequence[Event], trigger: TriggerSpec) -> None:
+def check_events(events: Sequence[Event], trigger: TriggerSpec[Any]) -> None:
     validator = jsonschema.Draft202012Validator(dict(trigger.event_schema))
     for event in events:
         validator.validate(event.payload)
@@ -120,6 +122,7 @@ def test_invoice_paid_backfill(host: Host) -> None:
     assert host.delivered and outcome.summary.events == len(host.delivered)
     for event in host.delivered:
         assert event.payload["balance"] in ("0", "0.00") and event.payload["final_pay_date"]
+        assert event.payload["settled_by"] in ("payments", "mixed", "write_off", "credit_note")
     check_events(host.delivered, trigger)
 
 

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
 
 from fortnox_connector.contract import (
-    ActionSpec,
-    ConnectorDefinition,
+    Connector,
     Event,
     PollResult,
     SinkSpec,
-    TenantContext,
+    TenantSpec,
     TriggerSpec,
     hookimpl,
 )
+from tests.contract.acme import CONNECTOR as ACME
 
 
-def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
+def poll(ctx: object, cursor: str | None) -> PollResult:
     return PollResult(events=(), cursor=cursor or "0", more=False)
-
-
-def echo(ctx: TenantContext, data: Any) -> Any:
-    return dict(data)
 
 
 class NullSink:
@@ -34,34 +30,36 @@ class NullSink:
 
 
 class Acme:
-    """A well-formed connector with one trigger, one action and one sink."""
+    """A well-formed plugin: the acme connector and one sink."""
 
     @hookimpl
-    def register_connectors(self) -> Iterator[ConnectorDefinition]:
-        yield ConnectorDefinition("acme", "Acme", "1.0", "Acme's ledger")
-
-    @hookimpl
-    def register_triggers(self) -> Iterator[TriggerSpec]:
-        yield TriggerSpec("acme", "ping", "a ping", {"type": "object"}, poll)
-
-    @hookimpl
-    def register_actions(self) -> Iterator[ActionSpec]:
-        yield ActionSpec("acme", "echo", "its input", {"type": "object"}, {"type": "object"}, echo)
+    def register_connectors(self) -> Iterator[Connector[object]]:
+        yield ACME  # type: ignore[misc]
 
     @hookimpl
     def register_sinks(self) -> Iterator[SinkSpec]:
         yield SinkSpec("null", "drops events", lambda options: NullSink())
 
 
+def no_context(tenant: TenantSpec) -> AbstractContextManager[object]:
+    return nullcontext(object())
+
+
+def bare(name: str, *triggers: str) -> Connector[object]:
+    """A connector with no context of its own and the given ping-like triggers."""
+    specs = tuple(TriggerSpec(t, "a ping", {"type": "object"}, poll) for t in triggers)
+    return Connector(name, name.title(), "1.0", "a test connector", no_context, triggers=specs)
+
+
 class RaisingHook:
     @hookimpl
-    def register_triggers(self) -> Iterator[TriggerSpec]:
+    def register_connectors(self) -> Iterator[Connector[object]]:
         raise RuntimeError("the plugin's database is gone")
 
 
 class WrongRecord:
     @hookimpl
-    def register_actions(self) -> Iterator[object]:
+    def register_connectors(self) -> Iterator[object]:
         yield {"name": "not a record"}
 
 
@@ -71,14 +69,7 @@ class UnknownHook:
         """No such hook."""
 
 
-class OrphanTrigger:
-    @hookimpl
-    def register_triggers(self) -> Iterator[TriggerSpec]:
-        yield TriggerSpec("nobody", "ping", "a ping", {"type": "object"}, poll)
-
-
 acme = Acme()
 raising_hook = RaisingHook()
 wrong_record = WrongRecord()
 unknown_hook = UnknownHook()
-orphan_trigger = OrphanTrigger()

@@ -1,4 +1,4 @@
-"""ConnectorManager: entry points, built-ins, duplicates, broken plugins, the load filter, observers."""
+"""ConnectorManager: entry points, host plugins, duplicates, broken plugins, the load filter, observers."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 from fortnox_connector import plugin as fortnox_plugin
 from fortnox_connector.contract import (
     LOAD_PLUGINS_ENV,
-    ConnectorDefinition,
+    Connector,
     ConnectorManager,
     PluginLoadWarning,
     SinkSpec,
-    TriggerSpec,
+    TenantSpec,
     hookimpl,
     hookspecs,
     manager,
@@ -26,7 +26,8 @@ from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.secrets import Secret
 from tests.contract import plugins
-from tests.contract.plugins import NullSink, poll
+from tests.contract.acme import LEDGER
+from tests.contract.plugins import NullSink, bare
 
 FORTNOX_EP = EntryPoint(name="fortnox", value="fortnox_connector.plugin", group="connectors")
 
@@ -47,29 +48,30 @@ def test_the_installed_entry_point_loads_the_fortnox_connector() -> None:
     [info] = [p for p in m.plugins() if p.source == "entry point"]
     assert (info.name, info.distribution) == ("fortnox", "fortnox-connector")
     fortnox = m.connector("fortnox")
+    assert m.connector() is fortnox  # the only one installed
     assert fortnox.title == "Fortnox" and fortnox.declaration is not None
     assert fortnox.config_schema["properties"]["backfill_days"]["default"] == 30
     assert "common.json" in fortnox.config_schema["$defs"]  # self-contained
-    assert [t.name for t in m.triggers("fortnox")] == ["payment_received", "invoice_paid"]
-    assert [a.name for a in m.actions("fortnox")] == ["register_payment", "get_invoice"]
-    action = m.action("register_payment")
+    assert [t.name for t in fortnox.triggers] == ["payment_received", "invoice_paid"]
+    assert [a.name for a in fortnox.actions][:2] == ["register_payment", "get_invoice"]
+    action = fortnox.action("register_payment")
     assert "idempotency_key" in action.input_schema["required"]
     assert "payment_number" in action.output_schema["properties"]
-    assert all(t.event_schema.get("type") == "object" for t in m.triggers())
-    assert m.trigger("invoice_paid").poll is fortnox_plugin.TRIGGER_MODULES[1].poll
-    assert [s.name for s in m.sinks()] == ["stdout", "file", "webhook"]
+    assert all(t.event_schema.get("type") == "object" for t in fortnox.triggers)
+    assert fortnox.trigger("invoice_paid").poll is fortnox_plugin.TRIGGER_MODULES[1].poll
+    assert m.sinks() == []  # sinks are the runtime's plugins: a host registers them if it wants them
     assert m.skipped == ()
 
 
 def test_plugin_records_agree_with_the_declaration() -> None:
-    m = ConnectorManager.load(entry_points=False, plugins=[fortnox_plugin])
-    decl = m.connector().declaration
+    fortnox = ConnectorManager.load(entry_points=False, plugins=[fortnox_plugin]).connector()
+    decl = fortnox.declaration
     assert decl is not None
     polled = [t for t in decl.triggers if t.polled]  # stream-only triggers have no poll (docs/stream.md)
-    assert [t.name for t in m.triggers()] == [t.name for t in polled]
+    assert [t.name for t in fortnox.triggers] == [t.name for t in polled]
     for module, declared in zip(fortnox_plugin.TRIGGER_MODULES, polled, strict=True):
         assert declared.event_schema == module.EVENT_SCHEMA_PATH
-        assert m.trigger(declared.name).description == module.DESCRIPTION == declared.description
+        assert fortnox.trigger(declared.name).description == module.DESCRIPTION == declared.description
     assert sorted(fortnox_plugin.ACTION_FUNCTIONS) == sorted(a.name for a in decl.actions)
 
 
@@ -78,47 +80,65 @@ def test_hookspec_docstrings_are_runnable_examples() -> None:
     assert result.attempted >= 6 and result.failed == 0
 
 
+def test_a_host_opens_a_connector_and_polls_and_acts_by_name() -> None:
+    LEDGER.clear()
+    acme = ConnectorManager.load(entry_points=False, plugins=[plugins.acme]).connector("acme")
+    with acme.open(TenantSpec("t1", config={"currency": "SEK"}, secrets={"client_id": "k"})) as session:
+        assert session.action("post_entry").run({"amount": "12.50"})["number"] == 1
+        page = session.trigger("entry_posted").poll(None)
+    assert [e.dedup_key for e in page.events] == ["acme:t1:1"] and page.cursor == "1"
+    assert page.events[0].payload["currency"] == "SEK"
+
+
+def test_errors_from_a_connector_name_the_tenant_and_the_fix() -> None:
+    acme = ConnectorManager.load(entry_points=False, plugins=[plugins.acme]).connector("acme")
+    with (
+        pytest.raises(ConfigError, match="tenant t9: acme needs the secret 'client_id'") as err,
+        acme.open(TenantSpec("t9")),
+    ):
+        pass
+    assert err.value.tenant == "t9" and err.value.hint == "give it in the secrets"
+    with (
+        acme.open(TenantSpec("t9", secrets={"client_id": "k"})) as session,
+        pytest.raises(ConfigError, match=r"tenant t9: .*no trigger of the connector 'acme' called 'x'"),
+    ):
+        session.trigger("x")
+
+
 def test_unknown_names_list_the_known_ones() -> None:
     m = ConnectorManager.load(entry_points=False, plugins=[fortnox_plugin])
     with pytest.raises(ConfigError, match="no trigger of the connector 'fortnox' called 'refund'") as err:
-        m.trigger("refund")
+        m.connector("fortnox").trigger("refund")
     assert err.value.hint == "choose one of: invoice_paid, payment_received"
-    with pytest.raises(ConfigError, match="no action") as err:
-        m.action("get_invoice", connector="acme")
-    assert err.value.hint is not None and "none registered" in err.value.hint
     with pytest.raises(ConfigError, match="no sink called 'kafka'") as err:
         m.make_sink("kafka")
-    assert err.value.hint == "choose one of: file, stdout, webhook"
-    with pytest.raises(ConfigError, match="no connector called 'visma'"):
+    assert err.value.hint == "choose one of: (none registered)"
+    with pytest.raises(ConfigError, match="no connector called 'visma'") as err:
         m.connector("visma")
+    assert err.value.hint == "choose one of: fortnox"
 
 
-def test_host_plugins_register_beside_the_builtins() -> None:
+def test_host_plugins_register_in_order() -> None:
     m = ConnectorManager.load(entry_points=False, plugins=[fortnox_plugin, plugins.acme])
     assert [c.name for c in m.connectors()] == ["fortnox", "acme"]
-    assert [t.name for t in m.triggers("acme")] == ["ping"]
-    assert len(m.triggers()) == 3
-    assert m.action("echo", "acme").run(None, {"a": 1}) == {"a": 1}  # type: ignore[arg-type]
+    assert [t.name for t in m.connector("acme").triggers] == ["entry_posted"]
     assert isinstance(m.make_sink("null"), NullSink)
-    assert [p.source for p in m.plugins()] == ["builtin", "host", "host"]
+    assert [p.source for p in m.plugins()] == ["host", "host"]
+    with pytest.raises(ConfigError, match="no connector called 'None'") as err:
+        m.connector()  # two installed: the host must name one
+    assert err.value.hint == "choose one of: acme, fortnox"
 
 
 class SecondFortnox:
     @hookimpl
-    def register_connectors(self) -> Iterator[ConnectorDefinition]:
-        yield ConnectorDefinition("fortnox", "Fortnox (fork)", "9.9", "a fork")
-
-
-class SecondPaymentReceived:
-    @hookimpl
-    def register_triggers(self) -> Iterator[TriggerSpec]:
-        yield TriggerSpec("fortnox", "payment_received", "again", {"type": "object"}, poll)
+    def register_connectors(self) -> Iterator[Connector[object]]:
+        yield bare("fortnox")
 
 
 class SecondStdout:
     @hookimpl
     def register_sinks(self) -> Iterator[SinkSpec]:
-        yield SinkSpec("stdout", "mine", lambda options: NullSink())
+        yield SinkSpec("null", "mine", lambda options: NullSink())
 
 
 class TwiceInOnePlugin:
@@ -128,23 +148,27 @@ class TwiceInOnePlugin:
         yield SinkSpec("null", "two", lambda options: NullSink())
 
 
+class TriggerTwice:
+    @hookimpl
+    def register_connectors(self) -> Iterator[Connector[object]]:
+        yield bare("beta", "ping", "ping")
+
+
 @pytest.mark.parametrize(
     ("duplicate", "what"),
-    [
-        (SecondFortnox(), "the connector 'fortnox'"),
-        (SecondPaymentReceived(), "the trigger 'payment_received'"),
-        (SecondStdout(), "the sink 'stdout'"),
-    ],
+    [(SecondFortnox(), "the connector 'fortnox'"), (SecondStdout(), "the sink 'null'")],
 )
 def test_duplicate_names_are_rejected_naming_both_plugins(duplicate: object, what: str) -> None:
     with pytest.raises(ConfigError, match=f"{what} is registered by plugin '.*' and by plugin '.*'") as err:
-        ConnectorManager.load(entry_points=False, plugins=[fortnox_plugin, duplicate])
+        ConnectorManager.load(entry_points=False, plugins=[fortnox_plugin, plugins.acme, duplicate])
     assert err.value.hint is not None and LOAD_PLUGINS_ENV in err.value.hint
 
 
 def test_a_duplicate_within_one_plugin_is_rejected() -> None:
     with pytest.raises(ConfigError, match="the sink 'null' is registered twice by plugin"):
         ConnectorManager.load(entry_points=False, plugins=[TwiceInOnePlugin()])
+    with pytest.raises(ConfigError, match="the trigger 'ping' is registered twice by plugin"):
+        ConnectorManager.load(entry_points=False, plugins=[TriggerTwice()])
 
 
 def test_a_duplicate_entry_point_fails_loudly_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,9 +185,8 @@ SECOND_FORTNOX = SecondFortnox()
     [
         ("tests.contract.no_such_module", "ModuleNotFoundError"),
         ("tests.contract.plugins:raising_hook", "the plugin's database is gone"),
-        ("tests.contract.plugins:wrong_record", "yielded a dict, not a ActionSpec"),
-        ("tests.contract.plugins:unknown_hook", "hooks that do not exist: register_widgets"),
-        ("tests.contract.plugins:orphan_trigger", "the connector 'nobody', which no plugin registers"),
+        ("tests.contract.plugins:wrong_record", "yielded dict, not Connector"),
+        ("tests.contract.plugins:unknown_hook", "register_widgets"),
     ],
 )
 def test_a_broken_entry_point_is_skipped_with_a_warning(
@@ -173,21 +196,17 @@ def test_a_broken_entry_point_is_skipped_with_a_warning(
     with pytest.warns(PluginLoadWarning, match="skipped the connectors plugin 'broken'") as caught:
         m = ConnectorManager.load()
     assert len(caught) == 1 and reason in str(caught[0].message)
-    assert f"({target}" in str(caught[0].message) and "FORTNOX_CONNECTOR_LOAD_PLUGINS" in str(
-        caught[0].message
-    )
+    assert f"({target}" in str(caught[0].message) and LOAD_PLUGINS_ENV in str(caught[0].message)
     assert [c.name for c in m.connectors()] == ["fortnox", "acme"]
-    assert [a.name for a in m.actions()] == ["register_payment", "get_invoice", "echo"]
     assert [s.name for s in m.skipped] == ["broken"] and reason in m.skipped[0].reason
-    assert [p.name for p in m.plugins() if p.source == "entry point"] == ["fortnox", "acme"]
     assert not m.plugin_manager.has_plugin("broken")
 
 
 def test_a_broken_plugin_the_host_passes_fails_loudly() -> None:
     with pytest.raises(RuntimeError, match="database is gone"):
         ConnectorManager.load(entry_points=False, plugins=[plugins.raising_hook])
-    with pytest.raises(ConfigError, match="which no plugin registers"):
-        ConnectorManager.load(entry_points=False, plugins=[plugins.orphan_trigger])
+    with pytest.raises(Exception, match="register_widgets"):
+        ConnectorManager.load(entry_points=False, plugins=[plugins.unknown_hook])
 
 
 def test_the_same_entry_point_seen_twice_loads_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,17 +222,18 @@ def test_a_plugin_both_passed_and_installed_registers_once(monkeypatch: pytest.M
 
 
 @pytest.mark.parametrize(
-    ("value", "connectors"),
+    ("variable", "value", "connectors"),
     [
-        ("", []),
-        ("acme", ["acme"]),
-        ("fortnox,acme", ["fortnox", "acme"]),
-        (" Fortnox_Connector ", ["fortnox"]),  # a distribution name, normalised as packaging does
-        ("nothing-installed", []),
+        (LOAD_PLUGINS_ENV, "", []),
+        (LOAD_PLUGINS_ENV, "acme", ["acme"]),
+        (LOAD_PLUGINS_ENV, "fortnox,acme", ["fortnox", "acme"]),
+        (LOAD_PLUGINS_ENV, " Fortnox_Connector ", ["fortnox"]),  # a distribution name, as packaging has it
+        (LOAD_PLUGINS_ENV, "nothing-installed", []),
+        ("FORTNOX_CONNECTOR_LOAD_PLUGINS", "acme", ["acme"]),  # the older name is still honoured
     ],
 )
 def test_the_env_var_limits_which_entry_points_load(
-    monkeypatch: pytest.MonkeyPatch, value: str, connectors: list[str]
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, connectors: list[str]
 ) -> None:
     real = FORTNOX_EP
     for ep in entry_points(group="connectors"):
@@ -221,10 +241,9 @@ def test_the_env_var_limits_which_entry_points_load(
             real = ep  # the installed one knows its distribution
     acme = EntryPoint(name="acme", value="tests.contract.plugins:acme", group="connectors")
     monkeypatch.setattr(manager, "entry_points", lambda *, group: [real, acme])
-    monkeypatch.setenv(LOAD_PLUGINS_ENV, value)
+    monkeypatch.setenv(variable, value)
     m = ConnectorManager.load()
     assert [c.name for c in m.connectors()] == connectors
-    assert [s.name for s in m.sinks()][:3] == ["stdout", "file", "webhook"]  # built-ins always load
 
 
 class Recorder:

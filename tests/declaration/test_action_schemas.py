@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import jsonschema
 import pytest
 
-from fortnox_connector.contract import ConnectorManager, Event, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract import ConnectorManager, Event
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.schemas import validator
 from fortnox_connector.sandbox import Sandbox
@@ -28,7 +29,7 @@ def manager() -> ConnectorManager:
 
 
 def run(manager: ConnectorManager, name: str, ctx: TenantContext, data: dict[str, object]) -> object:
-    spec = manager.action(name)
+    spec = manager.connector("fortnox").action(name)
     validator(f"actions/{name}.input.json").validate(data)
     out = spec.run(ctx, data)
     validator(f"actions/{name}.output.json").validate(out)
@@ -82,7 +83,7 @@ def test_real_events_validate_against_the_registered_event_schema(
     add(sandbox, sandbox_tenant, Currency="EUR", CurrencyRate="11.4567", Total="123.45", OCR="90019")
     payment = sandbox.add_payment(sandbox_tenant, DOC, AmountCurrency="123.45", PaymentDate="2026-03-01")
     sandbox.book_payment(sandbox_tenant, payment["Number"])
-    spec = manager.trigger(trigger)
+    spec = manager.connector("fortnox").trigger(trigger)
     check = jsonschema.Draft202012Validator(spec.event_schema, format_checker=jsonschema.FormatChecker())
     events: list[Event] = []
     cursor: str | None = None

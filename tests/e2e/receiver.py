@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fortnox_connector.runtime.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from fortnox_connector.runtime.sinks.webhook import verify_signature
 from fortnox_connector.secrets import Secret
 
 
@@ -39,9 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         box = self.server.box
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        ok = verify_signature(
-            box.secret, self.headers.get(TIMESTAMP_HEADER, ""), body, self.headers.get(SIGNATURE_HEADER, "")
-        )
+        ok = verify_signature(box.secret, dict(self.headers.items()), body)
         hold = False
         with box.lock:
             if not ok:

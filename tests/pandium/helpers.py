@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TriggerSpec
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.pandium import Overrides, run
 from fortnox_connector.sandbox import Sandbox
@@ -117,11 +118,9 @@ class FakeSource:
             summary=RunSummary(pages=1, events=len(events)),
         )
 
-    def spec(self) -> TriggerSpec:
-        return TriggerSpec(
-            connector="fortnox", name=self.name, description="fake", event_schema={}, poll=self.poll
-        )
+    def spec(self) -> TriggerSpec[Any]:
+        return TriggerSpec(name=self.name, description="fake", event_schema={}, poll=self.poll)
 
 
-def specs(*sources: FakeSource) -> Sequence[TriggerSpec]:
+def specs(*sources: FakeSource) -> Sequence[TriggerSpec[Any]]:
     return [s.spec() for s in sources]

@@ -20,7 +20,6 @@ from typing import Any
 from standardwebhooks import Webhook
 
 from fortnox_connector.runtime.sinks import verify_signature
-from fortnox_connector.runtime.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from fortnox_connector.secrets import Secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the partner's Standard Webhooks secret (test value)
@@ -100,6 +99,7 @@ class Receiver:
         self.secret = Secret(secret)
         self.events: list[dict[str, Any]] = []
         self.rejected = 0
+        self.batches = 0  # accepted requests
         self.accepting = True
         self._lock = threading.Lock()
         receiver = self
@@ -107,16 +107,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                ok = verify_signature(
-                    receiver.secret,
-                    self.headers.get(TIMESTAMP_HEADER, ""),
-                    body,
-                    self.headers.get(SIGNATURE_HEADER, ""),
-                )
+                ok = verify_signature(receiver.secret, dict(self.headers.items()), body)
                 with receiver._lock:
                     status = 204 if ok and receiver.accepting else 503 if ok else 401
                     if status == 204:
-                        receiver.events.append(json.loads(body))
+                        doc = json.loads(body)
+                        receiver.batches += 1
+                        receiver.events.extend(doc.get("events", [doc]))
                     elif status == 401:
                         receiver.rejected += 1
                 self.send_response(status)

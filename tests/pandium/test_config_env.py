@@ -106,11 +106,12 @@ def test_a_bad_setting_exits_2_naming_it_and_the_fix(env: dict[str, str], settin
     assert "Fix:" in result.stderr
 
 
-def test_an_unknown_log_level_exits_2_naming_it_and_the_fix(env: dict[str, str]) -> None:
-    env["FORTNOX_LOG_LEVEL"] = "chatty"
+@pytest.mark.parametrize("variable", ["FORTNOX_CONNECTOR_LOG_LEVEL", "FORTNOX_LOG_LEVEL"])
+def test_an_unknown_log_level_exits_2_naming_it_and_the_fix(env: dict[str, str], variable: str) -> None:
+    env[variable] = "chatty"
     source = FakeSource("payment_received", [1])
     result = run_pandium(env, triggers=specs(source))
     assert result.code == EXIT_CONFIG
     assert result.stdout == "" and source.polls == 0
-    assert "FORTNOX_LOG_LEVEL" in result.stderr and "Fix:" in result.stderr
+    assert f"{variable}=" in result.stderr and "Fix:" in result.stderr
     assert f"tenant={env['PAN_CTX_TENANT_ID']}" in result.stderr

@@ -63,6 +63,20 @@ def test_a_normal_run_delivers_every_event_signed_to_the_receiver_and_prints_onl
     assert receiver.dedup_keys() == keys  # nothing new: nothing sent again
 
 
+def test_a_receiver_that_reads_batches_gets_one_request_per_page(
+    sandbox: Sandbox, sandbox_tenant: int, sandbox_token: Token, receiver: Receiver
+) -> None:
+    payments = FakeSource("payment_received", list(range(7)), page=3)
+    env = sink_env(
+        sandbox, sandbox_tenant, sandbox_token(sandbox_tenant), receiver.url, PAN_CFG_SINK_BATCH="true"
+    )
+    result = run_pandium(env, triggers=specs(payments))
+    assert result.code == EXIT_OK, result.stderr
+    assert receiver.dedup_keys() == [f"payment_received:{i}" for i in range(7)]
+    assert receiver.batches == 3
+    assert result.document["payment_received"]["cursor"] == "7"
+
+
 def test_a_receiver_that_is_down_fails_the_run_keeps_the_cursor_and_the_next_run_delivers_again(
     sandbox: Sandbox, sandbox_tenant: int, sandbox_token: Token
 ) -> None:

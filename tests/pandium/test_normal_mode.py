@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.fortnox.errors import FortnoxUnavailable
 from fortnox_connector.runtime.pandium import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from fortnox_connector.sandbox import Sandbox

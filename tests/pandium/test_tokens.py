@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.runtime.pandium import EXIT_FAILED
 from fortnox_connector.sandbox import Sandbox
 from tests.pandium.helpers import TENANT_ID, FakeSource, pandium_env, run_pandium, specs

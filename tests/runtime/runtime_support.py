@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract import ActionSpec, Connector
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TriggerSpec
 from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import DeliveryError
 from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.plugin import connector as fortnox_connector
 from fortnox_connector.runtime.catalog import Catalog, StaticCatalog
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.settings import RuntimeSettings
@@ -44,7 +49,7 @@ def sandbox_env(sandbox: Sandbox, home: Path) -> dict[str, str]:
     }
 
 
-def page_trigger(limit: int = 5, name: str = PAGES) -> TriggerSpec:
+def page_trigger(limit: int = 5, name: str = PAGES) -> TriggerSpec[Any]:
     """A trigger that emits the sandbox's payments, one page of ``limit`` per poll; cursor = next page."""
 
     def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
@@ -61,7 +66,13 @@ def page_trigger(limit: int = 5, name: str = PAGES) -> TriggerSpec:
             summary=RunSummary(pages=1, requests=1, events=len(events), total_pages=page.total_pages),
         )
 
-    return TriggerSpec("fortnox", name, "test: payments page by page", {}, poll)
+    return TriggerSpec(name, "test: payments page by page", {}, poll)
+
+
+def fortnox_with(*triggers: TriggerSpec[Any], actions: tuple[ActionSpec[Any], ...] = ()) -> StaticCatalog:
+    """A catalog of the Fortnox connector (its real opening) with the given triggers and actions only."""
+    real: Connector[Any] = fortnox_connector()
+    return StaticCatalog(dataclasses.replace(real, triggers=triggers, actions=actions))
 
 
 class FakeClock:
@@ -93,7 +104,7 @@ def make_runtime(
     return Runtime(
         settings=settings,
         store=store,
-        catalog=catalog or StaticCatalog({PAGES: page_trigger()}),
+        catalog=catalog or fortnox_with(page_trigger()),
         pacers=PacerRegistry(),
     )
 

@@ -13,20 +13,17 @@ from click.testing import CliRunner, Result
 from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.browser import approve
-from fortnox_connector.runtime.catalog import StaticCatalog
 from fortnox_connector.runtime.cli import App, cli, main
 from fortnox_connector.sandbox import Sandbox
-from tests.runtime.runtime_support import PAGES, page_trigger, sandbox_env
+from tests.runtime.runtime_support import PAGES, fortnox_with, page_trigger, sandbox_env
 
 Invoke = Callable[..., Result]
 
 
 @pytest.fixture
 def app(sandbox: Sandbox, tmp_path: Path) -> App:
-    catalog = StaticCatalog(
-        {PAGES: page_trigger(limit=7)},
-        {n: ConnectorManager.load().action(n) for n in ("get_invoice", "register_payment")},
-    )
+    real = ConnectorManager.load().connector("fortnox")
+    catalog = fortnox_with(page_trigger(limit=7), actions=real.actions)
     company = sandbox.tenant_ids()[0]
     return App(
         env=sandbox_env(sandbox, tmp_path / "state"),

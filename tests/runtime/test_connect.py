@@ -144,10 +144,11 @@ def test_reconnecting_to_another_company_is_refused_and_keeps_the_old_connection
 def test_observers_hear_of_the_token_a_connect_stores(sandbox: Sandbox, tmp_path: Path) -> None:
     from fortnox_connector.contract.state import Token
     from fortnox_connector.runtime.catalog import StaticCatalog
+    from tests.runtime.runtime_support import fortnox_with
 
     class Observed(StaticCatalog):
         def __init__(self) -> None:
-            super().__init__({})
+            super().__init__(fortnox_with().connector)
             self.tokens: list[tuple[str, Token]] = []
 
         def token_refreshed(self, tenant: str, token: Token) -> None:

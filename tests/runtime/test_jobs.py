@@ -18,6 +18,7 @@ from tests.runtime.runtime_support import (
     ListSink,
     add_connected,
     add_disconnected,
+    fortnox_with,
     make_runtime,
     page_trigger,
 )
@@ -135,7 +136,7 @@ class _Checkpoints(StaticCatalog):
     """A catalog that records the checkpoints observers are told of."""
 
     def __init__(self) -> None:
-        super().__init__({PAGES: page_trigger(limit=5)})
+        super().__init__(fortnox_with(page_trigger(limit=5)).connector)
         self.seen: list[str] = []
 
     def checkpoint(self, tenant: str, trigger: str, cursor: str) -> None:
@@ -165,8 +166,11 @@ def test_an_action_that_crashes_is_recorded_as_finished_with_its_error(runtime: 
     def buggy(ctx: Any, data: Any) -> Any:
         raise KeyError("a bug")
 
+    from fortnox_connector.contract import ActionSpec
+
+    runtime.catalog = fortnox_with(actions=(ActionSpec("register_payment", "", {}, {}, buggy),))
     with pytest.raises(KeyError):
-        run_action(runtime, "acme", "register_payment", buggy, {})
+        run_action(runtime, "acme", "register_payment", {})
     [run] = runtime.store.list_runs("acme")
     assert run.trigger == "act:register_payment" and run.finished_at is not None
     assert run.error is not None and "crashed: KeyError" in run.error

@@ -9,20 +9,22 @@ from typing import Any, cast
 
 import pytest
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.errors import DeliveryError
 from fortnox_connector.runtime.runner import run_trigger
+from tests.binding import bind
 
 
-def _pages(n: int) -> TriggerSpec:
+def _pages(n: int) -> TriggerSpec[Any]:
     def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         page = int(cursor or 0)
         events = [Event("t", ctx.tenant, f"k{page}", {"page": page})]
         return PollResult(events, str(page + 1), page + 1 < n, RunSummary(pages=1, events=1))
 
-    return TriggerSpec("fortnox", "t", "test", {}, poll)
+    return TriggerSpec("t", "test", {}, poll)
 
 
 def _ctx() -> TenantContext:
@@ -35,8 +37,7 @@ def _ctx() -> TenantContext:
 def test_delivers_then_commits_every_page() -> None:
     order: list[str] = []
     outcome = run_trigger(
-        _ctx(),
-        _pages(3),
+        bind(_pages(3), _ctx()),
         cursor=None,
         deliver=lambda evs: order.extend(f"deliver:{e.dedup_key}" for e in evs),
         commit=lambda c: order.append(f"commit:{c}"),
@@ -52,7 +53,7 @@ def test_failed_delivery_keeps_the_last_committed_cursor() -> None:
         if events[0].dedup_key == "k1":
             raise DeliveryError("receiver said 500")
 
-    outcome = run_trigger(_ctx(), _pages(3), cursor=None, deliver=deliver, commit=committed.append)
+    outcome = run_trigger(bind(_pages(3), _ctx()), cursor=None, deliver=deliver, commit=committed.append)
     assert committed == ["1"]
     assert outcome.cursor == "1" and not outcome.complete
     assert outcome.error is not None and "tenant acme" in str(outcome.error)
@@ -61,8 +62,7 @@ def test_failed_delivery_keeps_the_last_committed_cursor() -> None:
 def test_deadline_stops_between_pages() -> None:
     ticks = iter([0.0, 0.0, 5.0, 20.0, 20.0])
     outcome = run_trigger(
-        _ctx(),
-        _pages(5),
+        bind(_pages(5), _ctx()),
         cursor=None,
         deliver=lambda evs: None,
         commit=lambda c: None,
@@ -76,8 +76,7 @@ def test_deadline_stops_between_pages() -> None:
 def test_resumes_from_given_cursor(start: str) -> None:
     seen: list[str] = []
     run_trigger(
-        _ctx(),
-        _pages(3),
+        bind(_pages(3), _ctx()),
         cursor=start,
         deliver=lambda evs: seen.extend(e.dedup_key for e in evs),
         commit=lambda c: None,

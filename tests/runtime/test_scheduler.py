@@ -174,9 +174,9 @@ def test_actions_in_run_history_do_not_hide_the_last_run(runtime: Runtime, clock
 def test_a_bug_in_one_tenants_run_does_not_stop_the_others(
     runtime: Runtime, sandbox: Sandbox, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from fortnox_connector.contract.records import PollResult, TenantContext, TriggerSpec
-    from fortnox_connector.runtime.catalog import StaticCatalog
-    from tests.runtime.runtime_support import page_trigger
+    from fortnox_connector.context import TenantContext
+    from fortnox_connector.contract.records import PollResult, TriggerSpec
+    from tests.runtime.runtime_support import fortnox_with, page_trigger
 
     add_connected(runtime, sandbox, "buggy", sandbox.tenant_ids()[1])
     pages = page_trigger()
@@ -186,7 +186,7 @@ def test_a_bug_in_one_tenants_run_does_not_stop_the_others(
             raise KeyError("a bug")
         return pages.poll(ctx, cursor)
 
-    runtime.catalog = StaticCatalog({PAGES: TriggerSpec("fortnox", PAGES, "", {}, poll)})
+    runtime.catalog = fortnox_with(TriggerSpec(PAGES, "", {}, poll))
     reports = {r.tenant: r for r in _scheduler(runtime, clock).run_all()}
     assert reports["acme"].ok and reports["acme"].results[0].summary.events == 20
     error = reports["buggy"].error

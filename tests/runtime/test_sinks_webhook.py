@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -13,7 +14,7 @@ import pytest
 from fortnox_connector.contract.records import Event
 from fortnox_connector.errors import ConfigError, DeliveryError
 from fortnox_connector.runtime.sinks import WebhookSink, make_sink, sign, verify_signature
-from fortnox_connector.runtime.sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from fortnox_connector.runtime.sinks.webhook import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from fortnox_connector.secrets import Secret
 from tests.runtime.webhook_support import Receiver
 
@@ -53,22 +54,23 @@ def test_posts_each_event_signed_with_its_dedup_key(receiver: Receiver) -> None:
         first.headers["idempotency-key"] == "k1" and receiver.requests[1].headers["idempotency-key"] == "k2"
     )
     assert first.headers["content-type"] == "application/json"
-    timestamp = first.headers[TIMESTAMP_HEADER.lower()]
-    assert timestamp == str(int(NOW))
-    # What a receiver computes by hand: HMAC-SHA256 over "<timestamp>.<raw body>".
-    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + first.body, hashlib.sha256).hexdigest()
-    assert first.headers[SIGNATURE_HEADER.lower()] == f"sha256={expected}"
-    assert verify_signature(Secret(SECRET), timestamp, first.body, f"sha256={expected}", now=NOW)
-    assert not verify_signature(Secret(SECRET), timestamp, first.body + b" ", f"sha256={expected}", now=NOW)
-    assert not verify_signature(Secret("other"), timestamp, first.body, f"sha256={expected}", now=NOW)
-    assert not verify_signature(Secret(SECRET), timestamp, first.body, f"sha256={expected}", now=NOW + 301)
+    assert first.headers[ID_HEADER] == "k1" and first.headers[TIMESTAMP_HEADER] == str(int(NOW))
+    # What a receiver computes by hand: base64 HMAC-SHA256 over "<id>.<timestamp>.<raw body>".
+    signed = b"k1." + str(int(NOW)).encode() + b"." + first.body
+    expected = base64.b64encode(hmac.new(SECRET.encode(), signed, hashlib.sha256).digest()).decode()
+    assert first.headers[SIGNATURE_HEADER] == f"v1,{expected}"
+    assert verify_signature(Secret(SECRET), first.headers, first.body, now=NOW)
+    assert not verify_signature(Secret(SECRET), first.headers, first.body + b" ", now=NOW)
+    assert not verify_signature(Secret("other"), first.headers, first.body, now=NOW)
+    assert not verify_signature(Secret(SECRET), first.headers, first.body, now=NOW + 301)
+    assert not verify_signature(Secret(SECRET), {**first.headers, ID_HEADER: "k2"}, first.body, now=NOW)
     assert all(SECRET not in v for r in receiver.requests for v in r.headers.values())
 
 
 def test_signature_matches_an_outside_oracle() -> None:
-    # printf '1795000000.{"a":1}' | openssl dgst -sha256 -hmac whsec-test
-    expected = "0156708aaf8b565d38436a4f55e4b264341b8caa1fed1a375d92868a5d220c09"
-    assert sign(Secret("whsec-test"), "1795000000", b'{"a":1}') == f"sha256={expected}"
+    # printf 'msg_1.1795000000.{"a":1}' | openssl dgst -sha256 -hmac whsec-test -binary | base64
+    expected = "v1,JSCom4f3rSze1bJli0TreZbMPapIzhFGODc2ijZOEFs="
+    assert sign(Secret("whsec-test"), "msg_1", 1795000000, b'{"a":1}') == expected
 
 
 def test_unusual_dedup_key_is_hashed_into_the_header(receiver: Receiver) -> None:

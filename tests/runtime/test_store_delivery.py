@@ -11,11 +11,13 @@ from typing import Any, cast
 import pytest
 from cryptography.fernet import Fernet
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TriggerSpec
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.errors import DeliveryError
 from fortnox_connector.runtime.runner import run_trigger
 from fortnox_connector.runtime.store import OutboxDelivery, RuntimeStore
+from tests.binding import bind
 from tests.runtime.store_support import STORE_KINDS, open_store
 
 TRIGGER = "payment_received"
@@ -39,13 +41,13 @@ class FlakySink:
         pass
 
 
-def _pages(n: int) -> TriggerSpec:
+def _pages(n: int) -> TriggerSpec[Any]:
     def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         page = int(cursor or 0)
         events = [Event(TRIGGER, ctx.tenant, f"p{page}-{i}", {"page": page}) for i in range(2)]
         return PollResult(events, str(page + 1), page + 1 < n, RunSummary(pages=1, events=2))
 
-    return TriggerSpec("fortnox", TRIGGER, "test", {}, poll)
+    return TriggerSpec(TRIGGER, "test", {}, poll)
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -65,7 +67,7 @@ def _ctx(store: RuntimeStore) -> TenantContext:
 def test_run_delivers_everything_and_commits_last_cursor(store: RuntimeStore) -> None:
     sink = FlakySink()
     out = OutboxDelivery(store, sink, "acme", TRIGGER)
-    outcome = run_trigger(_ctx(store), _pages(3), cursor=None, deliver=out.deliver, commit=out.commit)
+    outcome = run_trigger(bind(_pages(3), _ctx(store)), cursor=None, deliver=out.deliver, commit=out.commit)
     assert outcome.complete and outcome.error is None and outcome.cursor == "3"
     assert sink.received == ["p0-0", "p0-1", "p1-0", "p1-1", "p2-0", "p2-1"] and out.delivered == 6
     assert store.load_cursor("acme", TRIGGER) == "3" and store.pending("acme", TRIGGER) == []
@@ -74,7 +76,7 @@ def test_run_delivers_everything_and_commits_last_cursor(store: RuntimeStore) ->
 def test_failed_delivery_keeps_events_and_next_run_resumes(store: RuntimeStore) -> None:
     sink = FlakySink(fail_on=2)
     out = OutboxDelivery(store, sink, "acme", TRIGGER)
-    outcome = run_trigger(_ctx(store), _pages(3), cursor=None, deliver=out.deliver, commit=out.commit)
+    outcome = run_trigger(bind(_pages(3), _ctx(store)), cursor=None, deliver=out.deliver, commit=out.commit)
     assert isinstance(outcome.error, DeliveryError) and outcome.error.tenant == "acme"
     assert outcome.cursor == "1" and store.load_cursor("acme", TRIGGER) == "1"
     assert [e.event.dedup_key for e in store.pending("acme", TRIGGER)] == ["p1-0", "p1-1"]
@@ -83,8 +85,7 @@ def test_failed_delivery_keeps_events_and_next_run_resumes(store: RuntimeStore) 
     again = OutboxDelivery(store, sink, "acme", TRIGGER)
     assert again.drain() == "2"
     outcome = run_trigger(
-        _ctx(store),
-        _pages(3),
+        bind(_pages(3), _ctx(store)),
         cursor=store.load_cursor("acme", TRIGGER),
         deliver=again.deliver,
         commit=again.commit,

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator, FormatChecker
 
-from fortnox_connector.contract.records import Event, TenantContext, TriggerSpec
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.declaration.schemas import load_schema
@@ -27,15 +28,14 @@ from fortnox_connector.runtime.runner import RunOutcome, run_trigger
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.secrets import Secret
 from fortnox_connector.triggers import invoice_paid, payment_received
+from tests.binding import bind
 from tests.fortnox.conftest import FakeClock
 
 Module = Any  # a trigger module (payment_received or invoice_paid)
 
 
-def spec(module: Module) -> TriggerSpec:
-    return TriggerSpec(
-        "fortnox", module.NAME, module.DESCRIPTION, load_schema(module.EVENT_SCHEMA_PATH), module.poll
-    )
+def spec(module: Module) -> TriggerSpec[Any]:
+    return TriggerSpec(module.NAME, module.DESCRIPTION, load_schema(module.EVENT_SCHEMA_PATH), module.poll)
 
 
 PAYMENTS = spec(payment_received)
@@ -110,6 +110,7 @@ def make_client(sandbox: Sandbox, tenant: int, transport: httpx.BaseTransport, *
         sleep=clock.sleep,
         retry=kw.pop("retry", None) or RetryPolicy(),
         max_retries=kw.pop("max_retries", 5),
+        read_ahead=kw.pop("read_ahead", 0),  # page by page, as these tests count; test_read_ahead.py: on
     )
 
 
@@ -136,7 +137,7 @@ class Host:
     on_deliver: Callable[[Sequence[Event]], None] | None = None
     on_commit: Callable[[str], None] | None = None
 
-    def run(self, trigger: TriggerSpec = PAYMENTS, *, may_fail: bool = False) -> RunOutcome:
+    def run(self, trigger: TriggerSpec[Any] = PAYMENTS, *, may_fail: bool = False) -> RunOutcome:
         """One run until the trigger says there is no more; an error fails the test unless ``may_fail``."""
         key = (self.ctx.tenant, trigger.name)
 
@@ -153,7 +154,9 @@ class Host:
                 self.on_commit(cursor)
             self.cursors[key] = cursor
 
-        outcome = run_trigger(self.ctx, trigger, cursor=self.cursors.get(key), deliver=deliver, commit=commit)
+        outcome = run_trigger(
+            bind(trigger, self.ctx), cursor=self.cursors.get(key), deliver=deliver, commit=commit
+        )
         self.outcomes.append(outcome)
         if outcome.error is not None and not may_fail:
             raise outcome.error
@@ -169,7 +172,7 @@ class Host:
 _VALIDATORS: dict[str, Draft202012Validator] = {}
 
 
-def validate(trigger: TriggerSpec, event: Event) -> None:
+def validate(trigger: TriggerSpec[Any], event: Event) -> None:
     """The event's payload against its schema (formats checked), and its key/trigger/tenant consistent."""
     validator = _VALIDATORS.get(trigger.name)
     if validator is None:
@@ -214,7 +217,9 @@ def inject_after_first_delivery(
     return deliver
 
 
-def run_until_complete(host: Host, trigger: TriggerSpec, tenant: object, attempts: int = 5) -> RunOutcome:
+def run_until_complete(
+    host: Host, trigger: TriggerSpec[Any], tenant: object, attempts: int = 5
+) -> RunOutcome:
     """Run again after each failed run (as a scheduler would), each failure naming the tenant."""
     for _ in range(attempts):
         outcome = host.run(trigger, may_fail=True)

@@ -19,7 +19,7 @@ def test_the_registered_trigger_is_the_module_and_runs(
     module: ModuleType, sandbox: Sandbox, make_host: Callable[..., Host]
 ) -> None:
     manager = ConnectorManager.load(entry_points=False, plugins=[plugin])
-    spec = manager.trigger(module.NAME)
+    spec = manager.connector("fortnox").trigger(module.NAME)
     assert spec.poll is module.poll
     assert spec.event_schema["$id"].endswith(module.EVENT_SCHEMA_PATH)
     host = make_host()

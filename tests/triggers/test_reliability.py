@@ -98,8 +98,11 @@ def test_a_429_storm_beyond_the_retries_stops_with_the_cursor_at_the_last_delive
     assert outcome.error is not None and "429" in str(outcome.error) and "Fix:" in str(outcome.error)
     assert outcome.cursor is not None
     committed = decode(outcome.cursor, tenant="t", trigger=payment_received.NAME)
-    assert committed.run is not None and committed.run.page == 2
-    assert len(host.delivered) == 500
+    # the cursor points at the first page not delivered (pages read ahead before the storm may have been)
+    assert committed.run is not None and committed.run.page == len(host.delivered) // 500 + 1
+    assert len(host.delivered) in (500, 1000)
+    assert outcome.summary.requests == host.ctx.client.requests_sent  # the failed page's tries count too
+    assert outcome.summary.requests > 2
 
 
 def test_a_deletion_while_paging_restarts_at_page_one_and_skips_nothing(

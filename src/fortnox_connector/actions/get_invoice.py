@@ -12,7 +12,7 @@ from fortnox_connector.actions.money import money_text
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment
 
 if TYPE_CHECKING:
-    from fortnox_connector.contract.records import TenantContext
+    from fortnox_connector.context import TenantContext
 
 
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:

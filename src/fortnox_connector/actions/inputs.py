@@ -20,6 +20,7 @@ from typing import Any
 from fortnox_connector.actions.bounds import check_amount, check_payment_date
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.money import parse_decimal
+from fortnox_connector.actions.settle import WriteOffLine
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.declaration.schemas import schema_error, validator
 from fortnox_connector.errors import ConfigError
@@ -76,6 +77,9 @@ class PaymentRequest:
     idempotency_key: str
     fingerprint: str
     currency_rate_band_percent: int = 50
+    amount_company_currency: Decimal | None = None  # SEK booked by the bank (foreign currency)
+    write_offs: tuple[WriteOffLine, ...] = ()  # in the invoice's currency
+    settle_in_full: bool = False
 
 
 def check_input(data: object, schema: str, tenant: str) -> Mapping[str, Any]:
@@ -167,7 +171,42 @@ def read_payment_request(data: object, config: TenantConfig, tenant: str) -> Pay
         idempotency_key=key,
         fingerprint=fingerprint(data),
         currency_rate_band_percent=config.currency_rate_band_percent,
+        amount_company_currency=_company_amount(data, tenant, ref),
+        write_offs=_write_offs(data.get("write_offs"), currency.upper(), tenant, ref),
+        settle_in_full=_flag(data, "settle_in_full", False, tenant),
     )
+
+
+def _company_amount(data: Mapping[str, Any], tenant: str, ref: InvoiceRef) -> Decimal | None:
+    if data.get("amount_company_currency") is None:
+        return None
+    value = parse_decimal(data.get("amount_company_currency"))
+    if value is None or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise _bad(tenant, "'amount_company_currency' must be a positive amount with two decimals", ref)
+    check_amount(value, tenant=tenant, invoice=str(ref))
+    return value
+
+
+def _write_offs(raw: Any, currency: str, tenant: str, ref: InvoiceRef) -> tuple[WriteOffLine, ...]:
+    """The input's write-offs (the schema checked their form), in the invoice's currency."""
+    lines: list[WriteOffLine] = []
+    for item in raw or ():
+        amount = parse_decimal(item.get("amount"))
+        if amount is None or amount == 0 or amount != amount.quantize(Decimal("0.01")):
+            raise _bad(tenant, "a write-off's 'amount' must be a decimal string other than 0", ref)
+        check_amount(abs(amount), tenant=tenant, invoice=str(ref))
+        account = int(str(item.get("account")).strip())
+        lines.append(
+            WriteOffLine(
+                account=account,
+                amount=amount,
+                currency=currency,
+                description=_text(item.get("description")),
+                cost_center=_text(item.get("cost_center")),
+                project=_text(item.get("project")),
+            )
+        )
+    return tuple(lines)
 
 
 def fingerprint(data: Mapping[str, Any]) -> str:
@@ -180,6 +219,8 @@ def fingerprint(data: Mapping[str, Any]) -> str:
 def _normal(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _normal(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
     if isinstance(value, str):
         number = parse_decimal(value)
         if number is not None:

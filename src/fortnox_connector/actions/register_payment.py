@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.inputs import PaymentRequest, read_payment_request
 from fortnox_connector.actions.lookup import explained, find_invoice, invoice_payments
 from fortnox_connector.actions.money import money_text
-from fortnox_connector.actions.plan import PlannedPayment, plan_payment
+from fortnox_connector.actions.plan import COMPANY_CURRENCY, PlannedPayment, plan_payment
+from fortnox_connector.actions.rates import fortnox_rate
+from fortnox_connector.actions.settle import WriteOffLine
 from fortnox_connector.contract.state import IdempotencyRecord
 from fortnox_connector.fortnox.errors import AmbiguousWrite
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment
 
 if TYPE_CHECKING:
-    from fortnox_connector.contract.records import TenantContext
+    from fortnox_connector.context import TenantContext
 
 
 def claim_key(payment_number: str) -> str:
@@ -86,7 +89,7 @@ def _register(at: _Attempt, pending: dict[str, Any] | None) -> dict[str, Any]:
         if payment is None:
             at.ctx.log.info("no payment of an earlier attempt found; registering it now")
     if payment is None:
-        planned = plan_payment(at.req, invoice, at.tenant)
+        planned = plan_payment(at.req, invoice, at.tenant, at.ctx.config, _day_rate(at, invoice))
         known = [p.number for p in invoice_payments(at.ctx.client, planned.invoice_number, at.tenant)]
         at.save("pending", {"planned": planned.to_json(), "known_payments": known})
         payment = _post(at, planned, set(known))
@@ -103,6 +106,22 @@ def _register(at: _Attempt, pending: dict[str, Any] | None) -> dict[str, Any]:
     result = _result(planned, payment, booked, invoice, posted_now)
     at.save("completed", result)
     return result
+
+
+def _day_rate(at: _Attempt, invoice: Invoice) -> Decimal | None:
+    """Fortnox's rate of the payment day, when the tenant wants it and the input gives no rate."""
+    req = at.req
+    if (
+        at.ctx.config.default_currency_rate != "fortnox"
+        or req.currency == COMPANY_CURRENCY
+        or req.currency_rate is not None
+        or req.amount_company_currency is not None
+    ):
+        return None
+    unit = invoice.currency_unit or Decimal(1)
+    return fortnox_rate(
+        at.ctx.client, req.currency, req.payment_date, unit, tenant=at.tenant, invoice=invoice.document_number
+    )
 
 
 def _post(at: _Attempt, planned: PlannedPayment, known: set[str]) -> InvoicePayment:
@@ -177,7 +196,7 @@ def _claim(at: _Attempt, number: str) -> None:
 def _result(
     planned: PlannedPayment, payment: InvoicePayment, booked: bool, invoice: Invoice, posted_now: bool
 ) -> dict[str, Any]:
-    balance_after = invoice.balance - planned.amount_currency if posted_now else invoice.balance
+    balance_after = invoice.balance - planned.settles() if posted_now else invoice.balance
     return {
         "payment_number": payment.number,
         "invoice_number": planned.invoice_number,
@@ -188,5 +207,18 @@ def _result(
         "currency_rate": str(planned.currency_rate),
         "payment_date": planned.payment_date.isoformat(),
         "invoice_balance_after": money_text(balance_after),
+        "write_offs": [_write_off_out(w) for w in planned.write_offs],
+        "currency_difference": money_text(planned.currency_difference),
+        "rate_source": planned.rate_source,
         "idempotent_replay": False,
+    }
+
+
+def _write_off_out(line: WriteOffLine) -> dict[str, Any]:
+    return {
+        "account": line.account,
+        "amount": money_text(line.amount),
+        "currency": line.currency,
+        "description": line.description,
+        "kind": line.kind,
     }

@@ -1,9 +1,11 @@
-"""The host-facing contract: hookspecs, the typed records hooks yield, the manager, the state a host keeps.
+"""The host-facing contract: it names no connector and imports none.
 
 A host needs only this package: ``ConnectorManager.load()`` finds the installed connectors (entry-point
-group ``"connectors"``) and offers their triggers, actions and sinks by name (docs/contract.md).
+group ``"connectors"``); ``manager.connector(name).open(TenantSpec(...))`` gives a session whose triggers
+are polled and actions run by name (docs/contract.md). Errors are the types below, naming tenant and fix.
 """
 
+from fortnox_connector.contract.connector import BoundAction, BoundTrigger, Connector, Session
 from fortnox_connector.contract.hookspecs import ENTRY_POINT_GROUP, PROJECT, hookimpl, hookspec
 from fortnox_connector.contract.manager import (
     LOAD_PLUGINS_ENV,
@@ -14,32 +16,60 @@ from fortnox_connector.contract.manager import (
 )
 from fortnox_connector.contract.records import (
     ActionSpec,
-    ConnectorDefinition,
     Event,
     EventSink,
     PollResult,
     RunSummary,
     SinkSpec,
-    TenantContext,
+    TenantSpec,
     TriggerSpec,
 )
+from fortnox_connector.contract.state import (
+    IdempotencyRecord,
+    MemoryStateStore,
+    StateStore,
+    Token,
+)
+from fortnox_connector.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    DeliveryError,
+    ReconnectRequired,
+    TokenExpired,
+)
+from fortnox_connector.secrets import Secret
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "LOAD_PLUGINS_ENV",
     "PROJECT",
     "ActionSpec",
-    "ConnectorDefinition",
+    "AuthError",
+    "BoundAction",
+    "BoundTrigger",
+    "ConfigError",
+    "Connector",
+    "ConnectorError",
     "ConnectorManager",
+    "DeliveryError",
     "Event",
     "EventSink",
+    "IdempotencyRecord",
+    "MemoryStateStore",
     "PluginInfo",
     "PluginLoadWarning",
     "PollResult",
+    "ReconnectRequired",
     "RunSummary",
+    "Secret",
+    "Session",
     "SinkSpec",
     "SkippedPlugin",
-    "TenantContext",
+    "StateStore",
+    "TenantSpec",
+    "Token",
+    "TokenExpired",
     "TriggerSpec",
     "hookimpl",
     "hookspec",

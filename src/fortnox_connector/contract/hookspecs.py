@@ -1,20 +1,21 @@
 """The hooks between a host and its connectors (pluggy project and entry-point group ``"connectors"``).
 
-Registration hooks yield typed records (``contract.records``) that the host keeps and dispatches by name;
-observer hooks tell plugins what the host did. A plugin needs no import from this package: a
-``pluggy.HookimplMarker("connectors")`` of its own matches these specs. Each docstring is a doctest
-(``tests/contract/test_hookspecs.py`` runs them).
+One registration hook yields connectors with their triggers and actions nested; one yields event sinks;
+observer hooks tell plugins what the host did. A plugin needs no import from this package beyond the
+records: a ``pluggy.HookimplMarker("connectors")`` of its own matches these specs. Each docstring is a
+doctest (``tests/contract/test_manager.py::test_hookspec_docstrings_are_runnable_examples`` runs them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import pluggy
 
-from fortnox_connector.contract.records import ActionSpec, ConnectorDefinition, SinkSpec, TriggerSpec
-from fortnox_connector.contract.stream import StreamSpec
+from fortnox_connector.contract.connector import Connector
+from fortnox_connector.contract.records import SinkSpec
 
 PROJECT = "connectors"
 ENTRY_POINT_GROUP = "connectors"
@@ -24,76 +25,21 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_connectors() -> Iterable[ConnectorDefinition]:
-    """Offer connectors, each named once across all plugins.
+def register_connectors() -> Iterable[Connector[Any]]:
+    """Offer connectors, each named once across all plugins, with their triggers and actions.
 
-    >>> from fortnox_connector.contract import ConnectorDefinition, ConnectorManager, hookimpl
-    >>> class Acme:
-    ...     @hookimpl
-    ...     def register_connectors(self):
-    ...         yield ConnectorDefinition("acme", "Acme", "1.0", "Acme's ledger")
-    >>> [c.name for c in ConnectorManager.load(entry_points=False, plugins=[Acme()]).connectors()]
-    ['acme']
-    """
-    yield from ()
-
-
-@hookspec
-def register_triggers() -> Iterable[TriggerSpec]:
-    """Offer poll triggers; ``(connector, name)`` is unique and the connector must be registered.
-
+    >>> from contextlib import nullcontext
     >>> from fortnox_connector.contract import (
-    ...     ConnectorDefinition, ConnectorManager, PollResult, TriggerSpec, hookimpl)
+    ...     Connector, ConnectorManager, PollResult, TenantSpec, TriggerSpec, hookimpl)
     >>> class Acme:
     ...     @hookimpl
     ...     def register_connectors(self):
-    ...         yield ConnectorDefinition("acme", "Acme", "1.0", "Acme's ledger")
-    ...     @hookimpl
-    ...     def register_triggers(self):
-    ...         yield TriggerSpec("acme", "ping", "a ping", {"type": "object"},
-    ...                           poll=lambda ctx, cursor: PollResult(events=(), cursor="0", more=False))
-    >>> manager = ConnectorManager.load(entry_points=False, plugins=[Acme()])
-    >>> manager.trigger("ping", connector="acme").poll(None, None).cursor
-    '0'
-    """
-    yield from ()
-
-
-@hookspec
-def register_streams() -> Iterable[StreamSpec]:
-    """Offer stream trigger sources (``contract.stream``): one long-lived listener per app for many tenants.
-
-    >>> from fortnox_connector.contract import ConnectorDefinition, ConnectorManager, hookimpl
-    >>> from fortnox_connector.contract.stream import StreamSpec
-    >>> class Acme:
-    ...     @hookimpl
-    ...     def register_connectors(self):
-    ...         yield ConnectorDefinition("acme", "Acme", "1.0", "Acme's ledger")
-    ...     @hookimpl
-    ...     def register_streams(self):
-    ...         yield StreamSpec("acme", "changes", "what changed", ("ping",), open=lambda options: None)
-    >>> [s.name for s in ConnectorManager.load(entry_points=False, plugins=[Acme()]).streams("acme")]
-    ['changes']
-    """
-    yield from ()
-
-
-@hookspec
-def register_actions() -> Iterable[ActionSpec]:
-    """Offer actions, with the JSON Schemas of their input and output.
-
-    >>> from fortnox_connector.contract import (
-    ...     ActionSpec, ConnectorDefinition, ConnectorManager, hookimpl)
-    >>> class Acme:
-    ...     @hookimpl
-    ...     def register_connectors(self):
-    ...         yield ConnectorDefinition("acme", "Acme", "1.0", "Acme's ledger")
-    ...     @hookimpl
-    ...     def register_actions(self):
-    ...         yield ActionSpec("acme", "echo", "returns its input", {"type": "object"},
-    ...                          {"type": "object"}, run=lambda ctx, data: dict(data))
-    >>> ConnectorManager.load(entry_points=False, plugins=[Acme()]).action("echo", "acme").run(None, {"a": 1})
-    {'a': 1}
+    ...         ping = TriggerSpec("ping", "a ping", {}, lambda ctx, cursor: PollResult((), "1", False))
+    ...         yield Connector("acme", "Acme", "1.0", "Acme's ledger", nullcontext, triggers=(ping,))
+    >>> acme = ConnectorManager.load(entry_points=False, plugins=[Acme()]).connector("acme")
+    >>> with acme.open(TenantSpec("t1")) as session:
+    ...     session.trigger("ping").poll(None).cursor
+    '1'
     """
     yield from ()
 
@@ -110,9 +56,8 @@ def register_sinks() -> Iterable[SinkSpec]:
     ...     @hookimpl
     ...     def register_sinks(self):
     ...         yield SinkSpec("null", "drops every event", lambda options: Null())
-    >>> manager = ConnectorManager.load(entry_points=False, plugins=[NullSinks()])
-    >>> sorted(s.name for s in manager.sinks())
-    ['file', 'null', 'stdout', 'webhook']
+    >>> [s.name for s in ConnectorManager.load(entry_points=False, plugins=[NullSinks()]).sinks()]
+    ['null']
     """
     yield from ()
 

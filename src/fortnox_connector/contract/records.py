@@ -1,8 +1,9 @@
-"""Typed records exchanged between a host and a connector.
+"""Typed records exchanged between a host and a connector; none of them knows which connector it carries.
 
-A trigger is polled (Workato's shape): ``poll(ctx, cursor) -> PollResult(events, cursor, more)``. The host
-delivers ``events`` and only then commits ``cursor`` (Airbyte's rule); while ``more`` is true it polls again
-with the new cursor. Events carry a stable ``dedup_key``: a repeat after a crash has the same key.
+A host gives a connector a ``TenantSpec`` (only what a host has) and gets a session; a trigger is polled
+(Workato's shape): ``poll(cursor) -> PollResult(events, cursor, more)``. The host delivers ``events`` and
+only then commits ``cursor`` (Airbyte's rule); while ``more`` is true it polls again with the new cursor.
+Events carry a stable ``dedup_key``: a repeat after a crash has the same key.
 """
 
 from __future__ import annotations
@@ -10,21 +11,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from fortnox_connector.contract.state import MemoryStateStore, StateStore
 
 if TYPE_CHECKING:
-    from fortnox_connector.contract.state import StateStore
-    from fortnox_connector.declaration.config import TenantConfig
-    from fortnox_connector.declaration.manifest import Declaration
-    from fortnox_connector.fortnox.client import FortnoxClient
+    import httpx
 
 JSON = Any  # a JSON-serialisable value; money is a decimal string, dates ISO 8601
+C = TypeVar("C")  # a connector's own per-tenant context, opaque to the host
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One thing that happened in Fortnox, ready to deliver."""
+    """One thing that happened in the connected system, ready to deliver."""
 
     trigger: str
     tenant: str
@@ -61,60 +66,55 @@ class PollResult:
     summary: RunSummary = field(default_factory=RunSummary)
 
 
-@dataclass(frozen=True, slots=True)
-class TenantContext:
-    """Everything a trigger or an action needs for one tenant."""
-
-    tenant: str
-    config: TenantConfig
-    client: FortnoxClient
-    state: StateStore
-    now: Callable[[], datetime]  # aware datetimes; tests inject a fixed clock
-    log: logging.LoggerAdapter[logging.Logger]
-
-
-PollFn = Callable[[TenantContext, str | None], PollResult]
-ActionFn = Callable[[TenantContext, Mapping[str, JSON]], Mapping[str, JSON]]
+TokenObserver = Callable[[str, datetime, frozenset[str]], None]
 
 
 @dataclass(frozen=True, slots=True)
-class TriggerSpec:
-    """A poll trigger a connector offers; ``event_schema`` is the JSON Schema of one event's payload."""
+class TenantSpec:
+    """Everything a host gives a connector for one tenant: only what any host has.
 
-    connector: str
+    ``config`` is validated against the connector's config schema when a session opens; ``secrets`` holds
+    what the connector's secrets manifest names (strings or ``Secret``; any ``Mapping``, so a lazy secrets
+    provider fits); ``state`` any object meeting ``StateStore``; ``auth_mode`` one of the declaration's
+    (``None``: the connector infers it from the secrets given); ``endpoints`` overrides the declaration's
+    base URLs by name (a sandbox, a proxy); ``transport`` an HTTP transport to share (a pool, tests);
+    ``on_token_refreshed(tenant, expires_at, scope)`` hears of each new token, never the token;
+    ``extras`` connector-specific objects a host may share (each connector documents its own; unknown
+    ones are ignored).
+    """
+
+    id: str
+    config: Mapping[str, JSON] = field(default_factory=dict)
+    secrets: Mapping[str, object] = field(default_factory=dict)
+    state: StateStore = field(default_factory=MemoryStateStore)
+    clock: Callable[[], datetime] = utc_now
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None
+    auth_mode: str | None = None
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    transport: httpx.BaseTransport | None = None
+    on_token_refreshed: TokenObserver | None = None
+    extras: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerSpec(Generic[C]):
+    """A poll trigger: ``poll(context, cursor)``, the context being the one its connector opened."""
+
     name: str
     description: str
     event_schema: Mapping[str, JSON]
-    poll: PollFn
+    poll: Callable[[C, str | None], PollResult]
 
 
 @dataclass(frozen=True, slots=True)
-class ActionSpec:
-    """An action a connector offers, with the JSON Schemas of its input and output."""
+class ActionSpec(Generic[C]):
+    """An action, with the JSON Schemas of its input and output: ``run(context, input) -> output``."""
 
-    connector: str
     name: str
     description: str
     input_schema: Mapping[str, JSON]
     output_schema: Mapping[str, JSON]
-    run: ActionFn
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorDefinition:
-    """A connector a host can offer: who it is and, read without running it, what it needs.
-
-    ``name`` is the id its triggers and actions are registered under (``TriggerSpec.connector``);
-    ``declaration`` is its validated ``connector.yaml`` (auth, secrets manifest, schedule);
-    ``config_schema`` the JSON Schema of a tenant's config, self-contained (a host renders its form from it).
-    """
-
-    name: str
-    title: str
-    version: str
-    description: str
-    declaration: Declaration | None = None
-    config_schema: Mapping[str, JSON] = field(default_factory=dict)
+    run: Callable[[C, Mapping[str, JSON]], Mapping[str, JSON]]
 
 
 class EventSink(Protocol):

@@ -32,11 +32,11 @@ Rules a source keeps (the poll contract's, moved to a stream):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from fortnox_connector.contract.records import Event, TenantContext
+from fortnox_connector.contract.records import Event
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.secrets import Secret
 
@@ -94,8 +94,9 @@ class TenantTokens(Protocol):
 class StreamSource(Protocol):
     """One listener for every tenant of one app (see the module docstring for the host's loop)."""
 
-    def add_tenant(self, ctx: TenantContext, tokens: TenantTokens) -> None:
-        """Stream this tenant too (now, or on the next connection); ``tokens`` is the one its client uses."""
+    def add_tenant(self, ctx: Any, tokens: TenantTokens) -> None:
+        """Stream this tenant too (now, or on the next connection); ``ctx`` is the connector's own context
+        for the tenant (``session.context``), ``tokens`` the token provider its client uses."""
         ...
 
     def remove_tenant(self, tenant: str) -> None:
@@ -106,7 +107,7 @@ class StreamSource(Protocol):
         """The tenant's access token changed: hand the new one to the feed before the old one expires."""
         ...
 
-    def items(self, checkpoint: str | None) -> AsyncIterator[StreamItem]:
+    def items(self, checkpoint: str | None) -> AsyncGenerator[StreamItem, None]:
         """Run until ``aclose()``: connect, reconnect with backoff, and yield what happens."""
         ...
 
@@ -125,7 +126,8 @@ class StreamOptions:
 
 @dataclass(frozen=True, slots=True)
 class StreamSpec:
-    """A stream a connector offers; ``triggers`` names the triggers whose events it yields."""
+    """A stream a connector offers (nested in its ``Connector``); ``triggers`` names the triggers whose
+    events it yields; ``connector`` is that connector's name (a checkpoint's key carries it)."""
 
     connector: str
     name: str

@@ -49,6 +49,7 @@ class TenantConfig:
     currency_gain_account: int = 3960  # BAS: Valutakursvinster på fordringar och skulder av rörelsekaraktär
     currency_loss_account: int = 7960  # BAS: Valutakursförluster på fordringar och skulder av rörelsekaraktär
     currency_difference_booking: str = "write_off"  # or "fortnox": leave it to the company's own accounts
+    default_currency_rate: str = "invoice"  # or "fortnox": the rate of the day from GET /3/currencies/{code}
     # invoice_paid
     emit_credit_note_settlements: bool = True  # False: invoices settled by a credit note alone are skipped
 
@@ -99,6 +100,7 @@ def parse_config(
         currency_gain_account=values.get("currency_gain_account", 3960),
         currency_loss_account=values.get("currency_loss_account", 7960),
         currency_difference_booking=values.get("currency_difference_booking", "write_off"),
+        default_currency_rate=values.get("default_currency_rate", "invoice"),
         emit_credit_note_settlements=values.get("emit_credit_note_settlements", True),
     )
 

@@ -14,9 +14,9 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from croniter import croniter
 
 from fortnox_connector import __version__
+from fortnox_connector.declaration.cron import cron_valid
 from fortnox_connector.declaration.manifest import (
     ActionDecl,
     AuthMode,
@@ -121,7 +121,7 @@ def _check_semantics(doc: Mapping[str, Any], source: str) -> None:
                 source, field, f"there is no schema {rel!r} under schemas/", "add the file or fix the path"
             )
     schedule = doc["schedule"]
-    if not croniter.is_valid(schedule["cron"]):
+    if not cron_valid(schedule["cron"]):
         raise _fail(source, "schedule.cron", f"{schedule['cron']!r} is not a cron expression", "use 5 fields")
     try:
         ZoneInfo(schedule["timezone"])

@@ -47,6 +47,7 @@ _SCOPES = {
     "invoices": "invoice",
     "companyinformation": "companyinformation",
     "modesofpayments": "settings",
+    "currencies": "currency",
     "customers": "customer",
 }
 

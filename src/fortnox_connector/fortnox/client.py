@@ -30,8 +30,10 @@ from fortnox_connector.fortnox.errors import (
     MalformedResponse,
 )
 from fortnox_connector.fortnox.pacing import PACERS, Clock, PacerRegistry, Sleep
+from fortnox_connector.fortnox.pipeline import Pipeline
 from fortnox_connector.fortnox.records import (
     CompanyInformation,
+    Currency,
     Invoice,
     InvoicePayment,
     ModeOfPayment,
@@ -89,6 +91,8 @@ class FortnoxClient:
 
     ``pacers``, ``clock``, ``sleep`` and ``retry`` are for tests and tuning (defaults: the process-wide
     registry, ``time.monotonic``, ``time.sleep``, ``RetryPolicy()``); ``max_retries`` overrides the policy's.
+    ``read_ahead`` is how many pages a list read with ``read_ahead=True`` fetches ahead (``pipeline.py``;
+    0 turns it off).
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class FortnoxClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         retry: RetryPolicy | None = None,
+        read_ahead: int = 4,
     ) -> None:
         self.tenant = tenant
         self.pacer = (pacers or PACERS).get(client_id, tenant, clock=clock, sleep=sleep)
@@ -120,6 +125,7 @@ class FortnoxClient:
         policy = replace(retry or RetryPolicy(), max_retries=max_retries)
         self._sender = Sender(self._http, tenant=tenant, retry=policy, pacer=self.pacer, sleep=sleep)
         self._bookkeep_with_json = False  # flipped if Fortnox answers 1000031 to a bodiless bookkeep
+        self._pipeline = Pipeline(read_ahead)
 
     # -- counters ------------------------------------------------------------
     @property
@@ -173,12 +179,19 @@ class FortnoxClient:
         page: int = 1,
         limit: int = PAGE_LIMIT,
         sortby: str | None = None,
+        read_ahead: bool = False,
     ) -> Page[InvoicePayment]:
-        """``lastmodified`` is sent as naive Europe/Stockholm ``YYYY-MM-DD HH:MM``."""
+        """``lastmodified`` is sent as naive Europe/Stockholm ``YYYY-MM-DD HH:MM``.
+
+        ``read_ahead``: the caller will read the following pages in order (a trigger's run), so they are
+        fetched while it works on this one (``pipeline.py``).
+        """
         if sortby is not None and sortby not in PAYMENT_SORTS:
             raise ValueError(f"sortby must be one of {sorted(PAYMENT_SORTS)}")
         params = _list_query(lastmodified, limit, invoicenumber=invoice_number, sortby=sortby)
-        return self._typed_page("/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment)
+        return self._typed_page(
+            "/3/invoicepayments", "InvoicePayments", params, page, InvoicePayment, read_ahead
+        )
 
     def get_invoice_payment(self, number: str) -> InvoicePayment:
         return self._get_one(f"/3/invoicepayments/{_segment(number)}", "InvoicePayment", InvoicePayment)
@@ -245,6 +258,7 @@ class FortnoxClient:
         to_date: date | None = None,
         page: int = 1,
         limit: int = PAGE_LIMIT,
+        read_ahead: bool = False,
     ) -> Page[Invoice]:
         """Fortnox's filters as given (``fromdate``/``todate`` on the invoice date); callers narrow again."""
         if filter is not None and filter not in INVOICE_FILTERS:
@@ -262,10 +276,14 @@ class FortnoxClient:
             fromdate=from_date.isoformat() if from_date is not None else None,
             todate=to_date.isoformat() if to_date is not None else None,
         )
-        return self._typed_page("/3/invoices", "Invoices", params, page, Invoice)
+        return self._typed_page("/3/invoices", "Invoices", params, page, Invoice, read_ahead)
 
     def get_invoice(self, document_number: str) -> Invoice:
         return self._get_one(f"/3/invoices/{_segment(document_number)}", "Invoice", Invoice)
+
+    def get_currency(self, code: str) -> Currency:
+        """The company's rates for ``code`` (scope ``currency``)."""
+        return self._get_one(f"/3/currencies/{_segment(code.upper())}", "Currency", Currency)
 
     def modes_of_payment(self) -> list[ModeOfPayment]:
         modes: list[ModeOfPayment] = []
@@ -277,6 +295,7 @@ class FortnoxClient:
         return modes
 
     def close(self) -> None:
+        self._pipeline.close()
         self._http.close()
 
     def __enter__(self) -> FortnoxClient:
@@ -291,13 +310,28 @@ class FortnoxClient:
         content = None if isinstance(body, _NoBody) else json.dumps(body, default=_json_default).encode()
         return self._sender.send(method, path, params=query, content=content)
 
-    def _typed_page(self, path: str, key: str, params: dict[str, Any], page: int, cls: type[S]) -> Page[S]:
+    def _typed_page(
+        self,
+        path: str,
+        key: str,
+        params: dict[str, Any],
+        page: int,
+        cls: type[S],
+        read_ahead: bool = False,
+    ) -> Page[S]:
         if page < 1:
             raise ValueError("page numbers start at 1")
-        query = {"limit": PAGE_LIMIT, **params, "page": page}
-        content = self._send("GET", path, query, _NO_BODY).content
-        limit = query["limit"]
-        return self._read("GET", path, partial(decode_page, content, key, cls, page, limit))
+        query = {"limit": PAGE_LIMIT, **params}
+        fetch = partial(self._fetch_page, path, key, query, cls)
+        if not read_ahead:
+            return fetch(page)
+        question = (path, key, cls, tuple(sorted(query.items())))
+        fetched: Page[S] = self._pipeline.page(question, page, fetch)
+        return fetched
+
+    def _fetch_page(self, path: str, key: str, query: dict[str, Any], cls: type[S], page: int) -> Page[S]:
+        content = self._send("GET", path, {**query, "page": page}, _NO_BODY).content
+        return self._read("GET", path, partial(decode_page, content, key, cls, page, query["limit"]))
 
     def _get_one(self, path: str, key: str, cls: type[S]) -> S:
         """GET one resource wrapped as ``{key: {...}}`` and read it."""

@@ -190,10 +190,14 @@ class Invoice(msgspec.Struct, frozen=True, kw_only=True, rename=_names(ocr="OCR"
     external_invoice_reference1: str | None = None
     external_invoice_reference2: str | None = None
     total_to_pay: Decimal | None = None
+    # On a debit invoice: the credit invoice that credits it; on a credit invoice: the invoice it credits.
+    credit_invoice_reference: str | None = None
 
     def __post_init__(self) -> None:
         _finite(self, "Invoice", "total", "balance", "total_to_pay")
         _blank_to_none(self, _INVOICE_TEXT)
+        if self.credit_invoice_reference in ("", "0"):  # "0": no reference, as Fortnox's number fields say
+            force_setattr(self, "credit_invoice_reference", None)
         _currency(self, "Invoice")
 
     @property
@@ -216,6 +220,31 @@ class CompanyInformation(msgspec.Struct, frozen=True, kw_only=True, rename=_name
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> CompanyInformation:
+        return parse_record(cls, raw)
+
+
+class Currency(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
+    """A currency of the company's settings (``GET /3/currencies/{Code}``): its rates and their date.
+
+    ``BuyRate``/``SellRate`` are SEK per ``Unit`` units; with automatic rates Fortnox takes them from
+    Riksbanken every weekday at 16:15 (support.fortnox.se, "Automatisk uppdatering av valutakurser").
+    """
+
+    code: str
+    buy_rate: Decimal | None = None
+    sell_rate: Decimal | None = None
+    unit: Decimal = _ONE
+    date: date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            raise MalformedRecord("Currency", "Code", "no value")
+        _finite(self, "Currency", "buy_rate", "sell_rate", "unit")
+        if not self.unit:
+            force_setattr(self, "unit", _ONE)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> Currency:
         return parse_record(cls, raw)
 
 

@@ -1,28 +1,34 @@
-"""Which triggers and actions the runtime can run, by name, and whom it tells about checkpoints and tokens.
+"""Which connector the runtime runs, by name, and whom it tells about checkpoints and tokens.
 
-The plugin manager (``contract.manager.ConnectorManager``) is the source: it sees every registered
-connector, and its observer hooks hear of committed cursors and refreshed tokens (never a token itself).
-Tests hand the runtime a ``StaticCatalog`` with their own specs.
+The plugin manager (``contract.ConnectorManager``) is the source: the runtime runs one installed connector
+(``--connector``/``$CONNECTOR_NAME``; by default the only one installed), and the manager's observer hooks
+hear of committed cursors and refreshed tokens (never a token itself). Tests hand the runtime a
+``StaticCatalog`` with a connector of their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
+from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.contract.records import ActionSpec, TriggerSpec
 from fortnox_connector.contract.state import Token
-from fortnox_connector.errors import ConfigError
 
-CONNECTOR = "fortnox"
+CONNECTOR_ENV = "CONNECTOR_NAME"
 
 
 class Catalog(Protocol):
-    def trigger(self, name: str) -> TriggerSpec: ...
+    @property
+    def connector(self) -> Connector[Any]: ...
 
-    def action(self, name: str) -> ActionSpec: ...
+    def trigger(self, name: str) -> TriggerSpec[Any]: ...
+
+    def action(self, name: str) -> ActionSpec[Any]: ...
 
     def trigger_names(self) -> list[str]: ...
 
@@ -36,37 +42,32 @@ class Catalog(Protocol):
         """A new token was stored (observers get its expiry and scope only)."""
         ...
 
+    def notify_token_refreshed(self, tenant: str, expires_at: datetime, scope: frozenset[str]) -> None: ...
 
-def _unknown(kind: str, name: str, known: Iterable[str]) -> ConfigError:
-    return ConfigError(
-        f"there is no {kind} called {name!r}",
-        field=kind,
-        hint=f"choose one of: {', '.join(sorted(known)) or '(none installed)'}",
-    )
+
+class _ByName:
+    """Lookups every catalog offers, from its ``connector``."""
+
+    connector: Connector[Any]
+
+    def trigger(self, name: str) -> TriggerSpec[Any]:
+        return self.connector.trigger(name)
+
+    def action(self, name: str) -> ActionSpec[Any]:
+        return self.connector.action(name)
+
+    def trigger_names(self) -> list[str]:
+        return [t.name for t in self.connector.triggers]
+
+    def action_names(self) -> list[str]:
+        return [a.name for a in self.connector.actions]
 
 
 @dataclass
-class StaticCatalog:
-    """Triggers and actions given up front (tests, embedding); observers are not told anything."""
+class StaticCatalog(_ByName):
+    """A connector given up front (tests, embedding); observers are not told anything."""
 
-    triggers: Mapping[str, TriggerSpec] = field(default_factory=dict)
-    actions: Mapping[str, ActionSpec] = field(default_factory=dict)
-
-    def trigger(self, name: str) -> TriggerSpec:
-        if name not in self.triggers:
-            raise _unknown("trigger", name, self.triggers)
-        return self.triggers[name]
-
-    def action(self, name: str) -> ActionSpec:
-        if name not in self.actions:
-            raise _unknown("action", name, self.actions)
-        return self.actions[name]
-
-    def trigger_names(self) -> list[str]:
-        return list(self.triggers)
-
-    def action_names(self) -> list[str]:
-        return list(self.actions)
+    connector: Connector[Any]
 
     def checkpoint(self, tenant: str, trigger: str, cursor: str) -> None:
         return None
@@ -74,25 +75,16 @@ class StaticCatalog:
     def token_refreshed(self, tenant: str, token: Token) -> None:
         return None
 
+    def notify_token_refreshed(self, tenant: str, expires_at: datetime, scope: frozenset[str]) -> None:
+        return None
 
-class ManagerCatalog:
-    """Names resolved through the plugin manager (the fortnox connector unless told otherwise)."""
 
-    def __init__(self, manager: ConnectorManager, connector: str = CONNECTOR) -> None:
+class ManagerCatalog(_ByName):
+    """The connector ``name`` of the plugin manager (``None``: the only one installed)."""
+
+    def __init__(self, manager: ConnectorManager, name: str | None = None) -> None:
         self.manager = manager
-        self.connector = connector
-
-    def trigger(self, name: str) -> TriggerSpec:
-        return self.manager.trigger(name, self.connector)
-
-    def action(self, name: str) -> ActionSpec:
-        return self.manager.action(name, self.connector)
-
-    def trigger_names(self) -> list[str]:
-        return [t.name for t in self.manager.triggers(self.connector)]
-
-    def action_names(self) -> list[str]:
-        return [a.name for a in self.manager.actions(self.connector)]
+        self.connector = manager.connector(name)
 
     def checkpoint(self, tenant: str, trigger: str, cursor: str) -> None:
         self.manager.notify_checkpoint(tenant, trigger, cursor)
@@ -100,7 +92,17 @@ class ManagerCatalog:
     def token_refreshed(self, tenant: str, token: Token) -> None:
         self.manager.token_refreshed(tenant, token)
 
+    def notify_token_refreshed(self, tenant: str, expires_at: datetime, scope: frozenset[str]) -> None:
+        self.manager.notify_token_refreshed(tenant, expires_at, scope)
 
-def load_catalog() -> Catalog:
-    """Every installed connector's triggers and actions, through the plugin manager."""
-    return ManagerCatalog(ConnectorManager.load())
+
+def load_manager(plugins: Iterable[object] = ()) -> ConnectorManager:
+    """Every installed plugin and ``plugins``, plus the runtime's own sinks (stdout, file, webhook)."""
+    from fortnox_connector.runtime import sinks  # the sinks' module registers them through the contract
+
+    return ConnectorManager.load(plugins=[sinks, *plugins])
+
+
+def load_catalog(name: str | None = None, *, plugins: Iterable[object] = ()) -> ManagerCatalog:
+    """The installed connector ``name`` (default ``$CONNECTOR_NAME``, else the only one installed)."""
+    return ManagerCatalog(load_manager(plugins), name or os.environ.get(CONNECTOR_ENV) or None)

@@ -94,7 +94,7 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
             items.append(CheckItem("auth", False, exc.message, exc.hint))
             return items
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
-        with runtime.context(tenant, tokens=tokens) as ctx:
+        with runtime.context(tenant) as ctx:
             for scope in _PROBES:
                 try:
                     _probe(ctx.client, scope)

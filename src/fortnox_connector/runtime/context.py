@@ -1,9 +1,10 @@
-"""Building a ``TenantContext`` for a stored tenant: its config, a token provider for its auth mode, a client.
+"""Opening a stored tenant through the contract: ``Runtime.session(tenant)`` → the connector's session.
 
-``Runtime`` holds what every tenant shares in one process (settings, the store, the catalog, one OAuth
-client for refreshes, one HTTP connection pool); ``Runtime.context(tenant)`` opens one tenant's context
-and closes its Fortnox client afterwards. The Fortnox client paces per (client id, tenant) across the
-whole process, so two contexts of one tenant never exceed its rate limit together.
+``Runtime`` holds what every tenant shares in one process (settings, the store, the catalog, one HTTP
+connection pool). For a run it gives the connector only what a host has — a ``TenantSpec`` with the
+tenant's id, stored config, the app's client credentials, the store, the clock, a logger — and the
+connector opens its own client (``catalog.connector.open``). The OAuth helpers below serve the connect
+flow and ``check``, which are the Fortnox connector's tools.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import httpx
 
 from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
 from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.contract.connector import Session
+from fortnox_connector.contract.records import TenantSpec
 from fortnox_connector.declaration.config import TenantConfig, parse_config
 from fortnox_connector.errors import ConfigError
-from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
+from fortnox_connector.fortnox.client import TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
 from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
@@ -162,41 +164,55 @@ class Runtime:
                 clock=self.now,
                 on_refresh=self.catalog.token_refreshed,
             )
-        raise ConfigError(
-            "the tenant's tokens are managed by its host (auth mode host_managed)",
-            field="auth_mode",
-            tenant=record.id,
-            hint="run it through its host (`fortnox-connector pandium`), or add it again in another mode",
-        )
+        raise _host_managed(record.id)
 
-    def client(self, record: TenantRecord, tokens: TokenProvider) -> FortnoxClient:
-        client_id, _ = self.settings.require_client(record.id)
-        return FortnoxClient(
-            tenant=record.id,
-            tokens=tokens,
-            client_id=client_id,
-            base_url=self.settings.api_url,
+    def tenant_spec(self, tenant: str, **extras: object) -> TenantSpec:
+        """What the runtime gives a connector for ``tenant``: only what any host has (``extras`` are the
+        connector's own, e.g. the Fortnox connector's ``tokens``: a token provider to share)."""
+        record = self.store.require_tenant(tenant)
+        if record.auth_mode == "host_managed":
+            raise _host_managed(tenant)
+        secrets: dict[str, object] = {}
+        if self.settings.client_id:
+            secrets["client_id"] = self.settings.client_id
+        if self.settings.client_secret is not None:
+            secrets["client_secret"] = self.settings.client_secret
+        if record.fortnox_tenant_id:
+            secrets["tenant_id"] = record.fortnox_tenant_id
+        return TenantSpec(
+            id=tenant,
+            config=self.store.load_config(tenant) or {},
+            secrets=secrets,
+            state=self.store,
+            clock=self.now,
+            log=tenant_logger(tenant),
+            auth_mode=record.auth_mode,
+            endpoints={"api": self.settings.api_url, "auth": self.settings.auth_url},
             transport=self.http_transport(),
-            pacers=self.pacers,
+            on_token_refreshed=self.catalog.notify_token_refreshed,
+            extras={**({"pacers": self.pacers} if self.pacers is not None else {}), **extras},
         )
 
     @contextmanager
-    def context(self, tenant: str, *, tokens: TokenProvider | None = None) -> Iterator[TenantContext]:
-        """The tenant's ``TenantContext`` for the ``with`` block (its HTTP client is closed afterwards).
+    def session(self, tenant: str, **extras: object) -> Iterator[Session[Any]]:
+        """The tenant's session for the ``with`` block, opened by the connector (closed afterwards).
 
         The block runs in the tenant's ``tenant_scope``: every log line in it names the tenant."""
-        record = self.store.require_tenant(tenant)
-        config = self.config(tenant)
-        client = self.client(record, tokens or self.token_provider(record))
-        with tenant_scope(tenant):
-            try:
-                yield TenantContext(
-                    tenant=tenant,
-                    config=config,
-                    client=client,
-                    state=self.store,
-                    now=self.now,
-                    log=tenant_logger(tenant),
-                )
-            finally:
-                client.close()
+        spec = self.tenant_spec(tenant, **extras)
+        with tenant_scope(tenant), self.catalog.connector.open(spec) as session:
+            yield session
+
+    @contextmanager
+    def context(self, tenant: str, **extras: object) -> Iterator[Any]:
+        """The connector's own context for ``tenant`` (for connector-specific tools: demo, check)."""
+        with self.session(tenant, **extras) as session:
+            yield session.context
+
+
+def _host_managed(tenant: str) -> ConfigError:
+    return ConfigError(
+        "the tenant's tokens are managed by its host (auth mode host_managed)",
+        field="auth_mode",
+        tenant=tenant,
+        hint="run it through its host (`fortnox-connector pandium`), or add it again in another mode",
+    )

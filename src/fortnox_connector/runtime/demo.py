@@ -33,7 +33,6 @@ from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
 from fortnox_connector.runtime.report import job_json, jobs_table, trigger_progress
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.sinks.encoding import event_to_dict, event_to_json
-from fortnox_connector.sandbox import Sandbox, SandboxOptions
 from fortnox_connector.secrets import Secret
 
 DEMO_TENANT = "demo"
@@ -73,6 +72,8 @@ def run_demo(
     rate_limit: bool = True,
 ) -> dict[str, Any]:
     """Run the demo; print it on ``console`` unless ``quiet``; return its summary as JSON-ready data."""
+    from fortnox_connector.sandbox import Sandbox, SandboxOptions  # a development tool: imported on use
+
     started = time.monotonic()
     say = (lambda *_a, **_k: None) if quiet else console.print
     options = SandboxOptions(seed=7, tenants=1, rate_limit=rate_limit)
@@ -121,7 +122,6 @@ def run_demo(
             run("payment_received", "payment_received")
             run("invoice_paid", "invoice_paid")
             invoice = _unpaid_invoice(runtime)
-            action = runtime.catalog.action("register_payment")
             payment_input = {
                 "invoice": {"document_number": invoice.document_number},
                 "amount": str(invoice.balance),
@@ -131,8 +131,8 @@ def run_demo(
                 "mode_of_payment_account": 1930,
                 "idempotency_key": f"demo-{invoice.document_number}",
             }
-            with runtime.context(DEMO_TENANT) as ctx:
-                registered = dict(action.run(ctx, payment_input))
+            with runtime.session(DEMO_TENANT) as session:
+                registered = dict(session.action("register_payment").run(payment_input))
             say(
                 f"[bold]4.[/] register_payment: payment {registered['payment_number']} of "
                 f"{registered['amount']} SEK on invoice {registered['invoice_number']} "

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fortnox_connector.contract.connector import BoundTrigger
 from fortnox_connector.contract.records import RunSummary, TriggerSpec
 from fortnox_connector.errors import ConnectorError, ReconnectRequired
 from fortnox_connector.runtime.context import Runtime
@@ -87,7 +88,7 @@ class JobResult:
 def run_tenant_trigger(
     runtime: Runtime,
     tenant: str,
-    trigger: TriggerSpec,
+    trigger: TriggerSpec[Any],
     sink: Sink,
     *,
     progress: Progress | None = None,
@@ -164,7 +165,7 @@ def log_summary(result: JobResult) -> None:
 def _run(
     runtime: Runtime,
     delivery: OutboxDelivery,
-    trigger: TriggerSpec,
+    trigger: TriggerSpec[Any],
     result: JobResult,
     *,
     progress: Progress | None,
@@ -192,10 +193,9 @@ def _run(
         result.redelivered = delivery.delivered
     result.cursor = store.load_cursor(result.tenant, trigger.name)
 
-    with runtime.context(result.tenant) as ctx:
+    with runtime.session(result.tenant) as session:
         outcome = run_trigger(
-            ctx,
-            trigger,
+            BoundTrigger(trigger, session.context, result.tenant),
             cursor=store.load_cursor(result.tenant, trigger.name),
             deliver=delivery.deliver,
             commit=commit,

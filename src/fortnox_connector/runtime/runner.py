@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from fortnox_connector.contract.records import Event, RunSummary, TenantContext, TriggerSpec
+from fortnox_connector.contract.connector import BoundTrigger
+from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.errors import ConnectorError
 
 Deliver = Callable[[Sequence[Event]], None]
@@ -33,8 +35,7 @@ class RunOutcome:
 
 
 def run_trigger(
-    ctx: TenantContext,
-    trigger: TriggerSpec,
+    trigger: BoundTrigger[Any],
     *,
     cursor: str | None,
     deliver: Deliver,
@@ -43,19 +44,21 @@ def run_trigger(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> RunOutcome:
-    """Poll ``trigger`` for ``ctx.tenant`` until it has no more, delivering and committing page by page.
+    """Poll ``trigger`` (bound to its tenant: ``session.trigger(name)``) until it has no more, delivering
+    and committing page by page.
 
     ``deadline`` is a ``clock()`` value after which no new poll starts. Errors the connector raises on
     purpose end the run and are returned (naming the tenant); anything else propagates.
     """
-    outcome = RunOutcome(trigger=trigger.name, tenant=ctx.tenant, cursor=cursor)
+    outcome = RunOutcome(trigger=trigger.name, tenant=trigger.tenant, cursor=cursor)
     started = clock()
+    sent_before = _requests_sent(trigger)
     try:
         while True:
             if deadline is not None and clock() >= deadline:
                 outcome.stopped_by_deadline = True
                 break
-            result = trigger.poll(ctx, outcome.cursor)
+            result = trigger.poll(outcome.cursor)
             if result.events:
                 deliver(result.events)
             commit(result.cursor)
@@ -67,6 +70,17 @@ def run_trigger(
                 outcome.complete = True
                 break
     except ConnectorError as exc:
-        outcome.error = exc.with_tenant(ctx.tenant)
+        outcome.error = exc.with_tenant(trigger.tenant)
+    sent = _requests_sent(trigger) - sent_before
+    if sent > outcome.summary.requests:  # the failed poll's requests (retries of a 429 storm …) count too
+        outcome.summary.requests = sent
     outcome.summary.duration_s = clock() - started
     return outcome
+
+
+def _requests_sent(trigger: BoundTrigger[Any]) -> int:
+    """Requests the connector's client has sent, when it counts them (``context.client.requests_sent``,
+    as the Fortnox connector's does; 0 otherwise): a failed poll returns no summary, yet its requests count.
+    """
+    sent = getattr(getattr(trigger.context, "client", None), "requests_sent", 0)
+    return sent if isinstance(sent, int) else 0

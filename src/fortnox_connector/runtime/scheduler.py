@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from fortnox_connector.auth.oauth import utc_now
+from fortnox_connector.contract.records import utc_now
 from fortnox_connector.declaration.cron import zone_of
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.runtime.context import Runtime

@@ -28,6 +28,7 @@ FEED_URL_ENV: Final = "FORTNOX_FEED_URL"  # the WebSocket feed (default wss://ws
 DEFAULT_HOME: Final = ".fortnox-connector"
 DB_NAME: Final = "state.db"
 KEY_NAME: Final = "key"
+KEY_FILE_ENV: Final = "FORTNOX_CONNECTOR_KEY_FILE"  # the key file elsewhere than beside the database
 
 # What the connector asks a customer to consent to (Fortnox "Scopes": payments, invoices, the company's
 # DatabaseNumber, modes of payment). Adding one later forces every customer to consent again.
@@ -46,6 +47,7 @@ class RuntimeSettings:
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     store_url: str | None = None  # None: SQLite at ``db_path``; ``postgresql://…``: PostgreSQL
     feed_url: str | None = None  # None: Fortnox's own (fortnox.feed.FEED_URL)
+    key_file: Path | None = None  # None: ``home/key`` (beside the database: see docs/runtime-store.md)
 
     @classmethod
     def from_env(
@@ -61,6 +63,7 @@ class RuntimeSettings:
             auth_url=e.get(AUTH_URL_ENV) or DEFAULT_AUTH_BASE_URL,
             store_url=e.get(STORE_ENV) or None,
             feed_url=e.get(FEED_URL_ENV) or None,
+            key_file=Path(e[KEY_FILE_ENV]) if e.get(KEY_FILE_ENV) else None,
         )
 
     def with_overrides(self, **changes: object) -> RuntimeSettings:
@@ -73,7 +76,8 @@ class RuntimeSettings:
 
     @property
     def key_path(self) -> Path:
-        return self.home / KEY_NAME
+        """``$FORTNOX_CONNECTOR_KEY_FILE`` if set (e.g. a secrets volume), else ``key`` in the home."""
+        return self.key_file or self.home / KEY_NAME
 
     def require_client(self, tenant: str | None = None) -> tuple[str, Secret]:
         """The Fortnox app's client id and secret, or a ``ConfigError`` saying which variable to set."""

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.contract.records import Event
 from fortnox_connector.contract.stream import (
     CatchUp,
@@ -52,11 +51,9 @@ def checkpoint_key(spec: StreamSpec, app: str) -> tuple[str, str]:
     return f"stream:{app}", f"{spec.connector}.{spec.name}"
 
 
-def stream_spec(runtime: Runtime, name: str = DEFAULT_STREAM, connector: str = "fortnox") -> StreamSpec:
-    manager = getattr(runtime.catalog, "manager", None)
-    if not isinstance(manager, ConnectorManager):
-        manager = ConnectorManager.load()
-    return manager.stream(name, connector)
+def stream_spec(runtime: Runtime, name: str = DEFAULT_STREAM) -> StreamSpec:
+    """The stream ``name`` of the connector the runtime runs."""
+    return runtime.catalog.connector.stream(name)
 
 
 @dataclass
@@ -113,13 +110,14 @@ class StreamHost:
             self._add_tenants(source, stack)
             last_line = time.monotonic()
             try:
-                async for item in source.items(runtime.store.load_cursor(*key)):
-                    await self._handle(item, key)
-                    if self._stopping:
-                        break
-                    if time.monotonic() - last_line >= self.status_every_s:
-                        last_line = time.monotonic()
-                        self._summary()
+                async with contextlib.aclosing(source.items(runtime.store.load_cursor(*key))) as items:
+                    async for item in items:
+                        await self._handle(item, key)
+                        if self._stopping:
+                            break
+                        if time.monotonic() - last_line >= self.status_every_s:
+                            last_line = time.monotonic()
+                            self._summary()
             finally:
                 await source.aclose()
         self._summary()
@@ -144,7 +142,7 @@ class StreamHost:
                 self.status(f"tenant {record.id}: tokens are managed by its host; not streamed")
                 continue
             tokens = self.runtime.token_provider(record)
-            ctx = stack.enter_context(self.runtime.context(record.id, tokens=tokens))
+            ctx = stack.enter_context(self.runtime.context(record.id, tokens=tokens))  # one provider
             source.add_tenant(ctx, tokens)
             added += 1
         self.status(f"stream {self.spec.connector}.{self.spec.name}: {added} tenant(s) on one connection")

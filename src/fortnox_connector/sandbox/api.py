@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from . import currencies
 from .errors import ApiError
 from .store import MODES_OF_PAYMENT, Invoice, Store, Tenant
 from .wire import invoice_json, payment_full
@@ -25,6 +26,7 @@ WRITABLE = frozenset(
         "ModeOfPayment",
         "ModeOfPaymentAccount",
         "Source",
+        "WriteOffs",
     }
 )
 IGNORED_ON_CREATE = frozenset(
@@ -43,7 +45,6 @@ IGNORED_ON_CREATE = frozenset(
         "VoucherNumber",
         "VoucherSeries",
         "VoucherYear",
-        "WriteOffs",
         "WriteOffExist",
     }
 )
@@ -60,6 +61,8 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/?$"), "payment"),
     ("PUT", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/bookkeep/?$"), "payment"),
     ("GET", re.compile(r"^/3/modesofpayments/?$"), "settings"),
+    ("GET", re.compile(r"^/3/currencies/?$"), "currency"),
+    ("GET", re.compile(r"^/3/currencies/(?P<id>[^/]+)/?$"), "currency"),
 ]
 
 
@@ -124,6 +127,9 @@ class Api:
                 return self.company(tenant)
             if name == "modesofpayments":
                 return self.modes(query)
+            if name == "currencies":
+                today = self.now().date()
+                return currencies.one(tenant, ident, today) if ident else currencies.listing(tenant, today)
             if name == "invoices":
                 return self.invoice(tenant, ident) if ident else self.invoices(tenant, query)
             if method == "POST":

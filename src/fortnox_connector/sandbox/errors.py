@@ -24,6 +24,7 @@ CODES: dict[int, tuple[int, str]] = {
     2000760: (400, "Valutan stämmer inte med fakturans valuta."),
     2000690: (400, "Betalningen är bokförd och kan inte tas bort."),
     2001304: (404, "Kan inte hitta betalningen."),
+    2001305: (404, "Kan inte hitta valutan."),
 }
 
 

@@ -8,19 +8,23 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import credit_notes, currencies
 from .api import Api, scope_for
 from .clock import BusinessClock, WallClock
 from .control import Control
 from .errors import ApiError, error_body
 from .faults import Fault, Faults, RateLimiter, Stats
 from .feed import FeedLog
+from .latency import Latency
 from .oauth import OAuthState
 from .oauth_routes import OAuthRoutes, Reply
+from .settlement import voucher_rows
 from .store import SCOPES, Store
 from .wire import invoice_json, payment_full
 from .ws import FeedServer
@@ -50,6 +54,8 @@ class SandboxOptions:
     service_consent_all: bool = (
         True  # every tenant accepts client_credentials without an account_type=service consent
     )
+    latency: float = 0.0  # seconds of round trip added to every request (latency.py)
+    latency_jitter: float = 0.0  # ± seconds around ``latency``
     feed: bool = False  # also serve the WebSocket feed (ws.py) when serving; or call serve_feed()
     feed_expire_subscriptions: bool = True  # a tenant's events stop when the token it was added with expires
     feed_slow_consumer_lag: int | None = None  # close a connection this many events behind (None: never)
@@ -122,6 +128,7 @@ class Sandbox:
         self.wall = WallClock()
         self.oauth = OAuthState(self.options.token_ttl)
         self.faults = Faults(self.options.seed)
+        self.latency = Latency(self.options.latency, self.options.latency_jitter, self.options.seed)
         self.limiter = RateLimiter(
             self.wall, self.options.rate_limit_requests, self.options.rate_limit_window
         )
@@ -271,6 +278,38 @@ class Sandbox:
             tenant = self.store.tenant(tenant_id)
             return [payment_full(tenant, p, True) for _, p in sorted(tenant.payments.items())]
 
+    def voucher(self, tenant_id: int, number: int | str) -> list[tuple[int, Decimal, Decimal]]:
+        """The rows ``(account, debit, credit)`` in SEK the payment books (``sandbox.settlement``)."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            pay = self.store.payment(tenant, int(number))
+            inv = self.store.invoice(tenant, pay.invoice_number)
+            return voucher_rows(
+                pay.amount,
+                pay.amount_currency,
+                pay.write_offs,
+                inv.currency,
+                inv.currency_rate,
+                inv.currency_unit,
+                pay.mode_of_payment_account,
+            )
+
+    def credit_invoice(self, tenant_id: int, doc_no: int | str, amount: str | None = None) -> dict[str, Any]:
+        """Credit the invoice (in full by default) with a new credit invoice that settles it; returns it."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            value = Decimal(amount) if amount is not None else None
+            note = credit_notes.credit(self.store, tenant, int(doc_no), self.now(), value)
+            return invoice_json(note, True)
+
+    def set_currency_rate(
+        self, tenant_id: int, code: str, rate: str | Decimal, day: date | None = None, unit: int = 1
+    ) -> None:
+        """The company's rate for ``code`` as ``GET /3/currencies/{code}`` serves it (default: today's)."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            currencies.set_rate(tenant, code, Decimal(str(rate)), day or self.now().date(), Decimal(unit))
+
     def seed_payments(self, tenant_id: int, n: int) -> None:
         with self.store.lock:
             self.store.seed_payments(self.store.tenant(tenant_id), self.now(), n)
@@ -335,6 +374,7 @@ class Sandbox:
         if path.startswith("/_sandbox/"):
             h.reply(self.control.handle(h.command, path, query, raw))
             return
+        self.latency.travel(self._stopping.wait)  # on its way in: it arrives (and is counted) after this
         with self._stats_lock:
             self.stats.requests += 1
             self.stats.by_path[path] += 1
@@ -361,6 +401,7 @@ class Sandbox:
             self.stats.by_status[reply.status] += 1
             if reply.status == 429:
                 self.stats.rate_limited += 1
+        self.latency.travel(self._stopping.wait)  # on its way out
         h.reply(reply)
 
     def _fault_reply(self, kind: str) -> Reply:
@@ -453,7 +494,7 @@ def run_sandbox(
     ``client_id``/``client_secret``/``token_ttl`` replace the documented defaults (``SandboxOptions``), so a
     host's own app credentials and a short token life can be tried against the sandbox.
     """
-    opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit)
+    opts = SandboxOptions(seed=seed, tenants=tenants, rate_limit=rate_limit, feed=True)
     if client_id is not None:
         opts.client_id = client_id
     if client_secret is not None:
@@ -463,6 +504,7 @@ def run_sandbox(
     with Sandbox.start(opts, host, port) as sb:
         out(f"Fortnox sandbox listening on {sb.base_url}")
         out(f"  API {sb.base_url}/3/  OAuth {sb.base_url}/oauth-v1/  control {sb.base_url}/_sandbox/")
+        out(f"  WebSocket feed {sb.feed_url}  (for `stream`: export FORTNOX_FEED_URL={sb.feed_url})")
         shown = sb.client_secret if client_secret is None else "(the one given; not printed)"
         out(f"  demo client id: {sb.client_id}  demo client secret: {shown}")
         out(f"  tenants: {', '.join(str(t) for t in sb.tenant_ids())}")

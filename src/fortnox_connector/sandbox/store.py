@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+from .settlement import WriteOffRow, read_write_offs, settled_by_write_offs
 
 if TYPE_CHECKING:
     from .feed import FeedLog
@@ -38,7 +39,7 @@ class Tenant:
     id: int
     name: str
     organisation_number: str
-    licences: set[str] = field(default_factory=lambda: set(SCOPES))
+    licences: set[str] = field(default_factory=lambda: {*SCOPES, "currency"})
     service_consent: bool = True
     service_scopes: tuple[str, ...] = SCOPES
     next_invoice: int = 1
@@ -47,6 +48,7 @@ class Tenant:
     customers: list[tuple[str, str]] = field(default_factory=list)
     invoices: dict[int, Invoice] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
+    currency_rates: dict[str, tuple[date, Decimal, Decimal]] = field(default_factory=dict)  # currencies.py
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Invoice:
     external_ref1: str = ""
     external_ref2: str = ""
     currency_unit: Decimal = Decimal(1)  # rate is per this many units (100 for JPY-style currencies)
+    credit_ref: int | None = None  # CreditInvoiceReference (credit_notes.py)
 
 
 @dataclass
@@ -90,6 +93,11 @@ class Payment:
     voucher_year: int | None = None
     rate_as_string: bool = False
     currency_unit: Decimal = Decimal(1)
+    write_offs: list[WriteOffRow] = field(default_factory=list)
+
+    def settles(self, invoice_currency: str) -> Decimal:
+        """What the payment settles of its invoice's balance: money plus write-offs (invoice currency)."""
+        return self.amount_currency + settled_by_write_offs(self.write_offs, invoice_currency)
 
 
 class Store:
@@ -172,8 +180,9 @@ class Store:
         unit = inv.currency_unit
         amount_cur = fields.pop("AmountCurrency", None)
         amount = fields.pop("Amount", None)
+        write_offs = read_write_offs(fields.pop("WriteOffs", None), inv.currency)
         if amount_cur is None and amount is None:
-            amount_cur_d = inv.balance
+            amount_cur_d = inv.balance - settled_by_write_offs(write_offs, inv.currency)
         elif amount_cur is None:
             amount_cur_d = money(Decimal(str(amount)) * unit / rate) if currency != "SEK" else money(amount)
         else:
@@ -197,16 +206,21 @@ class Store:
             modified=_naive(fields.pop("modified", now)),
             rate_as_string=bool(fields.pop("rate_as_string", False)),
             currency_unit=unit,
+            write_offs=write_offs,
         )
         booked = bool(fields.pop("Booked", False))
         if fields:
             raise ApiError(2001399, f"Ogiltigt fältnamn: {sorted(fields)[0]}")
         tenant.payments[number] = pay
-        self._apply(inv, amount_cur_d, pay_date, pay.modified)
+        self._apply(inv, pay.settles(inv.currency), pay_date, pay.modified)
         if booked:
             self.book(tenant, number, now)
             pay.modified = _naive(now) if pay.modified < _naive(now) else pay.modified
         return pay
+
+    def settle(self, inv: Invoice, amount: Decimal, day: date, now: datetime) -> None:
+        """Take ``amount`` off the invoice's balance on ``day`` (a credit note, ``credit_notes.py``)."""
+        self._apply(inv, amount, day, _naive(now))
 
     def _apply(self, inv: Invoice, amount: Decimal, pay_date: date, modified: datetime) -> None:
         inv.balance = inv.balance - amount
@@ -242,7 +256,7 @@ class Store:
         del tenant.payments[number]
         inv = tenant.invoices.get(pay.invoice_number)
         if inv is not None:
-            self._apply(inv, -pay.amount_currency, pay.payment_date, _naive(now))
+            self._apply(inv, -pay.settles(inv.currency), pay.payment_date, _naive(now))
         if self.feed is not None:
             self.feed.payment_deleted(tenant.id, number, now)
 

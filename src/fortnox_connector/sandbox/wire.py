@@ -43,8 +43,8 @@ def payment_json(p: Payment, single: bool) -> dict[str, Any]:
         "VoucherNumber": p.voucher_number,
         "VoucherSeries": p.voucher_series,
         "VoucherYear": p.voucher_year,
-        "WriteOffs": [],
-        **({} if single else {"WriteOffExist": False}),
+        "WriteOffs": [w.json() for w in p.write_offs],
+        **({} if single else {"WriteOffExist": bool(p.write_offs)}),
     }
 
 
@@ -93,6 +93,8 @@ def invoice_json(inv: Invoice, single: bool) -> dict[str, Any]:
         "VoucherSeries": None,
         "VoucherYear": None,
     }
+    if inv.credit_ref is not None:  # served only when set (sandbox choice: older answers stay as they were)
+        body["CreditInvoiceReference"] = str(inv.credit_ref)
     if single:
         body["TotalVAT"] = num(vat)
         body["Net"] = num(inv.total - vat)

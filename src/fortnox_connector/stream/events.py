@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fortnox_connector.contract.records import Event, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event
 from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.feed import PAYMENT_BOOKKEEP, PAYMENT_DELETED, FeedEvent
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment

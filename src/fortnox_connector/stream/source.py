@@ -31,7 +31,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from fortnox_connector.auth.oauth import utc_now
-from fortnox_connector.contract.records import TenantContext
+from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.stream import (
     CatchUp,
     StreamBatch,
@@ -158,7 +158,7 @@ class FortnoxStream:
         self._signal()
 
     # ---- the stream
-    async def items(self, checkpoint_text: str | None) -> AsyncIterator[StreamItem]:
+    async def items(self, checkpoint_text: str | None) -> AsyncGenerator[StreamItem, None]:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._token_wake = asyncio.Event()
@@ -170,9 +170,10 @@ class FortnoxStream:
             try:
                 async with connect(self.url, open_timeout=15, max_queue=16, compression=None) as ws:
                     self._ws = ws
-                    async for item in self._session(ws):
-                        attempt = 0
-                        yield item
+                    async with contextlib.aclosing(self._session(ws)) as session:
+                        async for item in session:
+                            attempt = 0
+                            yield item
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
                 reason = _describe(exc)
             except (FeedProtocolError, FeedRefused) as exc:
@@ -189,7 +190,7 @@ class FortnoxStream:
             await self._pause(delay)
         yield StreamStatus("stopped", len(self._tenants))
 
-    async def _session(self, ws: ClientConnection) -> AsyncIterator[StreamItem]:
+    async def _session(self, ws: ClientConnection) -> AsyncGenerator[StreamItem, None]:
         for item in await self._add_all(ws):
             yield item
         resume = await self._topics(ws)
@@ -202,14 +203,15 @@ class FortnoxStream:
         yield StreamStatus("streaming", len(self._by_fortnox), where)
         watcher = asyncio.create_task(self._watch_tokens(ws))
         try:
-            async for item in self._events(ws, resume):
-                yield item
+            async with contextlib.aclosing(self._events(ws, resume)) as events:
+                async for item in events:
+                    yield item
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await watcher
 
-    async def _events(self, ws: ClientConnection, resume: str | None) -> AsyncIterator[StreamItem]:
+    async def _events(self, ws: ClientConnection, resume: str | None) -> AsyncGenerator[StreamItem, None]:
         recv: asyncio.Future[Any] | None = None
         assert self._wake is not None
         try:
@@ -233,13 +235,14 @@ class FortnoxStream:
                     resume = None  # the event resumed at: handled before the checkpoint was taken
                     continue
                 resume = None
-                async for item in self._handle(msg):
-                    yield item
+                async with contextlib.aclosing(self._handle(msg)) as handled:
+                    async for item in handled:
+                        yield item
         finally:
             if recv is not None:
                 recv.cancel()
 
-    async def _handle(self, event: FeedEvent) -> AsyncIterator[StreamItem]:
+    async def _handle(self, event: FeedEvent) -> AsyncGenerator[StreamItem, None]:
         self.counters.feed_events += 1
         self.counters.last_offset = event.offset
         tenant = self._by_fortnox.get(event.tenant_id)

@@ -96,9 +96,8 @@ class ConnectorActivities:
         """Run the action under the tenant's context; its output as JSON values (decimals as strings)."""
         from fortnox_connector.runtime.cli.running import run_action
 
-        spec = self.runtime.catalog.action(job.action)
         try:
-            output = run_action(self.runtime, job.tenant, spec.name, spec.run, job.input)
+            output = run_action(self.runtime, job.tenant, job.action, job.input)
         except ConnectorError as exc:
             if pauses_tenant(exc) and not self.runtime.store.require_tenant(job.tenant).paused:
                 self.runtime.store.pause_tenant(job.tenant, str(exc))

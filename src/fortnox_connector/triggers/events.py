@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from fortnox_connector.fortnox.records import Invoice, InvoicePayment, WriteOff
+from fortnox_connector.triggers.settlement import ZERO, Settlement
 
 
 def _fixed(value: Decimal) -> str:
@@ -127,8 +128,11 @@ def payment_payload(tenant: str, p: InvoicePayment, key: str, observed_at: str) 
     }
 
 
-def invoice_paid_payload(tenant: str, inv: Invoice, key: str, observed_at: str) -> dict[str, Any]:
-    """The ``invoice_paid`` payload of a fully paid invoice."""
+def invoice_paid_payload(
+    tenant: str, inv: Invoice, key: str, observed_at: str, settled: Settlement | None = None
+) -> dict[str, Any]:
+    """The ``invoice_paid`` payload of a fully paid invoice, with how it was settled."""
+    settled = settled or Settlement(payments=inv.total - inv.balance, credit_note=ZERO, write_off=ZERO)
     return {
         "tenant": tenant,
         "document_number": inv.document_number,
@@ -146,6 +150,13 @@ def invoice_paid_payload(tenant: str, inv: Invoice, key: str, observed_at: str) 
         "external_invoice_reference1": inv.external_invoice_reference1,
         "external_invoice_reference2": inv.external_invoice_reference2,
         "booked": inv.booked,
+        "settled_by": settled.settled_by,
+        "settlement": {
+            "payments": money(settled.payments),
+            "credit_note": money(settled.credit_note),
+            "write_off": money(settled.write_off),
+        },
+        "credit_invoice_reference": inv.credit_invoice_reference,
         "dedup_key": key,
         "observed_at": observed_at,
     }

@@ -7,17 +7,23 @@ Fortnox has no ``FullyPaid`` field (``shared/fortnox-api.md`` §3): the list's f
 
 Credit invoices are skipped (counted as skipped): their balance reaching 0 means a refund or an offset
 against another invoice, not money received; consumers who want those can read ``payment_received``.
+
+Each event says how the invoice was settled (``settled_by``: payments, credit_note, write_off or mixed, with
+the amount of each; ``settlement``), read from its payments and its credit-note reference: one request per
+announced invoice. ``emit_credit_note_settlements: false`` skips invoices a credit note alone settled.
 """
 
 from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult
 from fortnox_connector.fortnox.records import Invoice
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.events import invoice_paid_key, invoice_paid_payload
 from fortnox_connector.triggers.seen import as_number
+from fortnox_connector.triggers.settlement import settlement_of
 
 NAME = "invoice_paid"
 DESCRIPTION = (
@@ -36,7 +42,9 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         ctx,
         cursor,
         NAME,
-        lambda since, page: client.list_invoices(filter="fullypaid", lastmodified=since, page=page),
+        lambda since, page: client.list_invoices(
+            filter="fullypaid", lastmodified=since, page=page, read_ahead=True
+        ),
     )
     config = ctx.config
     not_before = config.ignore_payments_before
@@ -57,10 +65,15 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         ):
             skipped += 1
             continue
-        key = invoice_paid_key(tenant, inv.document_number)
-        events.append(Event(NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at)))
+        settled = settlement_of(client, inv)
         if number is not None:
             emitted.append(number)
+        if settled.settled_by == "credit_note" and not config.emit_credit_note_settlements:
+            skipped += 1  # a credit note alone settled it: filtered out by the tenant's config
+            continue
+        key = invoice_paid_key(tenant, inv.document_number)
+        payload = invoice_paid_payload(tenant, inv, key, observed_at, settled)
+        events.append(Event(NAME, tenant, key, payload))
     seen.add_all(emitted)
     return paging.result(
         step,

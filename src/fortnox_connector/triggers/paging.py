@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from fortnox_connector.contract.records import Event, PollResult, RunSummary, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult, RunSummary
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.fortnox.records import Page
 from fortnox_connector.triggers import window

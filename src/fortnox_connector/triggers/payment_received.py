@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from fortnox_connector.contract.records import Event, PollResult, TenantContext
+from fortnox_connector.context import TenantContext
+from fortnox_connector.contract.records import Event, PollResult
 from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.records import InvoicePayment
 from fortnox_connector.triggers import paging
@@ -43,7 +44,10 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     client = ctx.client
     requests_before = client.requests_sent
     step = paging.fetch_step(
-        ctx, cursor, NAME, lambda since, page: client.list_invoice_payments(lastmodified=since, page=page)
+        ctx,
+        cursor,
+        NAME,
+        lambda since, page: client.list_invoice_payments(lastmodified=since, page=page, read_ahead=True),
     )
     config = ctx.config
     all_payments = config.emit_unbooked_payments

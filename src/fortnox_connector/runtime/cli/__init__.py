@@ -6,6 +6,7 @@ usage error, 3 a tenant must reconnect. Commands live in the sibling modules, on
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from fortnox_connector import __version__
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.cli.app import EXIT_ERROR, App, app_of, report_error
 from fortnox_connector.runtime.logs import configure_logging
+from fortnox_connector.runtime.store.sqlite import store_error
 
 
 class _Cli(click.Group):
@@ -27,6 +29,10 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except ConnectorError as exc:
             report_error(app_of(ctx), exc)
+            raise click.exceptions.Exit(EXIT_ERROR) from None
+        except sqlite3.Error as exc:  # the state database failed mid-command (disk full, damaged, locked)
+            path = app_of(ctx).settings().db_path
+            report_error(app_of(ctx), store_error(path, exc))
             raise click.exceptions.Exit(EXIT_ERROR) from None
 
 
@@ -46,12 +52,17 @@ class _Cli(click.Group):
     envvar="FORTNOX_CONNECTOR_STORE",
     help="State store URL: postgresql://USER@HOST:PORT/DB (the [postgres] extra); default SQLite in --home.",
 )
+@click.option(
+    "--connector",
+    envvar="CONNECTOR_NAME",
+    help="The installed connector to run (default: the only one installed).",
+)
 @click.option("--api-url", envvar="FORTNOX_API_URL", help="Fortnox API base URL (a sandbox's, in tests).")
 @click.option("--auth-url", envvar="FORTNOX_AUTH_URL", help="Fortnox OAuth base URL.")
 @click.option(
     "--log-level",
     default="WARNING",
-    envvar="FORTNOX_CONNECTOR_LOG_LEVEL",
+    envvar=["FORTNOX_CONNECTOR_LOG_LEVEL", "FORTNOX_LOG_LEVEL"],  # one name across CLI and Pandium; older one
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
@@ -62,6 +73,7 @@ def cli(
     home: Path | None,
     client_id: str | None,
     store: str | None,
+    connector: str | None,
     api_url: str | None,
     auth_url: str | None,
     log_level: str,
@@ -72,6 +84,7 @@ def cli(
     app.home = home or app.home
     app.client_id = client_id or app.client_id
     app.store = store or app.store
+    app.connector = connector or app.connector
     app.api_url = api_url or app.api_url
     app.auth_url = auth_url or app.auth_url
     if app.configure_logs and ctx.invoked_subcommand != "pandium":  # Pandium mode sets up its own
@@ -80,9 +93,19 @@ def cli(
 
 
 def _register() -> None:
-    from fortnox_connector.runtime.cli import connecting, misc, running, streaming, temporal, tenants, web
+    from fortnox_connector.runtime.cli import (
+        connecting,
+        local,
+        manifest,
+        pandium,
+        running,
+        streaming,
+        temporal,
+        tenants,
+        web,
+    )
 
-    for module in (tenants, connecting, running, streaming, misc, web, temporal):
+    for module in (tenants, connecting, running, streaming, local, manifest, pandium, web, temporal):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import webbrowser
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -23,10 +23,9 @@ import httpx
 from rich.console import Console
 from rich.text import Text
 
-from fortnox_connector.contract.manager import ConnectorManager
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.fortnox.pacing import PacerRegistry
-from fortnox_connector.runtime.catalog import Catalog, load_catalog
+from fortnox_connector.runtime.catalog import Catalog, load_catalog, load_manager
 from fortnox_connector.runtime.context import Runtime, open_store
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.sinks.base import Sink
@@ -49,6 +48,8 @@ class App:
     api_url: str | None = None
     auth_url: str | None = None
     catalog: Catalog | None = None
+    connector: str | None = None  # --connector / $CONNECTOR_NAME; None: the only one installed
+    plugins: Sequence[object] = ()  # tests: plugins registered as if installed
     transport: httpx.BaseTransport | None = None
     open_url: Callable[[str], object] | None = None
     pasted_redirect: Callable[[], str] | None = None  # tests: what the user would paste
@@ -69,7 +70,7 @@ class App:
             self._runtime = Runtime(
                 settings=settings,
                 store=open_store(settings, self.env),
-                catalog=self.catalog or load_catalog(),
+                catalog=self.catalog or load_catalog(self.connector, plugins=self.plugins),
                 transport=self.transport,
                 pacers=self.pacers,
             )
@@ -213,7 +214,7 @@ def build_sink(app: App, name: str, options: tuple[str, ...]) -> Callable[[], Si
     }
     if name == "webhook" and "secret" not in opts and app.env.get(WEBHOOK_SECRET_ENV):
         opts["secret"] = app.env[WEBHOOK_SECRET_ENV]
-    make = ConnectorManager.load().sink(name).factory  # built-in or a plugin's; unknown names are listed
+    make = load_manager().sink(name).factory  # the runtime's or a plugin's; unknown names are listed
     make(opts).close()  # refuse bad options before anything runs
 
     def factory() -> Sink:

@@ -24,6 +24,7 @@ from fortnox_connector.runtime.cli.app import (
     sink_options,
     to_json,
 )
+from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import run_tenant_trigger
 from fortnox_connector.runtime.report import (
     job_json,
@@ -58,7 +59,6 @@ def run_command(
     app = app_of(ctx)
     runtime = app.runtime()
     runtime.store.require_tenant(tenant)
-    runtime.settings.require_client(tenant)  # fail before anything runs (and before run history)
     spec = runtime.catalog.trigger(trigger)
     make = build_sink(app, sink, sink_opts)
     target = make()
@@ -98,12 +98,12 @@ def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> No
     runtime = app.runtime()
     spec = runtime.catalog.action(action)
     data = read_json_object(input_, "--input", tenant=tenant)
-    output = run_action(runtime, tenant, spec.name, spec.run, data)
+    output = run_action(runtime, tenant, spec.name, data)
     click.echo(to_json(dict(output), indent=2))
 
 
-def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Run an action under its tenant's context and record it in run history (as ``act:<name>``)."""
+def run_action(runtime: Runtime, tenant: str, name: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Run an action in its tenant's session and record it in run history (as ``act:<name>``)."""
     store = runtime.store
     record = store.require_tenant(tenant)
     if record.paused:
@@ -114,8 +114,8 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
         )
     run_id = store.start_run(tenant, f"act:{name}")
     try:
-        with runtime.context(tenant) as tctx:
-            output: Mapping[str, Any] = fn(tctx, data)
+        with runtime.session(tenant) as session:
+            output: Mapping[str, Any] = session.action(name).run(data)
     except ConnectorError as exc:
         exc.with_tenant(tenant)
         if isinstance(exc, ReconnectRequired):
@@ -136,6 +136,9 @@ def run_action(runtime: Any, tenant: str, name: str, fn: Any, data: Mapping[str,
 @click.option("--workers", default=8, show_default=True, help="Tenants run at the same time.")
 @click.option("--trigger", "triggers", multiple=True, help="Only these triggers (default: all).")
 @click.option("--web", "web_listen", default=None, metavar="HOST:PORT", help="Also serve the web app there.")
+@click.option(
+    "--stream", "with_stream", is_flag=True, help="Also stream payments from Fortnox's WebSocket feed."
+)
 @json_option("With --once/--due: print the results as JSON.")
 @click.pass_context
 def serve_command(
@@ -147,12 +150,12 @@ def serve_command(
     workers: int,
     triggers: tuple[str, ...],
     web_listen: str | None,
+    with_stream: bool,
     as_json: bool,
 ) -> None:
     """Run every tenant's triggers on its schedule (default 23:00 Europe/Stockholm) until stopped."""
     app = app_of(ctx)
     runtime = app.runtime()
-    runtime.settings.require_client()
     for name in triggers:
         runtime.catalog.trigger(name)  # unknown names fail now, not at 23:00
     make = build_sink(app, sink, sink_opts)
@@ -166,6 +169,10 @@ def serve_command(
 
             host, port = parse_listen(web_listen)
             stack.enter_context(start_web(app, runtime, host, port, scheduler.run_tenant))
+        if with_stream and not (once or due):
+            from fortnox_connector.runtime.cli.streaming import background_stream
+
+            stack.enter_context(background_stream(runtime, make()))
         _serve(ctx, app, scheduler, once=once, due=due, to_stderr=sink == "stdout")
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
@@ -33,6 +37,36 @@ def stream_command(
     runtime.settings.require_client()
     spec = stream_spec(runtime, name)
     run_stream(runtime, spec, build_sink(app, sink, sink_opts)(), status_every)
+
+
+@contextmanager
+def background_stream(runtime: Runtime, sink: Sink, status_every: float = 30.0) -> Iterator[StreamHost]:
+    """``serve --stream``: the stream on its own thread and event loop for the ``with`` block."""
+    console = err_console()
+    host = StreamHost(
+        runtime,
+        stream_spec(runtime),
+        sink,
+        status=lambda line: console.print(line, markup=False, highlight=False),
+        status_every_s=status_every,
+    )
+    loop = asyncio.new_event_loop()
+
+    def main() -> None:
+        try:
+            loop.run_until_complete(host.run())
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=main, name="stream", daemon=True)
+    thread.start()
+    try:
+        yield host
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop already ended (the stream stopped itself)
+            loop.call_soon_threadsafe(host.stop)
+        thread.join(timeout=30)
+        sink.close()
 
 
 def run_stream(runtime: Runtime, spec: StreamSpec, sink: Sink, status_every: float) -> None:

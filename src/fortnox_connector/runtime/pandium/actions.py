@@ -29,12 +29,12 @@ from typing import Any, Literal
 import jsonschema
 
 from fortnox_connector.actions.errors import ActionRejected
-from fortnox_connector.contract.manager import ConnectorManager
-from fortnox_connector.contract.records import ActionSpec, TenantContext
+from fortnox_connector.contract.records import ActionSpec
 from fortnox_connector.contract.state import IdempotencyRecord
 from fortnox_connector.declaration.schemas import schema_error
 from fortnox_connector.errors import AuthError, ConfigError, ConnectorError
 from fortnox_connector.fortnox.errors import FortnoxValidationError
+from fortnox_connector.runtime.catalog import load_catalog
 from fortnox_connector.runtime.pandium.instructions import BodyRefused, Item, read_items
 from fortnox_connector.runtime.pandium.keys import item_key
 from fortnox_connector.runtime.pandium.run_triggers import RunTrigger
@@ -42,7 +42,7 @@ from fortnox_connector.runtime.pandium.signatures import SignatureRefused, Verdi
 
 Status = Literal["done", "replayed", "refused", "failed"]
 CheckSignature = Callable[[RunTrigger], Verdict]
-ActionLookup = Callable[[str], ActionSpec]
+ActionLookup = Callable[[str], ActionSpec[Any]]
 
 
 @dataclass(slots=True)
@@ -95,17 +95,17 @@ class ActionReport:
 
 def manager_actions() -> ActionLookup:
     """Actions by name from every loaded connector (the default connector's, as the CLI resolves them)."""
-    manager = ConnectorManager.load()
-    return manager.action
+    return load_catalog().connector.action
 
 
 @dataclass
 class ActionRunner:
-    ctx: TenantContext
+    ctx: Any  # the connector's own context (session.context)
     lookup: ActionLookup
     check_signature: CheckSignature
     log: logging.LoggerAdapter[logging.Logger]
     past_deadline: Callable[[], bool]
+    connector: str = "fortnox"  # the connector's name: part of each idempotency record's key
     report: ActionReport = field(default_factory=ActionReport)
     stop: str | None = None  # why no further item is tried (the token was refused, the deadline passed)
 
@@ -168,14 +168,14 @@ class ActionRunner:
         self._add(trigger, item, status, key, verdict, output=output)
 
     def _run_once(
-        self, spec: ActionSpec, data: Mapping[str, Any], key: str, *, own_key: bool
+        self, spec: ActionSpec[Any], data: Mapping[str, Any], key: str, *, own_key: bool
     ) -> tuple[Status, Mapping[str, Any]]:
         """Run the action once for ``key``: by itself when it takes the key (its own record), else here."""
         _validate(spec, data, self.ctx.tenant)
         if own_key:
             output = dict(spec.run(self.ctx, data))
             return ("replayed" if output.get("idempotent_replay") is True else "done"), output
-        record_key = f"pandium:{spec.connector}.{spec.name}:{key}"
+        record_key = f"pandium:{self.connector}.{spec.name}:{key}"
         fingerprint = _fingerprint(spec.name, data)
         state = self.ctx.state
         with state.lock(f"pandium-item:{self.ctx.tenant}:{record_key}"):
@@ -236,7 +236,7 @@ class ActionRunner:
             self.log.log(level, "%s: %s %s: %s", where, result.action or "request", status, error)
 
 
-def _keyed_input(spec: ActionSpec, item: Item, trigger: RunTrigger) -> tuple[dict[str, Any], str]:
+def _keyed_input(spec: ActionSpec[Any], item: Item, trigger: RunTrigger) -> tuple[dict[str, Any], str]:
     """The input, with the derived key added when the action takes one and the input has none."""
     data = dict(item.input)
     takes_key = _takes_key(spec)
@@ -247,12 +247,12 @@ def _keyed_input(spec: ActionSpec, item: Item, trigger: RunTrigger) -> tuple[dic
     return data, key
 
 
-def _takes_key(spec: ActionSpec) -> bool:
+def _takes_key(spec: ActionSpec[Any]) -> bool:
     """An action whose input has ``idempotency_key`` runs once per key itself (``register_payment`` does)."""
     return "idempotency_key" in spec.input_schema.get("properties", {})
 
 
-def _validate(spec: ActionSpec, data: Mapping[str, Any], tenant: str) -> None:
+def _validate(spec: ActionSpec[Any], data: Mapping[str, Any], tenant: str) -> None:
     validator = jsonschema.Draft202012Validator(spec.input_schema, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:

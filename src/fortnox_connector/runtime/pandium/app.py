@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -30,10 +30,13 @@ import httpx
 from fortnox_connector import __version__
 from fortnox_connector.auth.injected import InjectedToken, parse_injected_token
 from fortnox_connector.auth.oauth import Clock, utc_now
-from fortnox_connector.contract.records import EventSink, TenantContext, TriggerSpec
+from fortnox_connector.contract.connector import BoundTrigger, Connector, Session
+from fortnox_connector.contract.records import EventSink, TenantSpec, TriggerSpec
+from fortnox_connector.contract.state import MemoryStateStore, StateStore
 from fortnox_connector.errors import ConfigError, ConnectorError
-from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.runtime.catalog import load_catalog
+from fortnox_connector.runtime.context import config_to_json
 from fortnox_connector.runtime.logs import (
     configure_logging,
     register_secret,
@@ -77,7 +80,7 @@ LOGGER = "fortnox_connector.pandium"
 class Overrides:
     """What tests (and embedders) may replace; a real run uses the defaults."""
 
-    triggers: Sequence[TriggerSpec] | None = None
+    triggers: Sequence[TriggerSpec[Any]] | None = None
     clock: Callable[[], float] = time.monotonic  # the deadline's clock
     now: Clock = utc_now  # wall time: token expiry, timestamps
     pacers: PacerRegistry | None = None
@@ -154,7 +157,7 @@ class _Run:
         return code
 
     # -- modes -------------------------------------------------------------------------------
-    def _prepare(self) -> tuple[InjectedToken, list[TriggerSpec]]:
+    def _prepare(self) -> tuple[InjectedToken, list[TriggerSpec[Any]]]:
         tenant = self.settings.tenant
         injected = parse_injected_token(self.env, tenant=tenant, now=self.over.now)
         register_secret(injected.token.access_token)
@@ -179,23 +182,40 @@ class _Run:
             self.log.info("resuming from the state in %s", self.previous.source)
         return injected, specs
 
-    def _client(self, injected: InjectedToken) -> FortnoxClient:
+    @contextlib.contextmanager
+    def _session(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        state: StateStore | None = None,
+        logger: str = "fortnox_connector.triggers",
+    ) -> Iterator[Session[Any]]:
+        """The connector opened for the tenant, as any host opens it: secrets by the manifest's names."""
         tenant = self.settings.tenant
-        return FortnoxClient(
-            tenant=tenant,
-            tokens=injected.provider(tenant, clock=self.over.now),
-            client_id=injected.client_id,
-            base_url=self.settings.base_url,
+        connector: Connector[Any] = load_catalog().connector
+        decl = connector.declaration
+        secrets = {s.name: self.env[s.env] for s in decl.secrets_for("host_managed") if self.env.get(s.env)}
+        spec = TenantSpec(
+            id=tenant,
+            config=config or {},
+            secrets=secrets,
+            state=state if state is not None else MemoryStateStore(),
+            clock=self.over.now,
+            log=tenant_logger(tenant, logger),
+            auth_mode="host_managed",
+            endpoints={"api": self.settings.base_url},
             transport=self.over.transport,
-            pacers=self.over.pacers,
+            extras={"pacers": self.over.pacers} if self.over.pacers is not None else {},
         )
+        with connector.open(spec) as session:
+            yield session
 
     def _init(self) -> int:
-        injected, _ = self._prepare()
+        self._prepare()
         for report in self.reports:
             report.skipped = "init run: triggers are polled in normal runs"
-        with self._client(injected) as client:
-            self.options = discover_options(client)
+        with self._session() as session:
+            self.options = discover_options(session.context.client)
         self.log.info(
             "found %d modes of payment for %s",
             len(self.options["modes_of_payment"]),
@@ -206,10 +226,10 @@ class _Run:
 
     def _sync(self) -> int:
         """A normal or webhook run: the triggers' actions first, then the polls (when this run polls)."""
-        injected, specs = self._prepare()
+        _, specs = self._prepare()
         tenant = self.settings.tenant
         options, config_strings = split_options(self.settings.config, tenant=tenant)
-        config = tenant_config(config_strings, tenant=tenant)
+        config = config_to_json(tenant_config(config_strings, tenant=tenant))
         sink = self._sink(options) if specs else None
         carries_actions = any(t.kind == "actions" or t.refusal for t in self.run_triggers)
         check = self._signature_check(options) if carries_actions else None
@@ -218,15 +238,8 @@ class _Run:
             for report in self.reports:
                 report.skipped = f"{self.settings.run_mode} run without a cron or manual trigger: not polled"
         try:
-            with self._client(injected) as client:
-                ctx = TenantContext(
-                    tenant=tenant,
-                    config=config,
-                    client=client,
-                    state=self.ledger,
-                    now=self.over.now,
-                    log=tenant_logger(tenant, "fortnox_connector.actions"),
-                )
+            with self._session(config, state=self.ledger, logger="fortnox_connector.actions") as session:
+                ctx = session.context
                 if check is not None:
                     self.actions = ActionRunner(
                         ctx,
@@ -234,6 +247,7 @@ class _Run:
                         check,
                         self.log,
                         past_deadline=lambda: self.over.clock() >= self.deadline,
+                        connector=session.connector.name,
                     ).run(self.run_triggers)
                 if specs:
                     self._poll(ctx, specs, sink)
@@ -242,12 +256,11 @@ class _Run:
                 sink.close()
         return self._outcome()
 
-    def _poll(self, ctx: TenantContext, specs: list[TriggerSpec], sink: EventSink | None) -> None:
+    def _poll(self, ctx: Any, specs: list[TriggerSpec[Any]], sink: EventSink | None) -> None:
         for report in self.reports:
             report.sink = sink
         poll_triggers(
-            ctx,
-            specs,
+            [BoundTrigger(spec, ctx, self.settings.tenant) for spec in specs],
             self.reports,
             deadline=self.deadline,
             max_events=self.settings.max_events,
@@ -284,7 +297,13 @@ class _Run:
         register_secret(secret.reveal())
         self.log.info("events go to the webhook sink at %s", url.split("?", 1)[0])
         sink: EventSink = make_sink(
-            "webhook", {"url": url, "secret": secret, "max_attempts": self.settings.sink_attempts}
+            "webhook",
+            {
+                "url": url,
+                "secret": secret,
+                "max_attempts": self.settings.sink_attempts,
+                "batch": options.sink_batch,
+            },
         )
         return sink
 

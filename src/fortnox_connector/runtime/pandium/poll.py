@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from fortnox_connector.contract.records import TenantContext, TriggerSpec
+from fortnox_connector.contract.connector import BoundTrigger
 from fortnox_connector.errors import AuthError
 from fortnox_connector.runtime.pandium.output import TriggerReport
 from fortnox_connector.runtime.runner import run_trigger
 
 
 def poll_triggers(
-    ctx: TenantContext,
-    specs: Sequence[TriggerSpec],
+    specs: Sequence[BoundTrigger[Any]],
     reports: Sequence[TriggerReport],
     *,
     deadline: float,
@@ -55,7 +55,6 @@ def poll_triggers(
         started = clock()
         share = started + max(0.0, deadline - started) / (len(specs) - index)
         outcome = run_trigger(
-            ctx,
             spec,
             cursor=report.cursor,
             deliver=report.deliver,

@@ -16,7 +16,8 @@ to change are plain ``FORTNOX_*`` variables, set on the ``run`` line of ``PANDIU
 - ``FORTNOX_PANDIUM_SINK_ATTEMPTS``: how often the webhook sink tries one event before the run fails
   (default 5, with its backoff).
 - ``FORTNOX_PANDIUM_SIGNATURE_TOLERANCE_SECONDS``: how old a signed trigger may be (default 1200).
-- ``FORTNOX_LOG_FORMAT`` (``text`` or ``json``) and ``FORTNOX_LOG_LEVEL``.
+- ``FORTNOX_LOG_FORMAT`` (``text`` or ``json``) and ``FORTNOX_CONNECTOR_LOG_LEVEL`` (the CLI's name; the
+  older ``FORTNOX_LOG_LEVEL`` is still honoured).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ STDOUT_MAX_BYTES_ENV: Final = "FORTNOX_PANDIUM_STDOUT_MAX_BYTES"
 SINK_ATTEMPTS_ENV: Final = "FORTNOX_PANDIUM_SINK_ATTEMPTS"
 TOLERANCE_ENV: Final = "FORTNOX_PANDIUM_SIGNATURE_TOLERANCE_SECONDS"
 LOG_FORMAT_ENV: Final = "FORTNOX_LOG_FORMAT"
-LOG_LEVEL_ENV: Final = "FORTNOX_LOG_LEVEL"
+LOG_LEVEL_ENV: Final = "FORTNOX_CONNECTOR_LOG_LEVEL"  # the one name, as the CLI's --log-level
+LEGACY_LOG_LEVEL_ENV: Final = "FORTNOX_LOG_LEVEL"  # still honoured
 
 DEFAULT_DEADLINE_S: Final = 540.0  # Pandium stops a run at 10 minutes; stop starting polls at 9
 MAX_DEADLINE_S: Final = 600.0
@@ -186,11 +188,12 @@ def _log_json(env: Mapping[str, str], tenant: str) -> bool:
 
 
 def _log_level(env: Mapping[str, str], tenant: str) -> str:
-    level = (_get(env, LOG_LEVEL_ENV) or "INFO").upper()
+    name = LOG_LEVEL_ENV if _get(env, LOG_LEVEL_ENV) is not None else LEGACY_LOG_LEVEL_ENV
+    level = (_get(env, name) or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
-            f"{LOG_LEVEL_ENV}={level!r} is not a log level",
-            field=LOG_LEVEL_ENV,
+            f"{name}={level!r} is not a log level",
+            field=name,
             tenant=tenant,
             hint="use DEBUG, INFO, WARNING or ERROR (or unset it for INFO).",
         )

@@ -1,7 +1,8 @@
 """Event sinks the runtime delivers to: stdout and file (JSON Lines) and a signed HTTP webhook.
 
-This module is a built-in plugin: ``ConnectorManager`` registers it, and its ``register_sinks`` hook offers
-``SINKS`` next to the sinks other plugins add. ``make_sink`` builds one by name from all of them.
+This module is a plugin of the contract: the runtime registers it (``catalog.load_manager``), and its
+``register_sinks`` hook offers ``SINKS`` next to the sinks other plugins add. ``make_sink`` builds one by
+name from all of them.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ from typing import Any
 
 from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import SinkSpec
-from fortnox_connector.runtime.sinks.base import Sink, SinkFactory, SinkInfo
+from fortnox_connector.runtime.sinks.base import Sink
 from fortnox_connector.runtime.sinks.encoding import event_from_json, event_to_dict, event_to_json
 from fortnox_connector.runtime.sinks.stream import FileSink, StdoutSink, file_sink, stdout_sink
-from fortnox_connector.runtime.sinks.webhook import WebhookSink, sign, verify_signature, webhook_sink
+from fortnox_connector.runtime.sinks.webhook import (
+    ReplayGuard,
+    WebhookSink,
+    sign,
+    verify_signature,
+    webhook_sink,
+)
 
-SINKS: tuple[SinkInfo, ...] = (
-    SinkInfo("stdout", "each event as a JSON line on standard output", stdout_sink),
-    SinkInfo("file", "each event as a JSON line appended to a file (path=…), fsynced", file_sink),
-    SinkInfo(
+SINKS: tuple[SinkSpec, ...] = (
+    SinkSpec("stdout", "each event as a JSON line on standard output", stdout_sink),
+    SinkSpec("file", "each event as a JSON line appended to a file (path=…), fsynced", file_sink),
+    SinkSpec(
         "webhook",
         "each event POSTed as JSON to a URL (url=…, secret=…), HMAC-signed, retried with backoff",
         webhook_sink,
@@ -30,24 +37,21 @@ SINKS: tuple[SinkInfo, ...] = (
 @hookimpl
 def register_sinks() -> Iterator[SinkSpec]:
     """The built-in sinks, offered through the plugin contract like any other plugin's."""
-    for info in SINKS:
-        yield SinkSpec(info.name, info.description, info.factory)
+    yield from SINKS
 
 
 def make_sink(name: str, options: Mapping[str, Any] | None = None) -> Sink:
     """Build the sink called ``name`` (built-in or from a plugin); an unknown name is a ``ConfigError``."""
-    from fortnox_connector.contract.manager import ConnectorManager  # the manager imports this module
+    from fortnox_connector.runtime.catalog import load_manager  # it registers this module
 
-    sink: Sink = ConnectorManager.load().make_sink(name, options)
-    return sink
+    return load_manager().make_sink(name, options)
 
 
 __all__ = [
     "SINKS",
     "FileSink",
+    "ReplayGuard",
     "Sink",
-    "SinkFactory",
-    "SinkInfo",
     "StdoutSink",
     "WebhookSink",
     "event_from_json",

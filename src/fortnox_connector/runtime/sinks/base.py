@@ -1,4 +1,4 @@
-"""What a sink is: something that delivers a batch of events, or raises ``DeliveryError``.
+"""What the runtime's sinks share; a sink is the contract's ``EventSink`` (deliver a batch or raise).
 
 Delivery is all-or-nothing from the runtime's side: if ``deliver`` raises, none of the batch counts as
 delivered, its events stay in the outbox and are sent again later (receivers dedupe on ``dedup_key``).
@@ -6,31 +6,14 @@ delivered, its events stay in the outbox and are sent again later (receivers ded
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
-from fortnox_connector.contract.records import Event
+from fortnox_connector.contract.records import EventSink
 from fortnox_connector.errors import ConfigError
 
-
-class Sink(Protocol):
-    def deliver(self, events: Sequence[Event]) -> None:
-        """Deliver every event or raise ``fortnox_connector.errors.DeliveryError``."""
-        ...
-
-    def close(self) -> None: ...
-
-
-SinkFactory = Callable[[Mapping[str, Any]], Sink]
-
-
-class SinkInfo(NamedTuple):
-    """A sink the runtime offers: ``factory(options)`` builds it (options from the CLI or a config file)."""
-
-    name: str
-    description: str
-    factory: SinkFactory
+Sink = EventSink  # the contract's one definition: ``deliver(events)`` (all or ``DeliveryError``), ``close()``
 
 
 def check_options(

@@ -48,6 +48,56 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _refuse_unusable(path: Path) -> None:
+    """A directory, or an existing empty file, is never taken for a state database.
+
+    An empty ``state.db`` is what a failed copy or a full disk leaves; taking it for a new store would
+    make every tenant backfill again and forget its idempotency keys (payments could be registered twice).
+    """
+    if path.is_dir():
+        raise ConfigError(
+            f"the state database {path} is a directory, not a file",
+            field="state.db",
+            hint="move the directory away, or point $FORTNOX_CONNECTOR_HOME at the folder holding state.db",
+        )
+    if path.is_file() and path.stat().st_size == 0:
+        raise ConfigError(
+            f"the state database {path} is empty (0 bytes): it is not taken for a new store",
+            field="state.db",
+            hint="restore state.db from a backup; or, to start anew on purpose (every tenant backfills again "
+            f"and forgets its idempotency keys), delete {path}",
+        )
+
+
+def store_error(path: Path, exc: BaseException) -> ConnectorError:
+    """One clear error for a state database that cannot be opened or used: the file and the fix."""
+    text = str(exc)
+    if isinstance(exc, ConnectorError):
+        return exc
+    if "locked" in text or "busy" in text:
+        return ConnectorError(
+            f"the state database {path} is locked by another process",
+            hint="wait for the other fortnox-connector process to finish (or stop it), then run again",
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return ConfigError(
+            f"the state database {path} is corrupt or not a SQLite database ({text})",
+            field="state.db",
+            hint=f"restore it from a backup (`sqlite3 {path} .recover` may save its rows), or move it away "
+            "to start anew (every tenant backfills again)",
+        )
+    if isinstance(exc, PermissionError):
+        return ConfigError(
+            f"the state database {path} cannot be opened: permission denied",
+            field="state.db",
+            hint="run as the user that owns it, or fix its permissions (chmod 600, the owner's)",
+        )
+    return ConnectorError(
+        f"the state database {path} cannot be used ({type(exc).__name__}: {text[:160]})",
+        hint="check the file and its folder (disk space, permissions); restore it from a backup if damaged",
+    )
+
+
 class SqliteStore:
     """The runtime's ``RuntimeStore`` in SQLite. ``key`` is a Fernet key (see ``load_or_create_key``).
 
@@ -74,16 +124,21 @@ class SqliteStore:
         self._guard = threading.Lock()
         self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._closed = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Create the file private before SQLite does: it holds event payloads (business data).
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        self._locks = FileLocks(self.path.parent / "locks")
         try:
-            applied = migrate(self._conn())
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._locks = FileLocks(self.path.parent / "locks")
+            with self._locks.lock("state-db-create"):  # a new file is made and migrated by one process
+                _refuse_unusable(self.path)
+                # Create the file private before SQLite does: it holds event payloads (business data).
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+                applied = migrate(self._conn())
             if applied:
                 log.info("state database %s migrated to schema version %s", self.path, applied[-1])
             if previous_keys:
                 self._reseal_all()
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise store_error(self.path, exc) from None
         except BaseException:
             self.close()
             raise

@@ -1,20 +1,35 @@
-"""``demo``, ``sandbox``, ``manifest`` and ``pandium``."""
+"""``demo`` and ``sandbox``: the connector against a local Fortnox emulator, nothing beyond loopback.
+
+The sandbox is a development tool: production code never imports it. These commands import it on use,
+and without its dependencies (the ``[sandbox]`` extra) they say which extra to install.
+"""
 
 from __future__ import annotations
 
-import sys
+import importlib
 
 import click
-import yaml
 
-from fortnox_connector.declaration.loader import declaration_path, load_declaration
-from fortnox_connector.runtime.cli.app import app_of, echo_json, json_option, out_console
+from fortnox_connector.runtime.cli.app import echo_json, json_option, out_console
+
+SANDBOX_EXTRA = "pip install 'fortnox-connector[sandbox]'"
+
+
+def require_sandbox() -> None:
+    """Import the sandbox, or stop with the extra to install (exit code 2)."""
+    try:
+        importlib.import_module("fortnox_connector.sandbox")
+    except ImportError as exc:
+        raise click.UsageError(
+            f"the local Fortnox sandbox needs the sandbox extra ({exc.name} is missing). Fix: {SANDBOX_EXTRA}"
+        ) from None
 
 
 @click.command("demo")
 @json_option("Print the summary as JSON.")
 def demo_command(as_json: bool) -> None:
     """See it work, with no configuration: a local Fortnox sandbox, a tenant, both triggers, a payment."""
+    require_sandbox()
     from fortnox_connector.runtime.demo import run_demo
 
     summary = run_demo(out_console(), quiet=as_json)
@@ -47,6 +62,7 @@ def sandbox_command(
     token_ttl: int | None,
 ) -> None:
     """Serve a local Fortnox emulator (OAuth, invoices, payments, rate limit) until Ctrl-C."""
+    require_sandbox()
     from fortnox_connector.sandbox import run_sandbox
 
     def out(line: str) -> None:
@@ -74,27 +90,4 @@ def sandbox_command(
     )
 
 
-@click.command("manifest")
-@json_option("Print JSON instead of YAML.")
-def manifest_command(as_json: bool) -> None:
-    """Print the declaration (connector.yaml, validated): auth, scopes, secrets, config, triggers, actions."""
-    load_declaration()  # refuses an invalid declaration with the field and the fix
-    text = declaration_path().read_text(encoding="utf-8")
-    if as_json:
-        echo_json(yaml.safe_load(text))
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
-
-
-@click.command("pandium", context_settings={"ignore_unknown_options": True})
-@click.pass_context
-def pandium_command(ctx: click.Context) -> None:
-    """Run as Pandium runs integrations: PAN_* environment in, one JSON document out (docs/pandium.md).
-
-    Logs go to stderr only; stdout carries exactly the one JSON document Pandium stores."""
-    from fortnox_connector.runtime.pandium import main as pandium_main
-
-    ctx.exit(pandium_main(app_of(ctx).env, sys.stdout, sys.stderr))
-
-
-COMMANDS = (demo_command, sandbox_command, manifest_command, pandium_command)
+COMMANDS = (demo_command, sandbox_command)

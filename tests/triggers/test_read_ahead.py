@@ -1,0 +1,148 @@
+"""Pipelined paging: a trigger's run reads pages ahead through the same pacer; what it delivers and commits
+is what page-by-page reading would, in the same order, and the rate limit holds under network latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.errors import FortnoxUnavailable
+from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.fortnox.pipeline import Pipeline
+from fortnox_connector.fortnox.records import Page
+from fortnox_connector.fortnox.retry import RetryPolicy
+from fortnox_connector.sandbox import Sandbox
+from fortnox_connector.triggers.cursor import decode
+from tests.triggers.support import PAYMENTS, Host, Recorder, SandboxTokens, make_client, make_ctx
+from tests.triggers.test_reliability import keys_of, seed_booked
+
+LIST = "/3/invoicepayments"
+
+
+@contextmanager
+def host_on(sandbox: Sandbox, tenant: int, transport: httpx.BaseTransport, **kw: object) -> Iterator[Host]:
+    with make_client(sandbox, tenant, transport, **kw) as client:
+        yield Host(make_ctx(sandbox, client))
+
+
+def test_a_backfill_read_ahead_delivers_what_page_by_page_reading_does(
+    sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    expected = keys_of(seed_booked(sandbox, sandbox_tenant, 3200), sandbox_tenant)  # 7 pages
+    with host_on(sandbox, sandbox_tenant, Recorder(), read_ahead=4) as ahead:
+        ahead.run()
+    with host_on(sandbox, sandbox_tenant, Recorder()) as one_by_one:
+        one_by_one.run()
+    assert ahead.keys() == one_by_one.keys() and set(ahead.keys()) == expected  # same events, same order
+    pages = [o.summary.pages for o in ahead.outcomes]
+    assert pages == [7] and ahead.outcomes[0].summary.requests == 7  # one request a page, none beyond
+
+
+def test_a_list_of_one_page_costs_one_request(sandbox: Sandbox, sandbox_tenant: int) -> None:
+    recorder = Recorder()
+    with host_on(sandbox, sandbox_tenant, recorder, read_ahead=4) as host:
+        host.run()
+        host.run()  # nothing changed
+    assert recorder.paths() == [f"GET {LIST}"] * 2
+
+
+class FailPage(httpx.BaseTransport):
+    """Real HTTP, but every request for one page of the list answers 500."""
+
+    def __init__(self, page: str) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.page = page
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == LIST and request.url.params.get("page") == self.page:
+            return httpx.Response(500, json={"message": "boom"})
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_page_that_failed_ahead_stops_the_run_when_reached_with_the_pages_before_committed(
+    sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    seed_booked(sandbox, sandbox_tenant, 2200)  # 5 pages; page 3 fails while page 1 is delivered
+    with host_on(sandbox, sandbox_tenant, FailPage("3"), read_ahead=4, max_retries=1) as host:
+        outcome = host.run(may_fail=True)
+    assert isinstance(outcome.error, FortnoxUnavailable)
+    assert len(host.delivered) == 1000
+    assert outcome.cursor is not None
+    run = decode(outcome.cursor, tenant=str(sandbox_tenant), trigger=PAYMENTS.name).run
+    assert run is not None and run.page == 3
+
+
+@pytest.mark.sandbox(
+    rate_limit=True, rate_limit_requests=5, rate_limit_window=0.5, latency=0.04, latency_jitter=0.04
+)
+def test_under_latency_pages_in_flight_never_break_the_rate_limit(
+    sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    """The sandbox's limit scaled down (5 per 0.5 s) so the test is short; real clocks, jittered latency."""
+    seed_booked(sandbox, sandbox_tenant, 9000)  # 19 pages: almost four windows
+    client = FortnoxClient(
+        tenant=str(sandbox_tenant),
+        tokens=SandboxTokens(sandbox, sandbox_tenant, ("invoice", "payment")),
+        client_id=sandbox.client_id,
+        base_url=sandbox.base_url,
+        pacers=PacerRegistry(limit=5, window=0.5, guard=0.01),
+        retry=RetryPolicy(),
+        read_ahead=4,
+    )
+    with client:
+        host = Host(make_ctx(sandbox, client))
+        started = time.monotonic()
+        host.run()
+        took = time.monotonic() - started
+    assert len(host.delivered) == 9000 + 20
+    assert client.throttled_responses == 0 and sandbox.stats.rate_limited == 0
+    assert client.requests_sent == 19
+    assert took > 3 * 0.5  # paced: 19 requests cannot pass a 5-per-0.5-s limit in under 3 windows
+
+
+def numbered(n: int, total: int) -> Page[int]:
+    return Page((n,), n, total, total)
+
+
+@pytest.fixture
+def pipeline() -> Iterator[Pipeline]:
+    p = Pipeline(2)
+    yield p
+    p.close()
+
+
+def test_pages_are_fetched_ahead_up_to_the_depth_and_never_past_the_last(pipeline: Pipeline) -> None:
+    asked: list[int] = []
+
+    def fetch(n: int) -> Page[int]:
+        asked.append(n)
+        return numbered(n, 4)
+
+    assert [pipeline.page("q", n, fetch).items for n in (1, 2, 3, 4)] == [(1,), (2,), (3,), (4,)]
+    assert sorted(asked) == [1, 2, 3, 4]  # each page once
+
+
+def test_another_question_or_a_page_out_of_order_is_fetched_anew(pipeline: Pipeline) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def fetch_for(query: str) -> Callable[[int], Page[int]]:
+        def fetch(n: int) -> Page[int]:
+            asked.append((query, n))
+            return numbered(n, 9)
+
+        return fetch
+
+    pipeline.page("a", 1, fetch_for("a"))
+    pipeline.page("b", 2, fetch_for("b"))
+    pipeline.page("b", 1, fetch_for("b"))  # a restart at page 1
+    pipeline.close()
+    assert ("b", 2) in asked and asked.count(("b", 1)) == 1 and ("b", 1) in asked
+    assert asked[0] == ("a", 1) and asked[asked.index(("b", 2))] == ("b", 2)
