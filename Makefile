@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo web-demo test system-deps lint typecheck unit bench record record-live clean
+.PHONY: demo web-demo test system-deps lint typecheck unit bench record record-live clean bench-stream
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,7 @@ record-live: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Fortnox's WebSocket feed: latency booked -> sink, throughput, requests per payment (docs/bench.md "Stream").
+bench-stream: $(STAMP)
+	$(BIN)/python -m bench.stream

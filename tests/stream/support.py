@@ -106,12 +106,20 @@ class Running:
 
 
 @contextmanager
-def streaming(runtime: Runtime, sink: WaitingSink, **settings: Any) -> Iterator[Running]:
+def streaming(
+    runtime: Runtime, sink: WaitingSink, on_commit: Callable[[str], None] | None = None, **settings: Any
+) -> Iterator[Running]:
     """Run the Fortnox ``invoices`` stream for ``runtime``'s tenants on a thread until the block ends."""
     runtime.catalog = ManagerCatalog(ConnectorManager.load(entry_points=False, plugins=[_plugin()]))
     lines = Lines()
     host = StreamHost(
-        runtime, stream_spec(runtime), sink, status=lines, settings={**FAST, **settings}, keep_keys=True
+        runtime,
+        stream_spec(runtime),
+        sink,
+        status=lines,
+        settings={**FAST, **settings},
+        keep_keys=True,
+        on_commit=on_commit,
     )
     started = threading.Event()
     holder: dict[str, Any] = {}

@@ -103,5 +103,8 @@ def test_a_killed_listener_resumes_at_the_committed_offset_and_loses_nothing(
     with listener(env, out) as (proc, lines):
         lines.wait(lambda line: "resumed at offset" in line)
         lines.wait(delivered(3))
+        secrets = [sandbox.client_secret, *sandbox.oauth.access, *sandbox.oauth.refresh]
     keys = [json.loads(line)["dedup_key"] for line in out.read_text().splitlines()]
     assert sorted(keys) == sorted(before | after)  # all six, each once
+    text = "\n".join(lines.lines) + out.read_text()
+    assert not [s for s in secrets if s in text]  # no secret or token in status lines or events

@@ -42,6 +42,7 @@ def test_sixty_single_fetches_end_with_every_payment_once(
     assert sorted(str(p["payment_number"]) for p in host.payloads()) == sorted(booked)
     assert len(host.keys()) == len(set(host.keys()))
     assert outcome.summary.requests == client.requests_sent == 1 + len(booked) + client.throttled_responses
+    assert outcome.summary.rate_limited == client.throttled_responses  # run history and /metrics show it
     if paced:  # the default pacer (20 per 5 s) never meets the limit
         assert client.throttled_responses == 0 and sandbox.stats.rate_limited == 0
         assert sum(clock.slept) >= (len(booked) + 1 - 20) / 20 * 5  # ~4 requests per fake second

@@ -163,7 +163,7 @@ def test_thin_list_items_fetch_single_payments_and_count_the_requests(
         assert event["voucher"]["number"] == p["VoucherNumber"]
 
 
-def test_a_payment_deleted_before_its_single_fetch_is_skipped(
+def test_a_booked_payment_deleted_before_its_single_fetch_is_reported_not_received(
     sandbox: Sandbox, sandbox_tenant: int, make_host: Callable[..., Host], recorder: Recorder
 ) -> None:
     def add_a_vanished_thin_item(request: httpx.Request, data: Any) -> Any:
@@ -178,10 +178,11 @@ def test_a_payment_deleted_before_its_single_fetch_is_skipped(
 
     outcome = host.run()
 
-    assert "99999" not in {p["payment_number"] for p in host.payloads()}
+    received = {e.payload["payment_number"] for e in host.delivered if e.trigger == "payment_received"}
+    assert "99999" not in received
     assert f"GET {LIST}/99999" in recorder.paths()
     booked = sum(1 for p in sandbox.payments(sandbox_tenant) if p["Booked"])
-    assert outcome.summary.events == booked
+    assert outcome.summary.events == booked + 1 and outcome.summary.vanished == 1  # + its payment_deleted
     assert outcome.summary.skipped == len(sandbox.payments(sandbox_tenant)) - booked + 1
 
 

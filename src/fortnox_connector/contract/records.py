@@ -47,10 +47,16 @@ class RunSummary:
     skipped: int = 0
     duration_s: float = 0.0
     total_pages: int | None = None  # when known, for a progress bar
+    rate_limited: int = 0  # 429 answers among ``requests`` (each was retried, or ended the poll)
+    vanished: int = (
+        0  # booked payments listed, then gone when fetched (deleted meanwhile): reported, never silent
+    )
 
     def add(self, other: RunSummary) -> None:
+        self.vanished += other.vanished
         self.pages += other.pages
         self.requests += other.requests
+        self.rate_limited += other.rate_limited
         self.events += other.events
         self.skipped += other.skipped
         self.duration_s += other.duration_s

@@ -141,7 +141,7 @@ def log_summary(result: JobResult) -> None:
     tenant_logger(result.tenant, __name__).log(
         logging.INFO if result.ok else logging.WARNING,
         "%s run %s: %s, %d events (%d skipped), %d delivered (%d redelivered), %d pages, %d requests, "
-        "%.2f s%s",
+        "%.2f s%s%s",
         result.trigger,
         result.run_id,
         result.status,
@@ -152,6 +152,7 @@ def log_summary(result: JobResult) -> None:
         s.pages,
         s.requests,
         s.duration_s,
+        f", {s.vanished} vanished (deleted between list and fetch)" if s.vanished else "",
         f": {result.error}" if result.error is not None else "",
         extra={
             "trigger": result.trigger,

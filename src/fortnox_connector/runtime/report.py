@@ -33,6 +33,7 @@ def job_json(result: JobResult) -> dict[str, Any]:
         "delivered": result.delivered,
         "redelivered": result.redelivered,
         "skipped_records": result.summary.skipped,
+        "vanished": result.summary.vanished,
         "pages": result.summary.pages,
         "requests": result.summary.requests,
         "duration_s": round(result.summary.duration_s, 3),

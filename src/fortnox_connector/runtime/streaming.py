@@ -84,6 +84,8 @@ class StreamHost:
         delivery_backoff: tuple[float, float] = (0.5, 30.0),
         keep_keys: bool = False,
         on_delivered: Callable[[Sequence[Event]], None] | None = None,
+        on_commit: Callable[[str], None] | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.spec = spec
@@ -94,6 +96,8 @@ class StreamHost:
         self.delivery_backoff = delivery_backoff
         self.keep_keys = keep_keys
         self.on_delivered = on_delivered
+        self.on_commit = on_commit  # e.g. a Temporal activity's heartbeat, carrying the checkpoint
+        self.checkpoint = checkpoint  # start here instead of the stored one (a heartbeat's details)
         self.report = StreamReport()
         self.source: StreamSource | None = None
         self._stopping = False
@@ -110,7 +114,9 @@ class StreamHost:
             self._add_tenants(source, stack)
             last_line = time.monotonic()
             try:
-                async with contextlib.aclosing(source.items(runtime.store.load_cursor(*key))) as items:
+                async with contextlib.aclosing(
+                    source.items(self.checkpoint or runtime.store.load_cursor(*key))
+                ) as items:
                     async for item in items:
                         await self._handle(item, key)
                         if self._stopping:
@@ -152,6 +158,8 @@ class StreamHost:
             if item.events:
                 await asyncio.to_thread(self._deliver, item.events)
             await asyncio.to_thread(self.runtime.store.commit_cursor, key[0], key[1], item.checkpoint)
+            if self.on_commit is not None:
+                self.on_commit(item.checkpoint)
             self.report.batches += 1
         elif isinstance(item, TenantTrouble):
             await asyncio.to_thread(self.runtime.store.pause_tenant, item.tenant, str(item.error))

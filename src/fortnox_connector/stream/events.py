@@ -3,7 +3,9 @@
 - ``invoicepayment-bookkeep-v1``: fetch the payment (``GET /3/invoicepayments/{n}``) and emit
   ``payment_received`` under the poll's key ``fortnox:<tenant>:payment:<n>:booked``; then fetch its invoice
   (``GET /3/invoices/{n}``) and, when it is fully paid (balance 0, not cancelled, not a credit invoice),
-  emit ``invoice_paid`` under the poll's key. Two requests per payment at most, none for a repeat.
+  emit ``invoice_paid`` under the poll's key, with ``settled_by`` as the poll has it. Two requests per
+  payment; a third (the invoice's payments) only for the payment that completes an invoice paid in parts,
+  with write-offs or with a credit note; none for a repeat.
 - ``invoicepayment-deleted-v1``: emit ``payment_deleted`` (no request: the payment is gone).
 
 Filters as in the poll triggers (``ignore_payments_before``, ``ignore_invoice_numbers_below``, booked
@@ -29,6 +31,7 @@ from fortnox_connector.triggers.events import (
     payment_payload,
 )
 from fortnox_connector.triggers.seen import as_number
+from fortnox_connector.triggers.settlement import ZERO, Settlement, settlement_of
 
 
 @dataclass(slots=True)
@@ -103,8 +106,29 @@ def _invoice_paid(ctx: TenantContext, p: InvoicePayment, cp: Checkpoint, observe
     if not _paid(ctx, inv):
         return None
     cp.mark(tenant, "paid", p.invoice_number)
+    settled = _settlement(ctx, p, inv)
+    if settled.settled_by == "credit_note" and not ctx.config.emit_credit_note_settlements:
+        return None
     key = invoice_paid_key(tenant, inv.document_number)
-    return Event(invoice_paid.NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at))
+    return Event(invoice_paid.NAME, tenant, key, invoice_paid_payload(tenant, inv, key, observed_at, settled))
+
+
+def _settlement(ctx: TenantContext, p: InvoicePayment, inv: Invoice) -> Settlement:
+    """How the invoice was settled, as the poll says it (``triggers.settlement``).
+
+    When this one payment paid the whole invoice (no credit note, no write-off) that is known without a
+    request; otherwise the invoice's payments are read like the poll does (one more request, only for the
+    payment that completes an invoice paid in several parts or with write-offs or a credit note).
+    """
+    whole = p.amount_currency if p.amount_currency is not None else p.amount
+    if (
+        inv.credit_invoice_reference is None
+        and not p.write_off_exist
+        and not p.write_offs
+        and whole == inv.total
+    ):
+        return Settlement(payments=inv.total, credit_note=ZERO, write_off=ZERO)
+    return settlement_of(ctx.client, inv)
 
 
 def _paid(ctx: TenantContext, inv: Invoice) -> bool:

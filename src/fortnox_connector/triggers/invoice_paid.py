@@ -37,7 +37,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     """One page of invoices that are fully paid and changed since the cursor's window start."""
     started = time.perf_counter()
     client = ctx.client
-    requests_before = client.requests_sent
+    requests_before, limited_before = client.requests_sent, client.throttled_responses
     step = paging.fetch_step(
         ctx,
         cursor,
@@ -80,6 +80,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         events,
         skipped=skipped,
         requests=client.requests_sent - requests_before,
+        rate_limited=client.throttled_responses - limited_before,
         started=started,
         now=time.perf_counter(),
     )

@@ -104,18 +104,30 @@ def _warn_short_overlap(ctx: TenantContext, trigger: str) -> None:
 
 
 def result(
-    step: Step[T], events: list[Event], *, skipped: int, requests: int, started: float, now: float
+    step: Step[T],
+    events: list[Event],
+    *,
+    skipped: int,
+    requests: int,
+    started: float,
+    now: float,
+    rate_limited: int = 0,
+    vanished: int = 0,
 ) -> PollResult:
     """The poll's answer for one page: its events, the cursor after it (``seen`` already updated), a summary.
 
-    ``started``/``now`` are ``time.perf_counter()`` readings around the poll; ``requests`` what it sent.
+    ``started``/``now`` are ``time.perf_counter()`` readings around the poll; ``requests`` what it sent,
+    ``rate_limited`` how many of those Fortnox answered 429 (operators watch it: someone else spends the
+    tenant's budget when it is not 0).
     """
     summary = RunSummary(
         pages=1,
         requests=requests,
+        rate_limited=rate_limited,
         events=len(events),
         skipped=skipped,
         duration_s=now - started,
         total_pages=step.page.total_pages,
+        vanished=vanished,
     )
     return PollResult(events=events, cursor=encode(step.cursor), more=step.more, summary=summary)

@@ -17,6 +17,7 @@ from fortnox_connector.fortnox.errors import NotFound
 from fortnox_connector.fortnox.records import InvoicePayment
 from fortnox_connector.triggers import paging
 from fortnox_connector.triggers.events import payment_key, payment_payload
+from fortnox_connector.triggers.payment_deleted import payment_deleted_event
 from fortnox_connector.triggers.seen import as_number
 
 NAME = "payment_received"
@@ -42,7 +43,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     """One page of payments changed since the cursor's window start; see the module docstring."""
     started = time.perf_counter()
     client = ctx.client
-    requests_before = client.requests_sent
+    requests_before, limited_before = client.requests_sent, client.throttled_responses
     step = paging.fetch_step(
         ctx,
         cursor,
@@ -61,6 +62,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     emitted_booked: list[int] = []
     emitted_unbooked: list[int] = []
     skipped = 0
+    vanished: list[Event] = []
     for p in step.page.items:
         if (
             (not p.booked and not all_payments)
@@ -77,7 +79,9 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
             try:
                 p = client.get_invoice_payment(p.number)
             except NotFound:
-                skipped += 1  # deleted since the list was read: only unbooked payments can be
+                if p.booked:  # a booked payment gone: deleted after all (or reversed); never silent
+                    vanished.append(_vanished(ctx, p, observed_at))
+                skipped += 1
                 continue
             if not p.booked and not all_payments:
                 skipped += 1
@@ -93,9 +97,35 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     seen_unbooked.add_all(emitted_unbooked)
     return paging.result(
         step,
-        events,
+        events + vanished,
         skipped=skipped,
+        vanished=len(vanished),
         requests=client.requests_sent - requests_before,
+        rate_limited=client.throttled_responses - limited_before,
         started=started,
         now=time.perf_counter(),
+    )
+
+
+def _vanished(ctx: TenantContext, p: InvoicePayment, observed_at: str) -> Event:
+    """Report a booked payment that was listed but is gone when fetched: a warning and ``payment_deleted``.
+
+    Fortnox lets only unbooked payments be deleted, so a booked one vanishing means a deletion after all
+    (a reversed bookkeeping, or Fortnox's rules differ from its docs). The consumer must hear of it: the
+    run summary counts it as ``vanished``, the log names the payment, and a ``payment_deleted`` event
+    (``detected_by: "poll"``) goes out under the key the WebSocket feed would use, so both deduplicate.
+    """
+    ctx.log.warning(
+        "booked payment %s (invoice %s) was listed by Fortnox but is gone when fetched: reported as "
+        "payment_deleted",
+        p.number,
+        p.invoice_number,
+        extra={"tenant": ctx.tenant, "payment_number": p.number},
+    )
+    return payment_deleted_event(
+        ctx.tenant,
+        p.number,
+        observed_at=observed_at,
+        detected_by="poll",
+        invoice_number=str(p.invoice_number),
     )
