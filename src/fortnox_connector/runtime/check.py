@@ -15,7 +15,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from fortnox_connector.errors import ConnectorError
+from fortnox_connector.errors import AuthError, ConnectorError
+from fortnox_connector.fortnox import invoicing
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
@@ -41,11 +42,23 @@ def _probe(client: FortnoxClient, scope: str) -> None:
         client.list_invoice_payments(limit=1)
     elif scope == "settings":
         client.modes_of_payment()
+    elif scope == "customer":
+        invoicing.probe_customers(client)
     else:
         raise ValueError(scope)
 
 
-_PROBES = ("companyinformation", "invoice", "payment", "settings")
+_PROBES = ("companyinformation", "invoice", "payment", "settings", "customer")
+
+
+def _needed_by(runtime: Runtime) -> dict[str, str]:
+    """Per scope, `` (needed by a, b)``: the declared actions needing it, so a missing one names its cost."""
+    actions = getattr(getattr(runtime.catalog.connector, "declaration", None), "actions", ())
+    needs: dict[str, list[str]] = {}
+    for action in actions:
+        for scope in getattr(action, "scopes", ()):
+            needs.setdefault(scope, []).append(action.name)
+    return {scope: f" (needed by {', '.join(names)})" for scope, names in needs.items()}
 
 
 def _clock_item(runtime: Runtime) -> CheckItem:
@@ -64,6 +77,26 @@ def _clock_item(runtime: Runtime) -> CheckItem:
         f"ours is {skew:+.0f} s from Fortnox's",
         None if ok else "synchronise this machine's clock (NTP): token expiry and change windows rely on it",
     )
+
+
+def _scope_items(client: FortnoxClient, items: list[CheckItem], needs: dict[str, str]) -> CheckItem | None:
+    """One item per scope probe appended to ``items``; a failed auth item instead when Fortnox refused the
+    token itself (then no scope can be told: "auth ok" must not stand beside it)."""
+    for scope in _PROBES:
+        try:
+            _probe(client, scope)
+        except AuthError as exc:
+            return CheckItem("auth", False, exc.message, exc.hint)
+        except MissingScope as exc:
+            items.append(CheckItem(f"scope {scope}", False, "not granted" + needs.get(scope, ""), exc.hint))
+        except MissingLicence as exc:
+            detail = "the company has no licence" + needs.get(scope, "")
+            items.append(CheckItem(f"licence {scope}", False, detail, exc.hint))
+        except ConnectorError as exc:
+            items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
+        else:
+            items.append(CheckItem(f"scope {scope}", True, "granted and licensed"))
+    return None
 
 
 def check_tenant(
@@ -93,19 +126,14 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
         except ConnectorError as exc:
             items.append(CheckItem("auth", False, exc.message, exc.hint))
             return items
+        auth_at = len(items)
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
         with runtime.context(tenant) as ctx:
-            for scope in _PROBES:
-                try:
-                    _probe(ctx.client, scope)
-                except MissingScope as exc:
-                    items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
-                except MissingLicence as exc:
-                    items.append(CheckItem(f"licence {scope}", False, "the company has no licence", exc.hint))
-                except ConnectorError as exc:
-                    items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
-                else:
-                    items.append(CheckItem(f"scope {scope}", True, "granted and licensed"))
+            failed_auth = _scope_items(ctx.client, items, _needed_by(runtime))
+            if failed_auth is not None:  # e.g. invalid_grant on the refresh a 401 led to: auth failed
+                items[auth_at] = failed_auth
+                del items[auth_at + 1 :]
+                return items
             try:
                 info = ctx.client.company_information()
                 same = record.fortnox_tenant_id in (None, str(info.database_number))
