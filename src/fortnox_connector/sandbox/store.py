@@ -13,6 +13,7 @@ from .errors import ApiError
 from .settlement import WriteOffRow, read_write_offs, settled_by_write_offs
 
 if TYPE_CHECKING:
+    from .customers import Customer
     from .feed import FeedLog
 
 CENT = Decimal("0.01")
@@ -26,7 +27,7 @@ MODES_OF_PAYMENT = (
     ("AG", "Autogiro", 1930),
     ("SWISH", "Swish", 1930),
 )
-SCOPES = ("invoice", "payment", "companyinformation", "settings")
+SCOPES = ("invoice", "payment", "companyinformation", "settings", "customer")
 
 
 def money(value: Any) -> Decimal:
@@ -48,6 +49,8 @@ class Tenant:
     customers: list[tuple[str, str]] = field(default_factory=list)
     invoices: dict[int, Invoice] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
+    customer_book: dict[str, Customer] = field(default_factory=dict)  # see customers.py
+    round_off: bool = True  # öresutjämning: SEK invoice totals rounded to whole kronor (invoice_create.py)
     payments_revision: int = 0  # bumped by every Store change to payments (listing.py's memo key)
     payments_in_order: bool = True  # dict order is ascending numbers (no explicit lower Number added)
     payments_memo: tuple[int, tuple[tuple[str, str], ...], list[Payment]] | None = field(
@@ -76,6 +79,7 @@ class Invoice:
     external_ref1: str = ""
     external_ref2: str = ""
     currency_unit: Decimal = Decimal(1)  # rate is per this many units (100 for JPY-style currencies)
+    detail: dict[str, Any] | None = None  # a created invoice's rows and totals (invoice_create.py)
     credit_ref: int | None = None  # CreditInvoiceReference (credit_notes.py)
 
 
