@@ -8,6 +8,7 @@ turns the answer's bytes into ``records``. This module keeps the endpoints.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
