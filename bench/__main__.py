@@ -253,6 +253,30 @@ def _say_backfill(r: dict[str, Any]) -> None:
     )
 
 
+def _cpu_scenario(payments: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Scenario 2 (CPU with the limit off) and 4 (an incremental poll when nothing changed), printed."""
+    say(f"[2] CPU with the limit off, {payments:,} payments, sandbox in another process…")
+    cpu, inc = cpu_and_incremental(payments)
+    for label in ("fetch_and_parse", "trigger", "trigger_with_schema_validation"):
+        c = cpu[label]
+        say(
+            f"    {label}: {c['events_per_client_cpu_s']:,} events per client CPU-second "
+            f"({c['events']:,} in {c['client_cpu_s']} s CPU, {c['wall_s']} s wall; sandbox CPU "
+            f"{c['sandbox_cpu_s']} s) (goal ≥ 80,000)"
+        )
+    f = cpu["json_loads_floor"]
+    say(
+        f"    json.loads floor: {f['items_per_client_cpu_s']:,} items per CPU-second "
+        f"({f['us_per_item']} µs each); trigger + runner {cpu['trigger_us_per_event']} µs per event = "
+        f"{cpu['trigger_vs_floor']}x the floor (goal <= 1.5x)"
+    )
+    say("[4] incremental poll when nothing changed:")
+    for name, figures in inc.items():
+        if "goal_requests" in figures:
+            say(f"    {name}: {figures['requests']} request(s), {figures['events']} events")
+    return cpu, inc
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--payments", type=int, default=100_000, help="scenarios 1 and 2")
@@ -295,26 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             f"connector/naive {r['vs_naive']}"
         )
     if "2" in only:
-        say(f"[2] CPU with the limit off, {args.payments:,} payments, sandbox in another process…")
-        cpu, inc = cpu_and_incremental(args.payments)
-        result["cpu"], result["incremental"] = cpu, inc
-        for label in ("fetch_and_parse", "trigger", "trigger_with_schema_validation"):
-            c = cpu[label]
-            say(
-                f"    {label}: {c['events_per_client_cpu_s']:,} events per client CPU-second "
-                f"({c['events']:,} in {c['client_cpu_s']} s CPU, {c['wall_s']} s wall; sandbox CPU "
-                f"{c['sandbox_cpu_s']} s) (goal ≥ 80,000)"
-            )
-        f = cpu["json_loads_floor"]
-        say(
-            f"    json.loads floor: {f['items_per_client_cpu_s']:,} items per CPU-second "
-            f"({f['us_per_item']} µs each); trigger + runner {cpu['trigger_us_per_event']} µs per event = "
-            f"{cpu['trigger_vs_floor']}x the floor (goal <= 1.5x)"
-        )
-        say("[4] incremental poll when nothing changed:")
-        for name, figures in inc.items():
-            if "goal_requests" in figures:
-                say(f"    {name}: {figures['requests']} request(s), {figures['events']} events")
+        result["cpu"], result["incremental"] = _cpu_scenario(args.payments)
     if "3" in only:
         say(f"[3] peak memory, {args.memory_payments:,} payments (client process alone)…")
         m = result["memory"] = memory(args.memory_payments)

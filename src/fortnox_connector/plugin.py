@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from types import ModuleType
 
-from fortnox_connector.actions import get_invoice, register_payment
+from fortnox_connector.actions import (
+    export_invoice,
+    export_paid_invoice,
+    find_invoices,
+    get_invoice,
+    register_payment,
+    upsert_customer,
+)
 from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.hookspecs import hookimpl
@@ -31,6 +38,10 @@ TRIGGER_MODULES: tuple[ModuleType, ...] = (payment_received, invoice_paid)
 ACTION_FUNCTIONS = {
     "register_payment": register_payment.run,
     "get_invoice": get_invoice.run,
+    "find_invoices": find_invoices.run,
+    "upsert_customer": upsert_customer.run,
+    "export_invoice": export_invoice.run,
+    "export_paid_invoice": export_paid_invoice.run,
 }
 
 log = logging.getLogger(__name__)

@@ -1,77 +1,171 @@
-"""Done-when of issue 2: in a fresh virtualenv, ``pip install .`` and a ten-line host script load the
-connector through its entry point and list its triggers and actions with their schemas.
+"""The README's host is a test: in a fresh virtualenv with only the plain install (no extras), the README's
+host script polls both triggers and registers a payment against the sandbox, and ``mypy --strict`` passes
+on it.
 
-Offline and quick: the venv is made without pip (the test's own pip installs into it with ``--python``),
-the build uses the test environment's hatchling (``--no-build-isolation``), nothing is fetched
-(``--no-index``, no config file), and the dependencies come from the test environment through a ``.pth``
-file. The wheel itself is built from this checkout, so the packaged ``connector.yaml`` and ``schemas/``
-(pyproject's force-include) are what the host reads.
+Offline and quick: the venv is made without pip (the test's own pip installs the wheel into it with
+``--python``, built by the test environment's hatchling, ``--no-index``); its dependencies are exactly the
+plain install's closure, linked from the test environment into a directory the venv reads through a
+``.pth`` file (so an extra's package, e.g. click, is absent there). The sandbox runs in the test's own
+process on loopback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-import sysconfig
 import venv
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import Distribution, distribution
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+
+from fortnox_connector.sandbox import Sandbox, SandboxOptions
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST = Path(__file__).with_name("host.py")
+MAX_LINES = 25
+EXTRAS_ONLY = ("click", "rich", "croniter", "websockets", "starlette")
 
 
-def _purelib(python: Path) -> Path:
-    out = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
+def readme_host() -> str:
+    """The first Python block of the README's "How a host loads it"."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## How a host loads it") :]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None, "the README's host section has no Python block"
+    return match.group(1)
+
+
+def plain_closure(name: str = "fortnox-connector") -> list[Distribution]:
+    """The distributions the plain install brings (requirements without extras), ours excluded."""
+    seen: dict[str, Distribution] = {}
+    todo = [Requirement(r) for r in distribution(name).requires or ()]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        key = req.name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        seen[key] = distribution(req.name)
+        todo += [Requirement(r) for r in seen[key].requires or ()]
+    return list(seen.values())
+
+
+def link_site(dists: list[Distribution], into: Path) -> None:
+    """Link each distribution's top-level files and its metadata into ``into`` (a site directory)."""
+    into.mkdir()
+    for dist in dists:
+        base = Path(str(dist.locate_file("")))
+        tops = {Path(str(f)).parts[0] for f in dist.files or () if not str(f).startswith("..")}
+        for top in tops:
+            if not (into / top).exists() and (base / top).exists():
+                (into / top).symlink_to(base / top)
+
+
+def run(
+    args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` (our own interpreters and fixed code), capturing its output as text."""
+    return subprocess.run(args, check=False, capture_output=True, text=True, env=env, cwd=cwd)  # noqa: S603
+
+
+@pytest.fixture(scope="module")
+def plain_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the wheel installed and only the plain install's dependencies visible."""
+    tmp = tmp_path_factory.mktemp("host")
+    env_dir = tmp / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    site = Path(
+        run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
     )
-    return Path(out.stdout.strip())
+    link_site(plain_closure(), tmp / "plain-site")
+    (site / "plain-dependencies.pth").write_text(str(tmp / "plain-site") + "\n")
+    pip_env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    pip_env["PIP_CONFIG_FILE"] = os.devnull
+    quiet = ["--quiet", "--no-index", "--no-deps", "--no-cache-dir", "--disable-pip-version-check"]
+    wheel = [sys.executable, "-m", "pip", "wheel", *quiet, "--no-build-isolation", "-w", str(tmp / "wheels")]
+    built = run([*wheel, str(ROOT)], cwd=tmp, env=pip_env)  # built here: hatchling is a dev package
+    assert built.returncode == 0, built.stderr
+    [whl] = (tmp / "wheels").glob("fortnox_connector-*.whl")
+    done = run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", *quiet, str(whl)], env=pip_env
+    )
+    assert done.returncode == 0, done.stderr
+    return env_dir
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox.start(SandboxOptions(rate_limit=False), host="127.0.0.1", port=0) as sb:
+        yield sb
 
 
 @pytest.mark.install
-def test_pip_install_then_a_host_script_lists_triggers_and_actions_with_schemas(tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
-    site = _purelib(python)
-    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    pip_env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))},
-        "PIP_CONFIG_FILE": os.devnull,
+def test_the_readme_host_runs_on_the_plain_install_and_mypy_strict_passes_on_it(
+    plain_venv: Path, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    script = readme_host()
+    assert len(script.splitlines()) <= MAX_LINES
+    assert "fortnox_connector._" not in script and re.findall(r"from (\S+) import", script) == [
+        "fortnox_connector.contract"
+    ]
+    host = tmp_path / "host.py"
+    host.write_text(script)
+    company = sandbox.tenant_ids()[0]
+    today = datetime.now(UTC).date()
+    sandbox.add_invoice(
+        company, DocumentNumber=9001, Total="1000.00", InvoiceDate=str(today - timedelta(days=3))
+    )
+    payment = {
+        "invoice": {"document_number": "9001"},
+        "amount": "1000.00",
+        "currency": "SEK",
+        "payment_date": str(today),
+        "mode_of_payment": "BG",
+        "mode_of_payment_account": 1930,
+        "idempotency_key": "host-1",
     }
-    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-index"]
-    pip += ["--no-deps", "--no-build-isolation", "--no-cache-dir", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(ROOT)], check=True, cwd=tmp_path, env=pip_env, capture_output=True)  # noqa: S603
-    installed = site / "fortnox_connector"
-    assert (installed / "declaration" / "data" / "connector.yaml").is_file()
-    assert (installed / "declaration" / "data" / "schemas" / "config.json").is_file()
-
-    where = "import fortnox_connector.declaration.schemas as s; print(s.__file__); print(s.data_dir())"
-    run = subprocess.run(  # noqa: S603 - the new venv's interpreter, fixed code
-        [str(python), "-I", "-c", where], check=True, capture_output=True, text=True, cwd=tmp_path
+    env = {
+        "PATH": os.environ["PATH"],
+        "FORTNOX_URL": sandbox.base_url,
+        "FORTNOX_CLIENT_ID": sandbox.client_id,
+        "FORTNOX_CLIENT_SECRET": sandbox.client_secret,
+        "FORTNOX_TENANT_ID": str(company),
+        "PAYMENT": json.dumps(payment),
+    }
+    python = str(plain_venv / "bin" / "python")
+    done = run([python, "-I", str(host)], env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("payment_received ['fortnox:acme:payment:") and lines[1].startswith(
+        "invoice_paid ['fortnox:acme:invoice:"
     )
-    module, data = run.stdout.split()
-    assert Path(module).is_relative_to(site) and Path(data) == installed / "declaration" / "data"
+    assert re.fullmatch(r"register_payment \d+ True", lines[2])
+    assert [p for p in sandbox.payments(company) if int(p["InvoiceNumber"]) == 9001]
 
-    run = subprocess.run(  # noqa: S603 - the new venv's interpreter, our host script
-        [str(python), "-I", str(HOST)], check=True, capture_output=True, text=True, cwd=tmp_path
+    typed = run(
+        [sys.executable, "-m", "mypy", "--strict", "--python-executable", python, str(host)], cwd=tmp_path
     )
-    assert run.stderr == ""
-    lines = [line.split(" ", 2) for line in run.stdout.splitlines()]
-    assert lines[0] == ["connector", "fortnox", "0.1.0 Fortnox"]
-    triggers = {name: json.loads(schema) for kind, name, schema in lines if kind == "trigger"}
-    actions = {name: json.loads(schemas) for kind, name, schemas in lines if kind == "action"}
-    assert list(triggers) == ["payment_received", "invoice_paid"]
-    assert all(schema["type"] == "object" for schema in triggers.values())
-    assert list(actions) == ["register_payment", "get_invoice"]
-    register_in, register_out = actions["register_payment"]
-    assert "idempotency_key" in register_in["required"] and "common.json" in register_in["$defs"]
-    assert "payment_number" in register_out["required"]
-    get_in, get_out = actions["get_invoice"]
-    assert get_in["required"] == ["invoice"] and "payments" in get_out["properties"]
+    assert typed.returncode == 0, typed.stdout
+
+
+@pytest.mark.install
+def test_the_plain_install_has_no_extras_and_the_cli_names_the_extra(plain_venv: Path) -> None:
+    python = str(plain_venv / "bin" / "python")
+    for module in EXTRAS_ONLY:
+        assert run([python, "-I", "-c", f"import {module}"]).returncode != 0, f"{module} is installed"
+    cli = run(
+        [python, "-I", "-c", "from fortnox_connector.runtime.launch import main; raise SystemExit(main())"]
+    )
+    assert cli.returncode == 2 and "pip install 'fortnox-connector[runtime]'" in cli.stderr
+    assert len(plain_closure()) >= 7
+    requires = distribution("fortnox-connector").requires or []
+    plain = [r for r in requires if "extra ==" not in r]
+    assert len(plain) == 7, plain  # httpx, msgspec, authlib, pluggy, PyYAML, jsonschema, tzdata

@@ -39,7 +39,7 @@ def test_the_shipped_declaration() -> None:
     assert decl.allowed_hosts == ("api.fortnox.se", "apps.fortnox.se")
     assert [m.name for m in decl.auth.modes] == list(AUTH_MODES)
     assert {m.name: m.refreshed_by for m in decl.auth.modes}["host_managed"] == "host"
-    assert decl.auth.default_scopes == ("invoice", "payment", "companyinformation", "settings")
+    assert decl.auth.default_scopes == ("invoice", "payment", "companyinformation", "settings", "customer")
     assert decl.auth.token_endpoint_auth_method == "client_secret_basic"
     assert decl.auth.authorize_params == {"access_type": "offline"}
     assert decl.auth.authorize_url({}) == "https://apps.fortnox.se/oauth-v1/auth"
@@ -50,7 +50,14 @@ def test_the_shipped_declaration() -> None:
     assert decl.config_schema == "config.json"
     assert [t.name for t in decl.triggers] == ["payment_received", "invoice_paid", "payment_deleted"]
     assert [t.name for t in decl.triggers if t.polled] == ["payment_received", "invoice_paid"]
-    assert [a.name for a in decl.actions] == ["register_payment", "get_invoice"]
+    assert [a.name for a in decl.actions] == [
+        "register_payment",
+        "get_invoice",
+        "find_invoices",
+        "upsert_customer",
+        "export_invoice",
+        "export_paid_invoice",
+    ]
     assert load_declaration() is load_declaration()  # read once per process
 
 

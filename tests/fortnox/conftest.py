@@ -151,6 +151,22 @@ class FakeFortnox:
             return json_response(401, {"message": "unauthorized"})
         return self.route(request)
 
+    def one_payment(self, method: str, parts: list[str]) -> httpx.Response | None:
+        """/3/invoicepayments/N (GET, DELETE, PUT …/bookkeep); None for another method."""
+        found = [p for p in self.payments if p["Number"] == parts[2]]
+        if not found:
+            error = {"error": 1, "message": "Kan inte hitta betalningen", "code": 2000001}
+            return json_response(404, {"ErrorInformation": error})
+        if method == "GET":
+            return json_response(200, {"InvoicePayment": found[0]})
+        if method == "DELETE":
+            self.payments.remove(found[0])
+            return httpx.Response(204)
+        if method == "PUT" and parts[3:] == ["bookkeep"]:
+            found[0]["Booked"] = True
+            return json_response(200, {"InvoicePayment": found[0]})
+        return None
+
     def route(self, request: httpx.Request) -> httpx.Response:
         parts = [p for p in request.url.path.split("/") if p]
         method = request.method
@@ -167,26 +183,9 @@ class FakeFortnox:
             self.payments.append(new)
             return json_response(201, {"InvoicePayment": new})
         if parts[:2] == ["3", "invoicepayments"] and len(parts) >= 3:
-            found = [p for p in self.payments if p["Number"] == parts[2]]
-            if not found:
-                return json_response(
-                    404,
-                    {
-                        "ErrorInformation": {
-                            "error": 1,
-                            "message": "Kan inte hitta betalningen",
-                            "code": 2000001,
-                        }
-                    },
-                )
-            if method == "GET":
-                return json_response(200, {"InvoicePayment": found[0]})
-            if method == "DELETE":
-                self.payments.remove(found[0])
-                return httpx.Response(204)
-            if method == "PUT" and parts[3:] == ["bookkeep"]:
-                found[0]["Booked"] = True
-                return json_response(200, {"InvoicePayment": found[0]})
+            answer = self.one_payment(method, parts)
+            if answer is not None:
+                return answer
         if parts == ["3", "invoices"]:
             return json_response(200, self.listing(request, "Invoices", self.invoices))
         if parts[:2] == ["3", "invoices"] and len(parts) == 3:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -170,11 +171,29 @@ def test_every_error_is_a_connector_error() -> None:
 def test_malformed_list_answer(
     make_client: Make, server: FakeFortnox, answer: httpx.Response, why: str
 ) -> None:
-    server.queue("GET", PAYMENTS, answer)
+    server.queue("GET", PAYMENTS, answer, answer)  # an answer that is not JSON is asked for once more
     with pytest.raises(MalformedResponse) as caught:
         make_client().list_invoice_payments()
     assert why in str(caught.value) and TENANT in str(caught.value)
     assert caught.value.status is None or caught.value.status == 200
+
+
+@pytest.mark.parametrize("cut", [1, 17, 40])
+def test_a_200_cut_short_is_asked_for_again_and_read(
+    make_client: Make, server: FakeFortnox, cut: int
+) -> None:
+    whole = json.dumps({"InvoicePayment": payment(7)})
+    server.queue(
+        "GET", f"{PAYMENTS}/7", httpx.Response(200, text=whole[:cut]), httpx.Response(200, text=whole)
+    )
+    assert make_client().get_invoice_payment("7").number == "7"  # the second answer is whole
+    assert [s.path for s in server.seen].count(f"{PAYMENTS}/7") == 2
+
+
+def test_a_list_page_cut_short_is_asked_for_again(make_client: Make, server: FakeFortnox) -> None:
+    server.queue("GET", PAYMENTS, httpx.Response(200, text='{"InvoicePayments": [{"Numb'))
+    make_client().list_invoice_payments()
+    assert [s.path for s in server.seen].count(PAYMENTS) == 2
 
 
 def test_record_that_fails_parsing_is_malformed_response(make_client: Make, server: FakeFortnox) -> None:

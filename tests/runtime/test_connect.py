@@ -13,8 +13,9 @@ from fortnox_connector.errors import AuthError, ConfigError
 from fortnox_connector.runtime.browser import approve
 from fortnox_connector.runtime.connect import LoopbackReceiver, connect
 from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.jobs import run_tenant_trigger
 from fortnox_connector.sandbox import Sandbox
-from tests.runtime.runtime_support import make_runtime
+from tests.runtime.runtime_support import PAGES, ListSink, make_runtime
 
 
 @pytest.fixture
@@ -178,3 +179,16 @@ def test_a_seeded_refresh_token_of_another_company_is_refused_and_not_kept(
     assert info.value.tenant == "acme"
     assert runtime.store.load_token("acme") is None  # never polled with the other company's token
     assert runtime.store.require_tenant("acme").fortnox_tenant_id == str(first)
+
+
+def test_service_account_runs_of_one_process_share_one_token(runtime: Runtime, sandbox: Sandbox) -> None:
+    """An idle night asked for a new service-account token on every trigger run; now once per lifetime."""
+    company = sandbox.tenant_ids()[1]
+    connect(
+        runtime, "svc", open_url=lambda url: approve(url, company=company), service_account=True, timeout=5
+    )
+    before = sandbox.stats.token_requests
+    for _ in range(4):
+        result = run_tenant_trigger(runtime, "svc", runtime.catalog.trigger(PAGES), ListSink())
+        assert result.error is None
+    assert sandbox.stats.token_requests - before <= 1

@@ -91,3 +91,21 @@ def test_wal_mode_and_private_file(tmp_path: Path) -> None:
         for name in ("state.db", "state.db-wal", "state.db-shm"):  # SQLite gives its files the db's mode
             assert (tmp_path / name).stat().st_mode & 0o077 == 0, name
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_run_bookkeeping_commits_with_normal_sync_and_tokens_and_keys_with_full(tmp_path: Path) -> None:
+    """Under WAL, NORMAL may lose the last commits to an OS crash: fine for cursors and the outbox (a lost
+    commit re-sends, never skips), not for a rotated refresh token or an idempotency key (FULL)."""
+    with SqliteStore(tmp_path / "state.db", Fernet.generate_key()) as store:
+        store.commit_cursor("acme", "t", "0")  # the thread's connection exists from here on
+        conn = store._conn()
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        store.commit_cursor("acme", "t", "1")
+        bookkeeping, statements[:] = list(statements), []
+        store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
+        durable = list(statements)
+        conn.set_trace_callback(None)
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL between transactions
+    assert not any("synchronous" in s for s in bookkeeping)
+    assert durable[0] == "PRAGMA synchronous = FULL" and durable[-1] == "PRAGMA synchronous = NORMAL"

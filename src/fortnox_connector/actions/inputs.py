@@ -117,20 +117,7 @@ def read_payment_request(data: object, config: TenantConfig, tenant: str) -> Pay
     """
     data = check_input(data, REGISTER_PAYMENT_SCHEMA, tenant)
     ref = invoice_ref(data, tenant)
-    amount = parse_decimal(data.get("amount"))
-    if amount is None or amount <= 0:
-        raise _bad(tenant, "'amount' must be a positive decimal string such as \"1250.00\"", ref)
-    check_amount(amount, tenant=tenant, invoice=str(ref))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise _bad(tenant, f"'amount' {amount} has more than two decimals", ref)
-    currency = _text(data.get("currency"))
-    if currency is None or len(currency) != 3 or not currency.isalpha():
-        raise _bad(tenant, "'currency' must be a three-letter code such as SEK or EUR", ref)
-    rate: Decimal | None = None
-    if data.get("currency_rate") is not None:
-        rate = parse_decimal(data.get("currency_rate"))
-        if rate is None or rate <= 0:
-            raise _bad(tenant, "'currency_rate' must be a positive decimal string", ref)
+    amount, currency, rate = _money(data, tenant, ref)
     try:
         payment_date = date.fromisoformat(str(data.get("payment_date")).strip())
     except ValueError:
@@ -139,24 +126,7 @@ def read_payment_request(data: object, config: TenantConfig, tenant: str) -> Pay
     key = _text(data.get("idempotency_key"))
     if key is None:
         raise _bad(tenant, "'idempotency_key' is required: a retry with the same key pays once", ref)
-    mode = _text(data.get("mode_of_payment")) or config.default_mode_of_payment
-    if mode is None:
-        raise ConfigError(
-            "no mode of payment: the input has no 'mode_of_payment' and the tenant has no default",
-            field="default_mode_of_payment",
-            tenant=tenant,
-            hint="set 'default_mode_of_payment' (e.g. BG) in the tenant's config or pass 'mode_of_payment'",
-        )
-    account = _account(data.get("mode_of_payment_account"), tenant, ref)
-    if account is None:
-        account = config.default_mode_of_payment_account
-    if account is None:
-        raise ConfigError(
-            "no mode-of-payment account: no 'mode_of_payment_account' in the input and no tenant default",
-            field="default_mode_of_payment_account",
-            tenant=tenant,
-            hint="set 'default_mode_of_payment_account' (e.g. 1930) in the tenant's config or pass it",
-        )
+    mode, account = _mode_of_payment(data, config, tenant, ref)
     return PaymentRequest(
         invoice=ref,
         amount=amount,
@@ -175,6 +145,50 @@ def read_payment_request(data: object, config: TenantConfig, tenant: str) -> Pay
         write_offs=_write_offs(data.get("write_offs"), currency.upper(), tenant, ref),
         settle_in_full=_flag(data, "settle_in_full", False, tenant),
     )
+
+
+def _money(data: Mapping[str, Any], tenant: str, ref: InvoiceRef) -> tuple[Decimal, str, Decimal | None]:
+    """The amount (positive, two decimals, within bounds), the currency code and the optional rate."""
+    amount = parse_decimal(data.get("amount"))
+    if amount is None or amount <= 0:
+        raise _bad(tenant, "'amount' must be a positive decimal string such as \"1250.00\"", ref)
+    check_amount(amount, tenant=tenant, invoice=str(ref))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise _bad(tenant, f"'amount' {amount} has more than two decimals", ref)
+    currency = _text(data.get("currency"))
+    if currency is None or len(currency) != 3 or not currency.isalpha():
+        raise _bad(tenant, "'currency' must be a three-letter code such as SEK or EUR", ref)
+    rate: Decimal | None = None
+    if data.get("currency_rate") is not None:
+        rate = parse_decimal(data.get("currency_rate"))
+        if rate is None or rate <= 0:
+            raise _bad(tenant, "'currency_rate' must be a positive decimal string", ref)
+    return amount, currency, rate
+
+
+def _mode_of_payment(
+    data: Mapping[str, Any], config: TenantConfig, tenant: str, ref: InvoiceRef
+) -> tuple[str, int]:
+    """The mode of payment and its account: the input's, else the tenant's defaults (else a ConfigError)."""
+    mode = _text(data.get("mode_of_payment")) or config.default_mode_of_payment
+    if mode is None:
+        raise ConfigError(
+            "no mode of payment: the input has no 'mode_of_payment' and the tenant has no default",
+            field="default_mode_of_payment",
+            tenant=tenant,
+            hint="set 'default_mode_of_payment' (e.g. BG) in the tenant's config or pass 'mode_of_payment'",
+        )
+    account = _account(data.get("mode_of_payment_account"), tenant, ref)
+    if account is None:
+        account = config.default_mode_of_payment_account
+    if account is None:
+        raise ConfigError(
+            "no mode-of-payment account: no 'mode_of_payment_account' in the input and no tenant default",
+            field="default_mode_of_payment_account",
+            tenant=tenant,
+            hint="set 'default_mode_of_payment_account' (e.g. 1930) in the tenant's config or pass it",
+        )
+    return mode, account
 
 
 def _company_amount(data: Mapping[str, Any], tenant: str, ref: InvoiceRef) -> Decimal | None:

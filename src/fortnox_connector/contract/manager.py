@@ -97,37 +97,34 @@ class ConnectorManager:
 
     def _collect(self, installed: Mapping[str, EntryPoint]) -> list[SkippedPlugin]:
         """Call each plugin's registration hooks on their own, to know who offered what."""
-        offers: list[tuple[str, str, Any]] = []
+        offers: list[tuple[str, Any]] = []
         skipped: list[SkippedPlugin] = []
         for hook, record in _RECORDS.items():
             for impl in getattr(self._pm.hook, hook).get_hookimpls():
                 try:
-                    items = list(impl.function())
-                    bad = next((i for i in items if not isinstance(i, record)), None)
-                    if bad is not None:
-                        raise TypeError(f"{hook} yielded {type(bad).__name__}, not {record.__name__}")
+                    offers += [(impl.plugin_name, item) for item in _records(impl.function(), hook, record)]
                 except Exception as exc:
                     if impl.plugin_name not in installed:
                         raise
                     self._pm.unregister(name=impl.plugin_name)
                     skipped.append(_skip(installed[impl.plugin_name], exc))
-                    continue
-                offers += [(impl.plugin_name, hook, item) for item in items]
         owners: dict[tuple[str, str], str] = {}
-        for plugin, hook, item in offers:
-            if not self._pm.has_plugin(plugin):
-                continue  # skipped for another hook
-            kind = "connector" if hook == "register_connectors" else "sink"
-            _claim(owners, (kind, item.name), plugin, f"the {kind} {item.name!r}")
-            if isinstance(item, Connector):
-                for what, subs in (("trigger", item.triggers), ("action", item.actions)):
-                    for sub in subs:
-                        key = (f"{item.name} {what}", sub.name)
-                        _claim(owners, key, plugin, f"the {what} {sub.name!r}")
-                self._connectors[item.name] = item
-            else:
-                self._sinks[item.name] = item
+        for plugin, item in offers:
+            if self._pm.has_plugin(plugin):  # not skipped for another hook
+                self._keep(owners, plugin, item)
         return skipped
+
+    def _keep(self, owners: dict[tuple[str, str], str], plugin: str, item: Connector[Any] | SinkSpec) -> None:
+        """Keep ``item`` under its name; a name taken before (by any plugin) is a ``ConfigError``."""
+        if isinstance(item, SinkSpec):
+            _claim(owners, ("sink", item.name), plugin, f"the sink {item.name!r}")
+            self._sinks[item.name] = item
+            return
+        _claim(owners, ("connector", item.name), plugin, f"the connector {item.name!r}")
+        for what, subs in (("trigger", item.triggers), ("action", item.actions)):
+            for sub in subs:
+                _claim(owners, (f"{item.name} {what}", sub.name), plugin, f"the {what} {sub.name!r}")
+        self._connectors[item.name] = item
 
     # -- what is offered -------------------------------------------------------------------------------
 
@@ -190,6 +187,15 @@ class ConnectorManager:
                     exc_info=True,
                     extra={"tenant": kwargs.get("tenant")},
                 )
+
+
+def _records(items: Iterable[object], hook: str, record: type) -> list[Any]:
+    """What a registration hook yielded, each checked to be the hook's record type."""
+    out = list(items)
+    bad = next((i for i in out if not isinstance(i, record)), None)
+    if bad is not None:
+        raise TypeError(f"{hook} yielded {type(bad).__name__}, not {record.__name__}")
+    return out
 
 
 def _new(pm: pluggy.PluginManager, plugins: Iterable[object]) -> list[object]:

@@ -38,6 +38,7 @@ class TenantConfig:
     default_mode_of_payment_account: int | None = None  # e.g. 1930
     bookkeep_payments: bool = True
     allow_overpayment: bool = False
+    invoice_numbering: str = "fortnox"  # export_invoice: "fortnox" numbers, or "source" (the source's)
     currency_rate_band_percent: int = 50  # register_payment: a rate this far from the invoice's is refused
     # finding the invoice (actions/lookup.py)
     ocr_check_digit: bool = True  # an OCR asked for must pass its modulus-10 check digit
@@ -91,6 +92,7 @@ def parse_config(
         default_mode_of_payment_account=values.get("default_mode_of_payment_account"),
         bookkeep_payments=values.get("bookkeep_payments", True),
         allow_overpayment=values.get("allow_overpayment", False),
+        invoice_numbering=values.get("invoice_numbering", "fortnox"),
         currency_rate_band_percent=values.get("currency_rate_band_percent", 50),
         ocr_check_digit=values.get("ocr_check_digit", True),
         require_ocr_and_invoice_number=values.get("require_ocr_and_invoice_number", False),

@@ -95,6 +95,13 @@ def _check_semantics(doc: Mapping[str, Any], source: str) -> None:
             f"{doc['version']!r} is not the package's version {__version__!r}",
             f"set version: {__version__!r} in {source} (the package's __version__ is the source of truth)",
         )
+    _check_names(doc, source)
+    _check_schema_files(doc, source)
+    _check_schedule(doc["schedule"], source)
+
+
+def _check_names(doc: Mapping[str, Any], source: str) -> None:
+    """Unique auth modes, secret names and variables, trigger and action names; secrets' modes declared."""
     modes = [m["name"] for m in doc["auth"]["modes"]]
     _unique(modes, "auth.modes", "name", source)
     _unique([s["name"] for s in doc["secrets"]], "secrets", "name", source)
@@ -110,6 +117,10 @@ def _check_semantics(doc: Mapping[str, Any], source: str) -> None:
                 )
     for kind in ("triggers", "actions"):
         _unique([item["name"] for item in doc[kind]], kind, "name", source)
+
+
+def _check_schema_files(doc: Mapping[str, Any], source: str) -> None:
+    """Every schema the declaration names exists under schemas/."""
     paths = [("config.schema", doc["config"]["schema"])]
     paths += [(f"triggers.{i}.event_schema", t["event_schema"]) for i, t in enumerate(doc["triggers"])]
     for i, a in enumerate(doc["actions"]):
@@ -120,7 +131,10 @@ def _check_semantics(doc: Mapping[str, Any], source: str) -> None:
             raise _fail(
                 source, field, f"there is no schema {rel!r} under schemas/", "add the file or fix the path"
             )
-    schedule = doc["schedule"]
+
+
+def _check_schedule(schedule: Mapping[str, Any], source: str) -> None:
+    """A cron expression of five fields and an IANA time zone."""
     if not cron_valid(schedule["cron"]):
         raise _fail(source, "schedule.cron", f"{schedule['cron']!r} is not a cron expression", "use 5 fields")
     try:
@@ -197,6 +211,7 @@ def _build(doc: Mapping[str, Any]) -> Declaration:
                 a["output_schema"],
                 a.get("example", {}).get("input"),
                 a.get("example", {}).get("output"),
+                tuple(a.get("scopes", ())),
             )
             for a in doc["actions"]
         ),

@@ -132,6 +132,7 @@ class ActionDecl:
     output_schema: str
     example_input: Mapping[str, Any] | None
     example_output: Mapping[str, Any] | None
+    scopes: tuple[str, ...] = ()  # the Fortnox scopes it needs (`check` probes them)
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,16 +330,37 @@ class FortnoxClient:
         return fetched
 
     def _fetch_page(self, path: str, key: str, query: dict[str, Any], cls: type[S], page: int) -> Page[S]:
-        content = self._send("GET", path, {**query, "page": page}, _NO_BODY).content
-        return self._read("GET", path, partial(decode_page, content, key, cls, page, query["limit"]))
+        params = {**query, "page": page}
+        return self._read_get(
+            path, params, lambda content: decode_page(content, key, cls, page, query["limit"])
+        )
 
     def _get_one(self, path: str, key: str, cls: type[S]) -> S:
         """GET one resource wrapped as ``{key: {...}}`` and read it."""
         return self._one("GET", path, _NO_BODY, key, cls)
 
     def _one(self, method: str, path: str, body: Any, key: str, cls: type[S]) -> S:
+        if method == "GET":
+            return self._read_get(path, None, lambda content: decode_one(content, key, cls))
         content = self._send(method, path, None, body).content
         return self._read(method, path, partial(decode_one, content, key, cls))
+
+    def _read_get(self, path: str, params: dict[str, Any] | None, decode: Callable[[bytes], T]) -> T:
+        """GET and read. An answer that is not JSON at all (a 200 cut short in transit) is asked for once
+        more — a GET is safe to repeat; a second one, or JSON of the wrong shape, is ``MalformedResponse``."""
+        for attempt in (1, 2):
+            content = self._send("GET", path, params, _NO_BODY).content
+            try:
+                return decode(content)
+            except Unreadable as exc:
+                if attempt == 2 or _is_json(content):
+                    raise self._malformed("GET", path, str(exc)) from exc.__cause__
+                log.warning(
+                    "Fortnox's answer to GET %s was not JSON (cut short?): asking again",
+                    path,
+                    extra={"tenant": self.tenant},
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(self, method: str, path: str, decode: Callable[[], T]) -> T:
         """``decode()``, its ``Unreadable`` as ``MalformedResponse`` naming the request and tenant."""
@@ -355,6 +376,14 @@ class FortnoxClient:
             path=path,
             tenant=self.tenant,
         )
+
+
+def _is_json(content: bytes) -> bool:
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True
 
 
 def _segment(value: str | int) -> str:

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from fortnox_connector.errors import ConnectorError
+from fortnox_connector.errors import AuthError, ConnectorError
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
@@ -66,6 +66,25 @@ def _clock_item(runtime: Runtime) -> CheckItem:
     )
 
 
+def _scope_items(client: FortnoxClient, items: list[CheckItem]) -> CheckItem | None:
+    """One item per scope probe appended to ``items``; a failed auth item instead when Fortnox refused the
+    token itself (then no scope can be told: "auth ok" must not stand beside it)."""
+    for scope in _PROBES:
+        try:
+            _probe(client, scope)
+        except AuthError as exc:
+            return CheckItem("auth", False, exc.message, exc.hint)
+        except MissingScope as exc:
+            items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
+        except MissingLicence as exc:
+            items.append(CheckItem(f"licence {scope}", False, "the company has no licence", exc.hint))
+        except ConnectorError as exc:
+            items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
+        else:
+            items.append(CheckItem(f"scope {scope}", True, "granted and licensed"))
+    return None
+
+
 def check_tenant(
     runtime: Runtime, tenant: str, *, clock: Callable[[], CheckItem] | None = None
 ) -> list[CheckItem]:
@@ -93,19 +112,14 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
         except ConnectorError as exc:
             items.append(CheckItem("auth", False, exc.message, exc.hint))
             return items
+        auth_at = len(items)
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
         with runtime.context(tenant) as ctx:
-            for scope in _PROBES:
-                try:
-                    _probe(ctx.client, scope)
-                except MissingScope as exc:
-                    items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
-                except MissingLicence as exc:
-                    items.append(CheckItem(f"licence {scope}", False, "the company has no licence", exc.hint))
-                except ConnectorError as exc:
-                    items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
-                else:
-                    items.append(CheckItem(f"scope {scope}", True, "granted and licensed"))
+            failed_auth = _scope_items(ctx.client, items)
+            if failed_auth is not None:  # e.g. invalid_grant on the refresh a 401 led to: auth failed
+                items[auth_at] = failed_auth
+                del items[auth_at + 1 :]
+                return items
             try:
                 info = ctx.client.company_information()
                 same = record.fortnox_tenant_id in (None, str(info.database_number))

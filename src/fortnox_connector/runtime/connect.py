@@ -39,6 +39,7 @@ from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
 from fortnox_connector.runtime.store.base import AuthMode
+from fortnox_connector.runtime.tenant_ids import check_database_number, check_same_database_number
 from fortnox_connector.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -356,6 +357,7 @@ def connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: st
 
 
 def _connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: str) -> Connected:
+    fortnox_tenant_id = check_database_number(fortnox_tenant_id, tenant=tenant)
     oauth = runtime.new_oauth(tenant=tenant)
     with tenant_scope(tenant):
         try:
@@ -364,6 +366,7 @@ def _connect_service_account(runtime: Runtime, tenant: str, fortnox_tenant_id: s
             database_number, company = _company(runtime, tenant, tokens)
         finally:
             oauth.close()
+        check_same_database_number(fortnox_tenant_id, database_number, tenant=tenant)
         _check_same_company(runtime, tenant, database_number)
     runtime.store.update_tenant(tenant, fortnox_tenant_id=database_number)
     runtime.store.resume_tenant(tenant)

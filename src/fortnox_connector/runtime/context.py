@@ -86,6 +86,9 @@ class Runtime:
     _oauth: FortnoxOAuth | None = field(default=None, init=False, repr=False)
     _guard: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _shared: SharedTransport | None = field(default=None, init=False, repr=False)
+    _service_tokens: dict[tuple[str, str], TokenProvider] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @classmethod
     def open(cls, settings: RuntimeSettings, *, catalog: Catalog | None = None) -> Runtime:
@@ -166,6 +169,22 @@ class Runtime:
             )
         raise _host_managed(record.id)
 
+    def service_tokens(self, record: TenantRecord) -> TokenProvider | None:
+        """A service-account tenant's token provider, one per process (None for other modes).
+
+        Its token serves every run of the process until shortly before it expires (one token request per
+        token lifetime, not one per run: an idle night of many service accounts asked for a token per
+        trigger run). Authorization-code tokens need no such cache: they live in the store.
+        """
+        if record.auth_mode != "client_credentials" or not record.fortnox_tenant_id:
+            return None
+        key = (record.id, record.fortnox_tenant_id)
+        with self._guard:
+            provider = self._service_tokens.get(key)
+            if provider is None:
+                provider = self._service_tokens[key] = self.token_provider(record)
+            return provider
+
     def tenant_spec(self, tenant: str, **extras: object) -> TenantSpec:
         """What the runtime gives a connector for ``tenant``: only what any host has (``extras`` are the
         connector's own, e.g. the Fortnox connector's ``tokens``: a token provider to share)."""
@@ -198,6 +217,9 @@ class Runtime:
         """The tenant's session for the ``with`` block, opened by the connector (closed afterwards).
 
         The block runs in the tenant's ``tenant_scope``: every log line in it names the tenant."""
+        if "tokens" not in extras:
+            shared = self.service_tokens(self.store.require_tenant(tenant))
+            extras = {**extras, "tokens": shared} if shared is not None else extras
         spec = self.tenant_spec(tenant, **extras)
         with tenant_scope(tenant), self.catalog.connector.open(spec) as session:
             yield session

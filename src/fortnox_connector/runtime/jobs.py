@@ -126,7 +126,8 @@ def run_tenant_trigger(
         finally:
             result.delivered = delivery.delivered
         if isinstance(result.error, ReconnectRequired):
-            store.pause_tenant(tenant, str(result.error))
+            # The reason alone: its readers add the tenant and the fix (``str`` would double both).
+            store.pause_tenant(tenant, f"must reconnect: {result.error.message}")
             result.paused = True
         store.finish_run(
             result.run_id, summary=result.record(), error=str(result.error) if result.error else None

@@ -59,11 +59,11 @@ def run_trigger(
                 outcome.stopped_by_deadline = True
                 break
             result = trigger.poll(outcome.cursor)
+            outcome.summary.add(result.summary)  # counted when polled: a failed delivery keeps the figures
             if result.events:
                 deliver(result.events)
             commit(result.cursor)
             outcome.cursor = result.cursor
-            outcome.summary.add(result.summary)
             if progress is not None:
                 progress(outcome.summary)
             if not result.more:

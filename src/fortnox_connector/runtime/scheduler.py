@@ -230,18 +230,19 @@ class Scheduler:
                     return
                 report.results.append(result)
                 if result.skipped:
-                    report.paused_reason = str(result.error)
+                    report.paused_reason = self.runtime.store.require_tenant(tenant).paused_reason or "paused"
                     return
                 if result.error is not None and report.error is None:
                     report.error = result.error
-                if result.paused:
+                if result.paused:  # paused by this run: ``serve --json`` says why, as for one paused before
+                    report.paused_reason = result.error.message if result.error else "paused"
                     return
         finally:
             sink.close()
 
     def _report(self, report: TenantRun) -> None:
         if report.paused:
-            reason = report.paused_reason or next((str(r.error) for r in report.results if r.paused), "")
+            reason = report.paused_reason or "paused"
             log.warning(
                 "tenant %s is paused (%s); run `fortnox-connector connect %s` to reconnect and resume it",
                 report.tenant,

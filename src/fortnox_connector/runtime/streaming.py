@@ -161,10 +161,11 @@ class StreamHost:
                 self.on_commit(item.checkpoint)
             self.report.batches += 1
         elif isinstance(item, TenantTrouble):
-            await asyncio.to_thread(self.runtime.store.pause_tenant, item.tenant, str(item.error))
+            reason = getattr(item.error, "message", str(item.error))  # ``str`` has the tenant and a fix
+            await asyncio.to_thread(self.runtime.store.pause_tenant, item.tenant, reason)
             self.report.paused.append(item.tenant)
             self.status(
-                f"tenant {item.tenant}: paused, {item.error}. Fix: run `fortnox-connector connect "
+                f"tenant {item.tenant}: paused, {reason}. Fix: run `fortnox-connector connect "
                 f"{item.tenant}`; the other tenants stream on"
             )
             if self.source is not None:

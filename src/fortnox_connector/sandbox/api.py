@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from . import currencies
+from . import currencies, customers, invoice_create
 from .errors import ApiError
-from .store import MODES_OF_PAYMENT, Invoice, Store, Tenant
+from .listing import ordered_payments
+from .store import MODES_OF_PAYMENT, Invoice, Payment, Store, Tenant
 from .wire import invoice_json, payment_full
 
 T = TypeVar("T")
@@ -55,6 +56,12 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/3/companyinformation/?$"), "companyinformation"),
     ("GET", re.compile(r"^/3/invoices/?$"), "invoice"),
     ("GET", re.compile(r"^/3/invoices/(?P<id>[^/]+)/?$"), "invoice"),
+    ("POST", re.compile(r"^/3/invoices/?$"), "invoice"),
+    ("PUT", re.compile(r"^/3/invoices/(?P<id>[^/]+)/bookkeep/?$"), "invoice"),
+    ("GET", re.compile(r"^/3/customers/?$"), "customer"),
+    ("GET", re.compile(r"^/3/customers/(?P<id>[^/]+)/?$"), "customer"),
+    ("POST", re.compile(r"^/3/customers/?$"), "customer"),
+    ("PUT", re.compile(r"^/3/customers/(?P<id>[^/]+)/?$"), "customer"),
     ("GET", re.compile(r"^/3/invoicepayments/?$"), "payment"),
     ("POST", re.compile(r"^/3/invoicepayments/?$"), "payment"),
     ("GET", re.compile(r"^/3/invoicepayments/(?P<id>[^/]+)/?$"), "payment"),
@@ -127,25 +134,35 @@ class Api:
                 return self.company(tenant)
             if name == "modesofpayments":
                 return self.modes(query)
+            if name == "customers":
+                return self.customers(tenant, method, ident, query, body)
+            if name == "invoices" and method != "GET":
+                return self.write_invoice(tenant, method, ident, body)
             if name == "currencies":
                 today = self.now().date()
                 return currencies.one(tenant, ident, today) if ident else currencies.listing(tenant, today)
             if name == "invoices":
                 return self.invoice(tenant, ident) if ident else self.invoices(tenant, query)
-            if method == "POST":
-                return self.create_payment(tenant, body)
-            if ident is None:
-                return self.payments(tenant, query)
-            number = _int(ident, "Number")
-            if method == "PUT":
-                return 200, {
-                    "InvoicePayment": payment_full(tenant, self.store.book(tenant, number, self.now()), True)
-                }
-            if method == "DELETE":
-                self.store.delete_payment(tenant, number, self.now())
-                return 204, None
-            return 200, {"InvoicePayment": payment_full(tenant, self.store.payment(tenant, number), True)}
+            return self._payment_route(tenant, method, ident, query, body)
         raise ApiError(2000588, f"Ogiltig parameter: {method} {path}")
+
+    def _payment_route(
+        self, tenant: Tenant, method: str, ident: str | None, query: dict[str, str], body: Any
+    ) -> Answer:
+        """/3/invoicepayments: create, list, one, bookkeep (PUT) and delete."""
+        if method == "POST":
+            return self.create_payment(tenant, body)
+        if ident is None:
+            return self.payments(tenant, query)
+        number = _int(ident, "Number")
+        if method == "PUT":
+            return 200, {
+                "InvoicePayment": payment_full(tenant, self.store.book(tenant, number, self.now()), True)
+            }
+        if method == "DELETE":
+            self.store.delete_payment(tenant, number, self.now())
+            return 204, None
+        return 200, {"InvoicePayment": payment_full(tenant, self.store.payment(tenant, number), True)}
 
     def company(self, tenant: Tenant) -> Answer:
         return 200, {
@@ -176,6 +193,27 @@ class Api:
         ]
         return paged(modes, query, lambda m: m, "ModesOfPayments")
 
+    def customers(
+        self, tenant: Tenant, method: str, ident: str | None, query: dict[str, str], body: Any
+    ) -> Answer:
+        """``/3/customers``: see ``customers.py``."""
+        if method == "POST":
+            return 201, {"Customer": customers.create(tenant, body).full()}
+        if method == "PUT" and ident is not None:
+            return 200, {"Customer": customers.update(tenant, ident, body).full()}
+        if ident is not None:
+            return 200, {"Customer": customers.get(tenant, ident).full()}
+        return paged(customers.search(tenant, query), query, lambda c: c.item(), "Customers")
+
+    def write_invoice(self, tenant: Tenant, method: str, ident: str | None, body: Any) -> Answer:
+        """``POST /3/invoices`` and ``PUT /3/invoices/{n}/bookkeep``: see ``invoice_create.py``."""
+        if method == "POST":
+            inv = invoice_create.create(self.store, tenant, self.now(), body)
+            return 201, {"Invoice": invoice_json(inv, True)}
+        number = _int(str(ident), "DocumentNumber")
+        inv = invoice_create.bookkeep(tenant, number, self.now(), self.store)
+        return 200, {"Invoice": invoice_json(inv, True)}
+
     def invoice(self, tenant: Tenant, ident: str) -> Answer:
         try:
             number = int(ident)
@@ -186,53 +224,26 @@ class Api:
     def invoices(self, tenant: Tenant, query: dict[str, str]) -> Answer:
         items = sorted(tenant.invoices.values(), key=lambda i: i.document_number)
         flt = query.get("filter")
-        today = self.now().date()
         if flt is not None:
-            if flt not in INVOICE_FILTERS:
-                raise ApiError(2000587)
-            keep: Callable[[Invoice], bool] = {
-                "cancelled": lambda i: i.cancelled,
-                "fullypaid": lambda i: not i.cancelled and i.balance == 0 and i.final_pay_date is not None,
-                "unpaid": lambda i: not i.cancelled and i.balance != 0,
-                "unpaidoverdue": lambda i: not i.cancelled and i.balance != 0 and i.due_date < today,
-                "unbooked": lambda i: not i.cancelled and not i.booked,
-            }[flt]
+            keep = _invoice_filter(flt, self.now().date())
             items = [i for i in items if keep(i)]
-        if "lastmodified" in query:
-            since = parse_lastmodified(query["lastmodified"])
-            items = [i for i in items if i.modified >= since]
-        if "fromdate" in query:
-            d = _date_param(query["fromdate"])
-            items = [i for i in items if i.invoice_date >= d]
-        if "todate" in query:
-            d = _date_param(query["todate"])
-            items = [i for i in items if i.invoice_date <= d]
-        if "documentnumber" in query:
-            items = [i for i in items if str(i.document_number) == query["documentnumber"]]
-        if "ocr" in query:
-            items = [i for i in items if i.ocr == query["ocr"]]
-        for n in ("1", "2"):
-            if f"externalinvoicereference{n}" in query:
-                wanted = query[f"externalinvoicereference{n}"]
-                items = [i for i in items if getattr(i, f"external_ref{n}") == wanted]
-        if "customernumber" in query:
-            items = [i for i in items if i.customer_number == query["customernumber"]]
-        if "currency" in query:
-            items = [i for i in items if i.currency == query["currency"].upper()]
+        for param, test in _INVOICE_PARAMS.items():
+            if param in query:
+                wanted = test(query[param])
+                items = [i for i in items if wanted(i)]
         return paged(items, query, lambda i: invoice_json(i, False), "Invoices")
 
     def payments(self, tenant: Tenant, query: dict[str, str]) -> Answer:
-        items = list(tenant.payments.values())
-        if "invoicenumber" in query:
-            inv = _int(query["invoicenumber"], "invoicenumber")
-            items = [p for p in items if p.invoice_number == inv]
-        if "lastmodified" in query:
-            since = parse_lastmodified(query["lastmodified"])
-            items = [p for p in items if p.modified >= since]
-        if query.get("sortby") == "paymentdate":
-            items.sort(key=lambda p: (p.payment_date, p.number))
-        else:
-            items.sort(key=lambda p: p.number)
+        def select(items: list[Payment]) -> list[Payment]:
+            if "invoicenumber" in query:
+                inv = _int(query["invoicenumber"], "invoicenumber")
+                items = [p for p in items if p.invoice_number == inv]
+            if "lastmodified" in query:
+                since = parse_lastmodified(query["lastmodified"])
+                items = [p for p in items if p.modified >= since]
+            return items
+
+        items = ordered_payments(tenant, query, select)
         return paged(items, query, lambda p: payment_full(tenant, p, False), "InvoicePayments")
 
     def create_payment(self, tenant: Tenant, body: Any) -> Answer:
@@ -256,3 +267,46 @@ def _date_param(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise ApiError(2000588, f"Ogiltig parameter: {value}") from None
+
+
+def _invoice_filter(flt: str, today: date) -> Callable[[Invoice], bool]:
+    """Fortnox's ``filter=`` on invoices; an unknown one is its error 2000587."""
+    if flt not in INVOICE_FILTERS:
+        raise ApiError(2000587)
+    filters: dict[str, Callable[[Invoice], bool]] = {
+        "cancelled": lambda i: i.cancelled,
+        "fullypaid": lambda i: not i.cancelled and i.balance == 0 and i.final_pay_date is not None,
+        "unpaid": lambda i: not i.cancelled and i.balance != 0,
+        "unpaidoverdue": lambda i: not i.cancelled and i.balance != 0 and i.due_date < today,
+        "unbooked": lambda i: not i.cancelled and not i.booked,
+    }
+    return filters[flt]
+
+
+def _since(value: str) -> Callable[[Invoice], bool]:
+    since = parse_lastmodified(value)
+    return lambda i: i.modified >= since
+
+
+def _from(value: str) -> Callable[[Invoice], bool]:
+    d = _date_param(value)
+    return lambda i: i.invoice_date >= d
+
+
+def _to(value: str) -> Callable[[Invoice], bool]:
+    d = _date_param(value)
+    return lambda i: i.invoice_date <= d
+
+
+# The invoice list's query parameters: each value → a test an invoice must pass.
+_INVOICE_PARAMS: dict[str, Callable[[str], Callable[[Invoice], bool]]] = {
+    "lastmodified": _since,
+    "fromdate": _from,
+    "todate": _to,
+    "documentnumber": lambda v: lambda i: str(i.document_number) == v,
+    "ocr": lambda v: lambda i: i.ocr == v,
+    "externalinvoicereference1": lambda v: lambda i: i.external_ref1 == v,
+    "externalinvoicereference2": lambda v: lambda i: i.external_ref2 == v,
+    "customernumber": lambda v: lambda i: i.customer_number == v,
+    "currency": lambda v: lambda i: i.currency == v.upper(),
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,55 +50,73 @@ class Control:
             return _bad(400, str(err))
 
     def _route(self, method: str, path: str, body: dict[str, Any]) -> Reply:
-        sb = self.sb
-        if path == "/_sandbox/tenants" and method == "GET":
-            with sb.store.lock:
-                return _ok(
-                    [
-                        {
-                            "id": t.id,
-                            "name": t.name,
-                            "licences": sorted(t.licences),
-                            "service_consent": t.service_consent,
-                            "invoices": len(t.invoices),
-                            "payments": len(t.payments),
-                        }
-                        for t in sb.store.tenants.values()
-                    ]
-                )
-        if path == "/_sandbox/clock":
-            if method == "POST":
-                if "set" in body:
-                    sb.set_clock(datetime.fromisoformat(str(body["set"])), bool(body.get("frozen", True)))
-                if "advance" in body:
-                    sb.advance(float(body["advance"]))
-            return _ok({"now": sb.now().isoformat()})
-        if path == "/_sandbox/reset" and method == "POST":
-            sb.reset()
-            return _ok({"reset": True})
-        if path == "/_sandbox/faults":
-            if method == "POST":
-                sb.inject_fault(
-                    str(body["kind"]),
-                    body.get("count"),
-                    body.get("fraction"),
-                    str(body.get("path_prefix", "/3/")),
-                    body.get("method"),
-                    float(body.get("delay", 1.0)),
-                )
-            elif method == "DELETE":
-                sb.clear_faults()
-            return _ok({"faults": sb.faults.pending()})
-        if path == "/_sandbox/stats" and method == "GET":
-            return _ok(sb.stats.as_dict())
-        if path == "/_sandbox/feed" and method == "GET":
-            return _ok(feed_state(sb))
-        if path == "/_sandbox/feed/faults" and method == "POST":
-            return _ok(feed_fault(sb, body))
+        """Dispatch by path (each handler checks its methods); tenant routes by pattern."""
+        handler = _ROUTES.get(path)
+        if handler is not None:
+            reply = handler(self, method, body)
+            if reply is not None:
+                return reply
         m = _TENANT.match(path)
         if m is not None and method == "POST":
             return self._tenant(int(m.group("t")), m.group("rest") or "", body)
         return _bad(404, f"no control route {method} {path}")
+
+    def _tenants(self, method: str, body: dict[str, Any]) -> Reply | None:
+        if method != "GET":
+            return None
+        with self.sb.store.lock:
+            return _ok(
+                [
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "licences": sorted(t.licences),
+                        "service_consent": t.service_consent,
+                        "invoices": len(t.invoices),
+                        "payments": len(t.payments),
+                    }
+                    for t in self.sb.store.tenants.values()
+                ]
+            )
+
+    def _clock(self, method: str, body: dict[str, Any]) -> Reply | None:
+        sb = self.sb
+        if method == "POST":
+            if "set" in body:
+                sb.set_clock(datetime.fromisoformat(str(body["set"])), bool(body.get("frozen", True)))
+            if "advance" in body:
+                sb.advance(float(body["advance"]))
+        return _ok({"now": sb.now().isoformat()})
+
+    def _reset(self, method: str, body: dict[str, Any]) -> Reply | None:
+        if method != "POST":
+            return None
+        self.sb.reset()
+        return _ok({"reset": True})
+
+    def _faults(self, method: str, body: dict[str, Any]) -> Reply | None:
+        sb = self.sb
+        if method == "POST":
+            sb.inject_fault(
+                str(body["kind"]),
+                body.get("count"),
+                body.get("fraction"),
+                str(body.get("path_prefix", "/3/")),
+                body.get("method"),
+                float(body.get("delay", 1.0)),
+            )
+        elif method == "DELETE":
+            sb.clear_faults()
+        return _ok({"faults": sb.faults.pending()})
+
+    def _stats(self, method: str, body: dict[str, Any]) -> Reply | None:
+        return _ok(self.sb.stats.as_dict()) if method == "GET" else None
+
+    def _feed(self, method: str, body: dict[str, Any]) -> Reply | None:
+        return _ok(feed_state(self.sb)) if method == "GET" else None
+
+    def _feed_faults(self, method: str, body: dict[str, Any]) -> Reply | None:
+        return _ok(feed_fault(self.sb, body)) if method == "POST" else None
 
     def _tenant(self, tenant_id: int, rest: str, body: dict[str, Any]) -> Reply:
         sb = self.sb
@@ -124,3 +143,14 @@ class Control:
             sb.set_licences(tenant_id, list(body.get("scopes", [])))
             return _ok({"licences": sorted(body.get("scopes", []))})
         return _bad(404, f"no control route POST /_sandbox/tenants/{tenant_id}{rest}")
+
+
+_ROUTES: dict[str, Callable[[Control, str, dict[str, Any]], Reply | None]] = {
+    "/_sandbox/tenants": Control._tenants,
+    "/_sandbox/clock": Control._clock,
+    "/_sandbox/reset": Control._reset,
+    "/_sandbox/faults": Control._faults,
+    "/_sandbox/stats": Control._stats,
+    "/_sandbox/feed": Control._feed,
+    "/_sandbox/feed/faults": Control._feed_faults,
+}

@@ -12,6 +12,7 @@ CODES: dict[int, tuple[int, str]] = {
     2000108: (400, "Värdet måste vara numeriskt."),
     2000359: (400, "Ogiltiga tecken."),
     2000423: (400, "Kontot hittades inte."),
+    2000433: (404, "Kan inte hitta kunden."),
     2000434: (404, "Kan inte hitta fakturan."),
     2000587: (400, "Ogiltigt filter."),
     2000588: (400, "Ogiltig parameter."),

@@ -62,18 +62,11 @@ class OAuthRoutes:
     def authorize(self, method: str, params: dict[str, str]) -> Reply:
         sb = self.sb
         opts = sb.options
-        if params.get("client_id") != opts.client_id:
-            return _page(400, "Ogiltig klient", "client_id is unknown to this sandbox.")
-        if params.get("response_type", "code") != "code":
-            return _page(400, "Ogiltig begäran", "response_type must be 'code'.")
-        state = params.get("state")
-        if not state:
-            return _page(400, "Ogiltig begäran", "state is required.")
-        redirect_uri = params.get("redirect_uri") or opts.redirect_uri
-        if not redirect_uri:
-            return _page(400, "Ogiltig begäran", "redirect_uri is required (none is registered).")
-        if opts.redirect_uri and redirect_uri != opts.redirect_uri:
-            return _page(400, "Ogiltig begäran", "redirect_uri does not match the registered one.")
+        refused = self._refused(params)
+        if refused is not None:
+            return refused
+        state = params["state"]
+        redirect_uri = params.get("redirect_uri") or opts.redirect_uri or ""
         scopes = tuple(s for s in params.get("scope", " ".join(SCOPES)).split() if s)
         tenants = sb.tenant_ids()
         try:
@@ -104,6 +97,22 @@ class OAuthRoutes:
         grant = Grant(tenant_id, scopes, opts.client_id, sb.now() + CODE_TTL)
         code = sb.oauth.new_code(grant, params.get("redirect_uri"))
         return _redirect(redirect_uri, {"code": code, "state": state})
+
+    def _refused(self, params: dict[str, str]) -> Reply | None:
+        """The error page for a request the authorize endpoint refuses before asking (None: none)."""
+        opts = self.sb.options
+        if params.get("client_id") != opts.client_id:
+            return _page(400, "Ogiltig klient", "client_id is unknown to this sandbox.")
+        if params.get("response_type", "code") != "code":
+            return _page(400, "Ogiltig begäran", "response_type must be 'code'.")
+        if not params.get("state"):
+            return _page(400, "Ogiltig begäran", "state is required.")
+        redirect_uri = params.get("redirect_uri") or opts.redirect_uri
+        if not redirect_uri:
+            return _page(400, "Ogiltig begäran", "redirect_uri is required (none is registered).")
+        if opts.redirect_uri and redirect_uri != opts.redirect_uri:
+            return _page(400, "Ogiltig begäran", "redirect_uri does not match the registered one.")
+        return None
 
     def _consent_page(self, params: dict[str, str], scopes: tuple[str, ...], tenants: list[int]) -> Reply:
         hidden = "".join(

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import credit_notes, currencies
+from . import credit_notes, currencies, customers
 from .api import Api, scope_for
 from .clock import BusinessClock, WallClock
 from .control import Control
@@ -278,6 +278,27 @@ class Sandbox:
             tenant = self.store.tenant(tenant_id)
             return [payment_full(tenant, p, True) for _, p in sorted(tenant.payments.items())]
 
+    def customers(self, tenant_id: int) -> list[dict[str, Any]]:
+        """Every customer of the tenant, whole (the seeded ``1`` to ``10`` included)."""
+        with self.store.lock:
+            return [c.full() for c in customers.search(self.store.tenant(tenant_id), {})]
+
+    def add_customer(self, tenant_id: int, **fields: Any) -> dict[str, Any]:
+        """A customer with Fortnox's field names, by the rules of ``POST /3/customers``."""
+        with self.store.lock:
+            return customers.create(self.store.tenant(tenant_id), {"Customer": fields}).full()
+
+    def invoices(self, tenant_id: int) -> list[dict[str, Any]]:
+        """Every invoice of the tenant as ``GET /3/invoices/{n}`` shows it, by document number."""
+        with self.store.lock:
+            tenant = self.store.tenant(tenant_id)
+            return [invoice_json(i, True) for _, i in sorted(tenant.invoices.items())]
+
+    def set_round_off(self, tenant_id: int, on: bool) -> None:
+        """Whether the company rounds SEK invoice totals to whole kronor (öresutjämning; on by default)."""
+        with self.store.lock:
+            self.store.tenant(tenant_id).round_off = on
+
     def voucher(self, tenant_id: int, number: int | str) -> list[tuple[int, Decimal, Decimal]]:
         """The rows ``(account, debit, credit)`` in SEK the payment books (``sandbox.settlement``)."""
         with self.store.lock:
@@ -455,14 +476,20 @@ class Sandbox:
                 body = json.loads(raw)
             except ValueError:
                 return self._error(2002115)
+        return self._answer(h.command, path, query, body, grant.tenant_id, scope)
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], body: Any, tenant_id: int, scope: str
+    ) -> Reply:
+        """The API's answer for an authorised request: the tenant's licence, then the resource."""
         try:
             with self.store.lock:
-                tenant = self.store.tenants.get(grant.tenant_id)
+                tenant = self.store.tenants.get(tenant_id)
                 if tenant is None:
                     return Reply(401, b'{"message":"unauthorized"}')
                 if scope not in tenant.licences:
                     return self._error(2001101)
-                status, answer = Api(self.store, self.now).handle(tenant, h.command, path, query, body)
+                status, answer = Api(self.store, self.now).handle(tenant, method, path, query, body)
         except ApiError as err:
             return self._error(err.code, err.message)
         if answer is None:

@@ -13,6 +13,7 @@ from .errors import ApiError
 from .settlement import WriteOffRow, read_write_offs, settled_by_write_offs
 
 if TYPE_CHECKING:
+    from .customers import Customer
     from .feed import FeedLog
 
 CENT = Decimal("0.01")
@@ -26,7 +27,7 @@ MODES_OF_PAYMENT = (
     ("AG", "Autogiro", 1930),
     ("SWISH", "Swish", 1930),
 )
-SCOPES = ("invoice", "payment", "companyinformation", "settings")
+SCOPES = ("invoice", "payment", "companyinformation", "settings", "customer")
 
 
 def money(value: Any) -> Decimal:
@@ -48,6 +49,13 @@ class Tenant:
     customers: list[tuple[str, str]] = field(default_factory=list)
     invoices: dict[int, Invoice] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
+    customer_book: dict[str, Customer] = field(default_factory=dict)  # see customers.py
+    round_off: bool = True  # öresutjämning: SEK invoice totals rounded to whole kronor (invoice_create.py)
+    payments_revision: int = 0  # bumped by every Store change to payments (listing.py's memo key)
+    payments_in_order: bool = True  # dict order is ascending numbers (no explicit lower Number added)
+    payments_memo: tuple[int, tuple[tuple[str, str], ...], list[Payment]] | None = field(
+        default=None, repr=False, compare=False
+    )  # listing.py: (revision, query, the ordered list) of the last big list asked for
     currency_rates: dict[str, tuple[date, Decimal, Decimal]] = field(default_factory=dict)  # currencies.py
 
 
@@ -71,6 +79,7 @@ class Invoice:
     external_ref1: str = ""
     external_ref2: str = ""
     currency_unit: Decimal = Decimal(1)  # rate is per this many units (100 for JPY-style currencies)
+    detail: dict[str, Any] | None = None  # a created invoice's rows and totals (invoice_create.py)
     credit_ref: int | None = None  # CreditInvoiceReference (credit_notes.py)
 
 
@@ -211,7 +220,10 @@ class Store:
         booked = bool(fields.pop("Booked", False))
         if fields:
             raise ApiError(2001399, f"Ogiltigt fältnamn: {sorted(fields)[0]}")
+        if tenant.payments and number < max(tenant.payments):
+            tenant.payments_in_order = False
         tenant.payments[number] = pay
+        tenant.payments_revision += 1
         self._apply(inv, pay.settles(inv.currency), pay_date, pay.modified)
         if booked:
             self.book(tenant, number, now)
@@ -245,6 +257,7 @@ class Store:
             pay.voucher_year = 1 + (pay.payment_date.year - 2020)
             tenant.next_voucher += 1
             pay.modified = _naive(now)
+            tenant.payments_revision += 1
             if self.feed is not None:
                 self.feed.payment_booked(tenant.id, number, now)
         return pay
@@ -254,6 +267,7 @@ class Store:
         if pay.booked:
             raise ApiError(2000690)
         del tenant.payments[number]
+        tenant.payments_revision += 1
         inv = tenant.invoices.get(pay.invoice_number)
         if inv is not None:
             self._apply(inv, -pay.settles(inv.currency), pay.payment_date, _naive(now))
@@ -310,6 +324,7 @@ class Store:
         rng = self.rng
         nd = _naive(now)
         today = now.date()
+        tenant.payments_revision += 1
         for _ in range(n):
             inv_no = tenant.next_invoice
             tenant.next_invoice += 1

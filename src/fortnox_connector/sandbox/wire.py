@@ -8,6 +8,7 @@ from typing import Any
 from .store import Invoice, Payment, Tenant
 
 API = "https://api.fortnox.se/3"
+LIST_DETAIL = frozenset({"TermsOfPayment"})  # a created invoice's fields also shown in list items
 
 
 def num(value: Decimal) -> int | float:
@@ -102,4 +103,6 @@ def invoice_json(inv: Invoice, single: bool) -> dict[str, Any]:
         body["Country"] = "Sverige"
         body["Language"] = "SV"
         body["InvoiceRows"] = []
+    if inv.detail is not None:
+        body.update({k: v for k, v in inv.detail.items() if single or k in LIST_DETAIL})
     return body

@@ -236,7 +236,7 @@ class _Run:
         self.ledger = load_ledger(self.previous.document, tenant=tenant, now=self.over.now)
         if not specs:
             for report in self.reports:
-                report.skipped = f"{self.settings.run_mode} run without a cron or manual trigger: not polled"
+                report.skipped = f"a {self.settings.run_mode} run without a cron or manual trigger"
         try:
             with self._session(config, state=self.ledger, logger="fortnox_connector.actions") as session:
                 ctx = session.context

@@ -88,7 +88,7 @@ def require_sink(options: PandiumOptions, env: Mapping[str, str], *, tenant: str
             f"{SINK_SECRET_ENV} is not set: the webhook sink signs every event",
             field=SINK_SECRET_ENV,
             tenant=tenant,
-            hint="add the signing secret shared with the receiver (whsec_… or any long random string) "
+            hint="add the Standard Webhooks secret shared with the receiver (whsec_…) "
             "to the integration's secrets",
         )
     return options.sink_url, Secret(secret)

@@ -49,7 +49,7 @@ def poll_triggers(
     auth_failed = False
     for index, (spec, report) in enumerate(zip(specs, reports, strict=True)):
         if auth_failed:
-            report.skipped = "not polled: Fortnox refused the token earlier in this run"
+            report.skipped = "Fortnox refused the token earlier in this run"
             log.warning("%s not polled: %s", spec.name, report.skipped)
             continue
         started = clock()

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
 from fortnox_connector.runtime.settings import API_URL_ENV
+from fortnox_connector.runtime.tenant_ids import check_tenant_id
 
 RUN_MODE_ENV: Final = "PAN_CTX_RUN_MODE"
 TENANT_ID_ENV: Final = "PAN_CTX_TENANT_ID"
@@ -54,7 +55,6 @@ MAX_DEADLINE_S: Final = 600.0
 DEFAULT_STDOUT_MAX_BYTES: Final = 1_000_000  # ~1 300 payment events; a Pandium state document stays small
 DEFAULT_SINK_ATTEMPTS: Final = 5
 DEFAULT_TOLERANCE_S: Final = 1200.0  # a trigger waits for the run in flight (up to ten minutes), twice
-NO_TENANT: Final = "pandium-tenant"
 
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -79,7 +79,7 @@ class PandiumSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PandiumSettings:
         tenant_name = _get(env, TENANT_NAME_ENV)
-        tenant = _get(env, TENANT_ID_ENV) or tenant_name or NO_TENANT
+        tenant = _tenant(env, tenant_name)
         return cls(
             run_mode=_run_mode(env, tenant),
             tenant=tenant,
@@ -103,6 +103,22 @@ class PandiumSettings:
                 if key.startswith(CONFIG_PREFIX) and len(key) > len(CONFIG_PREFIX)
             },
         )
+
+
+def _tenant(env: Mapping[str, str], name: str | None) -> str:
+    """``PAN_CTX_TENANT_ID``, required: without it every run would share one made-up tenant (its logs,
+    dedup keys and ledger), which is never right; a bad id is refused like any tenant id."""
+    tenant = _get(env, TENANT_ID_ENV)
+    if tenant is None:
+        raise ConfigError(
+            f"{TENANT_ID_ENV} is not set" + (f" (the tenant is named {name!r})" if name else ""),
+            field=TENANT_ID_ENV,
+            hint=f"Pandium sets it on every run; to run by hand, export {TENANT_ID_ENV}=<the tenant's id>",
+        )
+    try:
+        return check_tenant_id(tenant)
+    except ConfigError as exc:
+        raise ConfigError(f"{TENANT_ID_ENV}: {exc.message}", field=TENANT_ID_ENV, hint=exc.hint) from None
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:

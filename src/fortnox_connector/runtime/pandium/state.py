@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fortnox_connector.errors import ConfigError
+from fortnox_connector.runtime.logs import tenant_logger
 from fortnox_connector.runtime.pandium.settings import LAST_STDOUT_ENV, METADATA_FILE_ENV
 
 _RESET_HINT = (
@@ -65,6 +66,7 @@ def load_previous_state(
     """Read the previous state from the metadata file or the last successful stdout (see module doc)."""
     names = set(trigger_names)
     path = env.get(METADATA_FILE_ENV, "").strip()
+    missing = bool(path) and not Path(path).exists()
     if path:
         document = _read_metadata(Path(path), tenant)
         if names & document.keys():
@@ -72,6 +74,13 @@ def load_previous_state(
     raw = env.get(LAST_STDOUT_ENV, "").strip()
     if raw:
         return PreviousState(_parse(raw, LAST_STDOUT_ENV, tenant), LAST_STDOUT_ENV)
+    if missing:  # a first run, or the metadata was lost: either way this run backfills, said aloud
+        tenant_logger(tenant, __name__).warning(
+            "the tenant metadata file %s (%s) does not exist and there is no last run's output: this run "
+            "starts from the backfill window (events already sent repeat with their dedup keys)",
+            path,
+            METADATA_FILE_ENV,
+        )
     return PreviousState()
 
 

@@ -43,6 +43,7 @@ from fortnox_connector.runtime.store.base import (
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.pg_migrations import migrate_pg
+from fortnox_connector.runtime.tenant_ids import check_database_number, check_tenant_id
 from fortnox_connector.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,9 @@ class PostgresStore:
         auth_mode: AuthMode,
         fortnox_tenant_id: str | None = None,
     ) -> TenantRecord:
+        check_tenant_id(tenant)
+        if auth_mode == "client_credentials" and fortnox_tenant_id is not None:
+            fortnox_tenant_id = check_database_number(fortnox_tenant_id, tenant=tenant)
         if auth_mode not in AUTH_MODES:
             raise ConfigError(
                 f"unknown auth mode {auth_mode!r}",

@@ -36,6 +36,7 @@ from fortnox_connector.runtime.store.base import (
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.migrations import migrate
+from fortnox_connector.runtime.tenant_ids import check_database_number, check_tenant_id
 from fortnox_connector.secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -162,16 +163,39 @@ class SqliteStore:
             self._conns.append((os.getpid(), conn))
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # FULL for durable transactions: see ``_tx``
         conn.execute("PRAGMA foreign_keys = ON")
         self._local.conn = conn
         self._local.pid = os.getpid()
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: takes SQLite's write lock at once, commits on success, rolls back on error."""
+    def _tx(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction: takes SQLite's write lock at once, commits on success, rolls back on error.
+
+        ``durable`` (the default: tenants, secrets, tokens, idempotency keys) commits with ``synchronous =
+        FULL``: the commit survives an OS crash or power loss (a lost rotated refresh token would force a
+        reconnect, a lost idempotency key could let a payment be posted twice). The run's bookkeeping
+        (cursors, outbox, run records) commits with ``NORMAL``: an OS crash may roll back its last commits,
+        which re-sends events under the same keys and never skips one (docs/runtime-store.md).
+        """
         conn = self._conn()
+        if durable:
+            conn.execute("PRAGMA synchronous = FULL")
+        try:
+            self._begin(conn)
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            if durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -182,13 +206,6 @@ class SqliteStore:
                 hint="another process holds a long write transaction on it; wait for it to finish, "
                 "or give each runtime its own state database",
             ) from exc
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         """Close every thread's connection; the store cannot be used afterwards."""
@@ -258,6 +275,9 @@ class SqliteStore:
         auth_mode: AuthMode,
         fortnox_tenant_id: str | None = None,
     ) -> TenantRecord:
+        check_tenant_id(tenant)
+        if auth_mode == "client_credentials" and fortnox_tenant_id is not None:
+            fortnox_tenant_id = check_database_number(fortnox_tenant_id, tenant=tenant)
         if auth_mode not in AUTH_MODES:
             raise ConfigError(
                 f"unknown auth mode {auth_mode!r}",
@@ -452,7 +472,7 @@ class SqliteStore:
         return str(row[0]) if row else None
 
     def commit_cursor(self, tenant: str, trigger: str, cursor: str) -> None:
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             self._put_cursor(conn, tenant, trigger, cursor)
 
     def _put_cursor(self, conn: sqlite3.Connection, tenant: str, trigger: str, cursor: str) -> None:
@@ -476,7 +496,7 @@ class SqliteStore:
                     f"event {event.dedup_key!r} is for {event.tenant}/{event.trigger}, not {tenant}/{trigger}"
                 )
         now = self._stamp()
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             cur = conn.execute(
                 "INSERT INTO outbox_batches (tenant, trigger, cursor, created_at) VALUES (?, ?, ?, ?)",
                 (tenant, trigger, cursor, now),
@@ -506,7 +526,7 @@ class SqliteStore:
     def mark_delivered(self, ids: Sequence[int]) -> None:
         """Record that the sink accepted these outbox entries."""
         now = self._stamp()
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = list(ids[start : start + _CHUNK])
                 marks = ",".join("?" * len(chunk))
@@ -521,7 +541,7 @@ class SqliteStore:
 
         The batches up to it leave the outbox. Returns the cursor committed, or None when none could move.
         """
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             row = conn.execute(
                 "SELECT MIN(batch_id) FROM outbox_events"
                 " WHERE tenant = ? AND trigger = ? AND delivered_at IS NULL",
@@ -592,7 +612,7 @@ class SqliteStore:
     # -- run history ---------------------------------------------------------------------------------------
 
     def start_run(self, tenant: str, trigger: str) -> int:
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             cur = conn.execute(
                 "INSERT INTO runs (tenant, trigger, started_at) VALUES (?, ?, ?)",
                 (tenant, trigger, self._stamp()),
@@ -606,7 +626,7 @@ class SqliteStore:
         if isinstance(summary, RunSummary):
             summary = dataclasses.asdict(summary)
         text = dumps(dict(summary)) if summary is not None else None
-        with self._tx() as conn:
+        with self._tx(durable=False) as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
                 (self._stamp(), text, error, run_id),
