@@ -92,6 +92,22 @@ class _Slot:
 
 
 @dataclass(eq=False)
+class _Reading:
+    """One connection's reading state: the pending receive, the window, why reading stopped."""
+
+    ws: ClientConnection
+    recv: asyncio.Future[Any] | None = None
+    window: deque[_Slot] = field(default_factory=deque)
+    lost: BaseException | None = None
+
+    def cancel(self) -> None:
+        if self.recv is not None:
+            self.recv.cancel()
+        for slot in self.window:
+            slot.task.cancel()
+
+
+@dataclass(eq=False)
 class _Tenant:
     ctx: TenantContext
     tokens: TenantTokens
@@ -234,52 +250,55 @@ class FortnoxStream:
         """Read feed events into a window of up to ``window`` in flight, fetched concurrently (several
         tenants' requests overlap; each tenant's pacer keeps its rate), and hand each over as soon as it is
         done. The checkpoint's offset only ever covers the done prefix of the window; what was handed over
-        beyond it is in the seen sets, so a resume re-reads it without emitting it again."""
-        assert self._wake is not None
-        recv: asyncio.Future[Any] | None = None
-        window: deque[_Slot] = deque()
-        lost: BaseException | None = None  # the connection ended: drain the window, then reconnect
+        beyond it is in the seen sets, so a resume re-reads it without emitting it again. A lost
+        connection stops the reading; what was read is still fetched and handed over, then it reconnects."""
+        r = _Reading(ws)
         try:
             while True:
                 for item in self._drain_notices():
                     yield item
-                while ready := self._ready(window):
-                    async with contextlib.aclosing(self._hand_over(ready[0], window)) as handed:
+                while ready := self._ready(r.window):
+                    async with contextlib.aclosing(self._hand_over(ready[0], r.window)) as handed:
                         async for item in handed:
                             yield item
-                if lost is not None and not window:
-                    raise lost
-                if lost is None and recv is None and len(window) < self.window:
-                    recv = asyncio.ensure_future(ws.recv())
-                wake: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
-                waiting: set[asyncio.Future[Any]] = {wake, *(s.task for s in window if not s.task.done())}
-                if recv is not None:
-                    waiting.add(recv)
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                wake.cancel()
-                if wake in done:
-                    self._wake.clear()
-                if recv is None or recv not in done:
+                if r.lost is not None and not r.window:
+                    raise r.lost
+                event = await self._next_event(r)
+                if event is None:
                     continue
-                try:
-                    raw, recv = recv.result(), None
-                    msg = feed.parse(raw)
-                except (ConnectionClosed, FeedProtocolError) as exc:
-                    recv, lost = None, exc  # what was read is still fetched and handed over first
-                    continue
-                if isinstance(msg, FeedAnswer):
-                    await self._answered(ws, msg)
-                    continue
-                if resume is not None and msg.offset == resume:
+                if resume is not None and event.offset == resume:
                     resume = None  # the event resumed at: handled before the checkpoint was taken
                     continue
                 resume = None
-                window.append(_Slot(msg, asyncio.ensure_future(self._outcome(msg))))
+                r.window.append(_Slot(event, asyncio.ensure_future(self._outcome(event))))
         finally:
-            if recv is not None:
-                recv.cancel()
-            for slot in window:
-                slot.task.cancel()
+            r.cancel()
+
+    async def _next_event(self, r: _Reading) -> FeedEvent | None:
+        """Wait for a message, a finished fetch or a notice; the feed event read, if that is what came."""
+        assert self._wake is not None
+        if r.lost is None and r.recv is None and len(r.window) < self.window:
+            r.recv = asyncio.ensure_future(r.ws.recv())
+        wake: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
+        waiting: set[asyncio.Future[Any]] = {wake, *(s.task for s in r.window if not s.task.done())}
+        if r.recv is not None:
+            waiting.add(r.recv)
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        wake.cancel()
+        if wake in done:
+            self._wake.clear()
+        if r.recv is None or r.recv not in done:
+            return None
+        recv, r.recv = r.recv, None
+        try:
+            msg = feed.parse(recv.result())
+        except (ConnectionClosed, FeedProtocolError) as exc:
+            r.lost = exc
+            return None
+        if isinstance(msg, FeedAnswer):
+            await self._answered(r.ws, msg)
+            return None
+        return msg
 
     def _ready(self, window: deque[_Slot]) -> list[_Slot]:
         """Finished slots to hand over now: any of them once the stream has a resume point (a committed
