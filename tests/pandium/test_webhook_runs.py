@@ -308,3 +308,40 @@ def test_webhook_run_output_satisfies_the_metadata_schema_and_holds_no_secret(
     jsonschema.validate(result.document, manifest["metadata_schema"]["schema"])
     for secret in (SECRET, SECRET.removeprefix("whsec_"), env["PAN_SEC_FORTNOX_OAUTH_ACCESS_TOKEN"]):
         assert secret not in result.stdout + result.stderr
+
+
+def test_export_actions_run_from_a_webhook_batch_once_each(
+    sandbox: Sandbox, sandbox_tenant: int, env: dict[str, str], tmp_path: Path
+) -> None:
+    export = {
+        "source_invoice_number": "SF-1001",
+        "customer": {"customer_number": "1"},
+        "invoice_date": "2026-03-01",
+        "rows": [
+            {"description": "Licence", "quantity": "2", "price": "100.00", "vat": "25", "account": 3001}
+        ],
+        "total": "250.00",
+    }
+    batch = [
+        {"action": "upsert_customer", "input": {"source_id": "C-77", "name": "Partner Kund AB"}},
+        {"action": "export_invoice", "input": export},
+    ]
+    run_env = webhook_env(env, signed_trigger(tmp_path, "t1", batch, message_id="msg_exp"))
+    first = run_pandium(run_env)
+    assert first.code == EXIT_OK, first.stderr
+    assert statuses(first) == ["done", "done"], first.document["actions"]
+    results = first.document["actions"]["results"]
+    keys = [r["idempotency_key"] for r in results]
+    assert keys == ["webhook:msg_exp:0", "webhook:msg_exp:1"]  # upsert_customer's is kept by the run
+    assert results[1]["output"]["total"] == "250.00"
+
+    again = run_pandium(next_run_env(run_env, first.stdout))
+    assert statuses(again) == ["replayed", "replayed"]
+    assert (
+        again.document["actions"]["results"][1]["output"]["document_number"]
+        == (results[1]["output"]["document_number"])
+    )
+    exported = [i for i in sandbox.invoices(sandbox_tenant) if i["ExternalInvoiceReference1"] == "SF-1001"]
+    assert len(exported) == 1
+    named = [c for c in sandbox.customers(sandbox_tenant) if c.get("Name") == "Partner Kund AB"]
+    assert len(named) == 1

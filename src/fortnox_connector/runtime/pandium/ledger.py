@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, Final
 
 from fortnox_connector.auth.oauth import Clock
@@ -41,7 +42,7 @@ class LedgerStore(MemoryStateStore):
         super().save_idempotency(tenant, record)
         self.saved += 1
         if self.now is not None:
-            self.saved_at[record.key] = self.now().isoformat()
+            self.saved_at[record.key] = self.now().astimezone(UTC).isoformat()  # one zone: they sort
 
 
 def load_ledger(previous: Mapping[str, Any], *, tenant: str, now: Clock) -> LedgerStore:
