@@ -42,6 +42,7 @@ def test_a_connected_tenant_passes_every_check(runtime: Runtime, sandbox: Sandbo
         "scope invoice",
         "scope payment",
         "scope settings",
+        "scope customer",
         "company",
         "clock",
     ]
@@ -50,7 +51,9 @@ def test_a_connected_tenant_passes_every_check(runtime: Runtime, sandbox: Sandbo
 def test_a_scope_the_token_lacks_fails_with_reconnect_as_the_fix(runtime: Runtime, sandbox: Sandbox) -> None:
     company = sandbox.tenant_ids()[0]
     runtime.store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
-    answer = sandbox.issue_token(company, ("companyinformation", "invoice", "payment"))  # no settings
+    answer = sandbox.issue_token(
+        company, ("companyinformation", "invoice", "payment", "customer")
+    )  # no settings
     token = Token(
         access_token=Secret(str(answer["access_token"])),
         refresh_token=Secret(str(answer["refresh_token"])),
@@ -67,10 +70,32 @@ def test_a_scope_the_token_lacks_fails_with_reconnect_as_the_fix(runtime: Runtim
 def test_a_licence_the_company_lacks_is_told_apart_from_a_scope(runtime: Runtime, sandbox: Sandbox) -> None:
     company = sandbox.tenant_ids()[0]
     add_connected(runtime, sandbox, "acme", company)
-    sandbox.set_licences(company, ("companyinformation", "invoice", "settings"))  # no payment licence
+    sandbox.set_licences(company, ("companyinformation", "invoice", "settings", "customer"))  # no payment
     items = check_tenant(runtime, "acme")
     assert _failed(items) == ["licence payment"]
-    assert _by_name(items)["licence payment"].detail == "the company has no licence"
+    assert _by_name(items)["licence payment"].detail == (
+        "the company has no licence (needed by register_payment, get_invoice, export_paid_invoice)"
+    )
+
+
+def test_a_missing_customer_scope_names_the_export_actions_that_need_it(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    company = sandbox.tenant_ids()[0]
+    runtime.store.add_tenant("acme", display_name="Acme", auth_mode="authorization_code")
+    answer = sandbox.issue_token(company, ("companyinformation", "invoice", "payment", "settings"))
+    token = Token(
+        access_token=Secret(str(answer["access_token"])),
+        refresh_token=Secret(str(answer["refresh_token"])),
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        scope=frozenset(str(answer["scope"]).split()),
+    )
+    assert runtime.store.swap_token("acme", None, token)
+    items = check_tenant(runtime, "acme")
+    assert _failed(items) == ["scope customer"]
+    failed = _by_name(items)["scope customer"]
+    assert failed.detail == "not granted (needed by upsert_customer, export_invoice, export_paid_invoice)"
+    assert failed.hint is not None and "'customer'" in failed.hint
 
 
 def test_a_token_of_another_company_fails_the_company_check(runtime: Runtime, sandbox: Sandbox) -> None:

@@ -98,7 +98,7 @@ def test_connect_through_the_consent_page_then_check_and_show(invoke: Invoke, sa
 
 def test_check_names_a_missing_licence(invoke: Invoke, sandbox: Sandbox) -> None:
     invoke("connect", "acme")
-    sandbox.set_licences(sandbox.tenant_ids()[0], ("invoice", "payment", "companyinformation"))
+    sandbox.set_licences(sandbox.tenant_ids()[0], ("invoice", "payment", "companyinformation", "customer"))
     result = invoke("check", "acme", "--json", code=1)
     failed = [c for c in json.loads(result.stdout) if not c["ok"]]
     assert [c["check"] for c in failed] == ["licence settings"]

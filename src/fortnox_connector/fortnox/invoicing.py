@@ -196,6 +196,12 @@ def search_customers(client: FortnoxClient, **search: str) -> list[str]:
     return numbers
 
 
+def probe_customers(client: FortnoxClient) -> None:
+    """The cheapest read that needs the ``customer`` scope and licence (``check``): one list item."""
+    with _scope("customer"):
+        client.request("GET", "/3/customers", params={"limit": 1})
+
+
 def get_customer(client: FortnoxClient, number: str) -> Customer:
     path = f"/3/customers/{_segment(number)}"
     with _scope("customer"):

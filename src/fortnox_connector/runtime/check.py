@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from fortnox_connector.errors import AuthError, ConnectorError
+from fortnox_connector.fortnox import invoicing
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
 from fortnox_connector.runtime.context import Runtime
@@ -41,11 +42,23 @@ def _probe(client: FortnoxClient, scope: str) -> None:
         client.list_invoice_payments(limit=1)
     elif scope == "settings":
         client.modes_of_payment()
+    elif scope == "customer":
+        invoicing.probe_customers(client)
     else:
         raise ValueError(scope)
 
 
-_PROBES = ("companyinformation", "invoice", "payment", "settings")
+_PROBES = ("companyinformation", "invoice", "payment", "settings", "customer")
+
+
+def _needed_by(runtime: Runtime) -> dict[str, str]:
+    """Per scope, `` (needed by a, b)``: the declared actions needing it, so a missing one names its cost."""
+    actions = getattr(getattr(runtime.catalog.connector, "declaration", None), "actions", ())
+    needs: dict[str, list[str]] = {}
+    for action in actions:
+        for scope in getattr(action, "scopes", ()):
+            needs.setdefault(scope, []).append(action.name)
+    return {scope: f" (needed by {', '.join(names)})" for scope, names in needs.items()}
 
 
 def _clock_item(runtime: Runtime) -> CheckItem:
@@ -66,7 +79,7 @@ def _clock_item(runtime: Runtime) -> CheckItem:
     )
 
 
-def _scope_items(client: FortnoxClient, items: list[CheckItem]) -> CheckItem | None:
+def _scope_items(client: FortnoxClient, items: list[CheckItem], needs: dict[str, str]) -> CheckItem | None:
     """One item per scope probe appended to ``items``; a failed auth item instead when Fortnox refused the
     token itself (then no scope can be told: "auth ok" must not stand beside it)."""
     for scope in _PROBES:
@@ -75,9 +88,10 @@ def _scope_items(client: FortnoxClient, items: list[CheckItem]) -> CheckItem | N
         except AuthError as exc:
             return CheckItem("auth", False, exc.message, exc.hint)
         except MissingScope as exc:
-            items.append(CheckItem(f"scope {scope}", False, "not granted", exc.hint))
+            items.append(CheckItem(f"scope {scope}", False, "not granted" + needs.get(scope, ""), exc.hint))
         except MissingLicence as exc:
-            items.append(CheckItem(f"licence {scope}", False, "the company has no licence", exc.hint))
+            detail = "the company has no licence" + needs.get(scope, "")
+            items.append(CheckItem(f"licence {scope}", False, detail, exc.hint))
         except ConnectorError as exc:
             items.append(CheckItem(f"scope {scope}", False, exc.message, exc.hint))
         else:
@@ -115,7 +129,7 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
         auth_at = len(items)
         items.append(CheckItem("auth", True, f"a valid token ({record.auth_mode})"))
         with runtime.context(tenant) as ctx:
-            failed_auth = _scope_items(ctx.client, items)
+            failed_auth = _scope_items(ctx.client, items, _needed_by(runtime))
             if failed_auth is not None:  # e.g. invalid_grant on the refresh a 401 led to: auth failed
                 items[auth_at] = failed_auth
                 del items[auth_at + 1 :]

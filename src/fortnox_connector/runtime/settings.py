@@ -31,8 +31,9 @@ KEY_NAME: Final = "key"
 KEY_FILE_ENV: Final = "FORTNOX_CONNECTOR_KEY_FILE"  # the key file elsewhere than beside the database
 
 # What the connector asks a customer to consent to (Fortnox "Scopes": payments, invoices, the company's
-# DatabaseNumber, modes of payment). Adding one later forces every customer to consent again.
-DEFAULT_SCOPES: Final = ("companyinformation", "invoice", "payment", "settings")
+# DatabaseNumber, modes of payment, customers for the export actions). Adding one later forces every customer
+# to consent again; `check` names a missing one and the actions that need it.
+DEFAULT_SCOPES: Final = ("companyinformation", "invoice", "payment", "settings", "customer")
 
 
 @dataclass(frozen=True, slots=True)

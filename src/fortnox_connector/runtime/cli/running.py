@@ -24,6 +24,7 @@ from fortnox_connector.runtime.cli.app import (
     sink_options,
     to_json,
 )
+from fortnox_connector.runtime.cli.batching import is_batch, run_batch_file
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import run_tenant_trigger
 from fortnox_connector.runtime.report import (
@@ -88,15 +89,33 @@ def run_command(
 @click.argument("tenant")
 @click.argument("action")
 @click.option(
-    "--input", "input_", required=True, metavar="JSON|@FILE", help="The action's input (JSON or @file)."
+    "--input",
+    "input_",
+    required=True,
+    metavar="JSON|@FILE",
+    help="The action's input (JSON or @file); @file.jsonl runs the action once per line (a batch).",
 )
+@click.option("--no-progress", is_flag=True, help="Batch: no progress bar.")
 @click.pass_context
-def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> None:
-    """Run ACTION for TENANT with --input; prints the action's output as JSON."""
+def act_command(ctx: click.Context, tenant: str, action: str, input_: str, no_progress: bool) -> None:
+    """Run ACTION for TENANT with --input; prints the action's output as JSON.
+
+    With --input @file.jsonl every line is one input: the lines run in order at the rate limit's pace,
+    each result is a JSON line on stdout, a progress bar and a summary go to stderr. Run the same file
+    again to resume: lines whose idempotency key completed answer from the state without a request.
+    """
     app = app_of(ctx)
-    app.json = True
+    batch = is_batch(input_)
+    app.json = not batch  # one action prints JSON; a batch prints JSON lines and a human summary
     runtime = app.runtime()
     spec = runtime.catalog.action(action)
+    if batch:
+        summary = run_batch_file(runtime, tenant, spec.name, input_[1:], show_progress=not no_progress)
+        if summary.stopped is not None:
+            ctx.exit(EXIT_RECONNECT)
+        if summary.failed:
+            ctx.exit(EXIT_ERROR)
+        return
     data = read_json_object(input_, "--input", tenant=tenant)
     output = run_action(runtime, tenant, spec.name, data)
     click.echo(to_json(dict(output), indent=2))
