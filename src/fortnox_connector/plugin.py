@@ -22,6 +22,7 @@ from fortnox_connector.actions import (
     register_payment,
     upsert_customer,
 )
+from fortnox_connector.checks import check
 from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.hookspecs import hookimpl
@@ -74,6 +75,7 @@ def connector() -> Connector[TenantContext]:
         streams=(_invoices_stream(decl),),
         declaration=decl,
         config_schema=load_schema(decl.config_schema),
+        check=check,
     )
 
 

@@ -345,3 +345,16 @@ def test_export_actions_run_from_a_webhook_batch_once_each(
     assert len(exported) == 1
     named = [c for c in sandbox.customers(sandbox_tenant) if c.get("Name") == "Partner Kund AB"]
     assert len(named) == 1
+
+
+def test_the_records_also_come_back_through_the_tenant_metadata_file(
+    sandbox: Sandbox, sandbox_tenant: int, env: dict[str, str], tmp_path: Path
+) -> None:
+    invoices(sandbox, sandbox_tenant, 9001)
+    run_env = webhook_env(env, signed_trigger(tmp_path, "t1", payment(9001, "100.00", key="m-1")))
+    first = run_pandium(run_env)
+    metadata = tmp_path / "metadata.json"
+    metadata.write_text(first.stdout, encoding="utf-8")  # Pandium merged the run's stdout into it
+    again = run_pandium({**run_env, "PAN_CTX_TENANT_METADATA_FILE": str(metadata)})
+    assert statuses(again) == ["replayed"]
+    assert len(payments_of(sandbox, sandbox_tenant, 9001)) == 1

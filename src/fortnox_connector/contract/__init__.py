@@ -16,6 +16,7 @@ from fortnox_connector.contract.manager import (
 )
 from fortnox_connector.contract.records import (
     ActionSpec,
+    CheckResult,
     Event,
     EventSink,
     PollResult,
@@ -48,6 +49,7 @@ __all__ = [
     "AuthError",
     "BoundAction",
     "BoundTrigger",
+    "CheckResult",
     "ConfigError",
     "Connector",
     "ConnectorError",

@@ -13,7 +13,15 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic
 
-from fortnox_connector.contract.records import JSON, ActionSpec, C, PollResult, TenantSpec, TriggerSpec
+from fortnox_connector.contract.records import (
+    JSON,
+    ActionSpec,
+    C,
+    CheckResult,
+    PollResult,
+    TenantSpec,
+    TriggerSpec,
+)
 from fortnox_connector.contract.stream import StreamSpec
 from fortnox_connector.errors import ConfigError, ConnectorError
 
@@ -35,8 +43,9 @@ class Connector(Generic[C]):
     ``open_context(tenant)`` is the connector's own: a context manager giving the context its triggers and
     actions take. ``declaration`` is the connector's manifest (auth modes, secrets manifest, schedule) or
     ``None``; ``config_schema`` the tenant config's self-contained JSON Schema (a host renders its form
-    from it). ``capabilities`` are optional helpers a runtime may use by name (each documented by its
-    connector, e.g. a connect flow); a host needs none of them.
+    from it). ``check(context, tenant)``, when given, says whether a tenant is ready (each scope, licence,
+    …) as ``CheckResult`` items. ``capabilities`` are optional helpers a runtime may use by name (each
+    documented by its connector, e.g. a connect flow); a host needs none of them.
     """
 
     name: str
@@ -49,6 +58,7 @@ class Connector(Generic[C]):
     streams: tuple[StreamSpec, ...] = ()
     declaration: Any = None
     config_schema: Mapping[str, JSON] = field(default_factory=dict)
+    check: Callable[[C, TenantSpec], Sequence[CheckResult]] | None = None
     capabilities: Mapping[str, Any] = field(default_factory=dict)
 
     def trigger(self, name: str) -> TriggerSpec[C]:
@@ -90,6 +100,12 @@ class Session(Generic[C]):
     connector: Connector[C]
     tenant: TenantSpec
     context: C  # the connector's own; a host has no need of it
+
+    def check(self) -> list[CheckResult]:
+        """The connector's readiness check for the tenant (none offered: an empty list)."""
+        if self.connector.check is None:
+            return []
+        return list(self.connector.check(self.context, self.tenant))
 
     def trigger(self, name: str) -> BoundTrigger[C]:
         try:

@@ -103,6 +103,16 @@ class TenantSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One item of a connector's readiness check for a tenant; ``hint`` says how to fix a failed one."""
+
+    name: str
+    ok: bool
+    detail: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TriggerSpec(Generic[C]):
     """A poll trigger: ``poll(context, cursor)``, the context being the one its connector opened."""
 
