@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -60,3 +62,26 @@ def test_register_payment_once_per_key(target: Target) -> None:
     assert out["idempotent_replay"] is False and again["idempotent_replay"] is True
     assert again["payment_number"] == out["payment_number"]
     assert [p["number"] for p in shown["payments"]] == [out["payment_number"]]
+
+
+def test_register_payment_writes_off_a_bank_fee_within_tolerance(target: Target) -> None:
+    invoice = target.test_invoice()  # 1000.00 SEK
+    tolerant = replace(CONFIG, payment_tolerance_amount=Decimal("10.00"), payment_tolerance_account=6570)
+    request = {
+        "invoice": {"document_number": invoice},
+        "amount": "995.00",
+        "currency": "SEK",
+        "payment_date": "2026-03-01",
+        "settle_in_full": True,
+        "idempotency_key": "cassette-payment-fee",
+    }
+    with target.client() as client:
+        ctx = make_ctx(client, MemoryStateStore())
+        ctx = replace(ctx, config=tolerant)
+        out = register_payment.run(ctx, request)
+        shown = get_invoice.run(ctx, {"invoice": {"document_number": invoice}})
+    assert out["invoice_balance_after"] == "0.00" and out["amount"] == "995.00"
+    assert [(w["account"], w["amount"], w["kind"]) for w in out["write_offs"]] == [
+        (6570, "5.00", "tolerance")
+    ]
+    assert shown["balance"] == "0.00" and shown["fully_paid"] is True

@@ -114,15 +114,23 @@ def test_single_endpoints(make_client: Make, server: FakeFortnox) -> None:
 def test_create_sends_wrapped_body_with_exact_decimals(make_client: Make, server: FakeFortnox) -> None:
     client = make_client()
     created = client.create_invoice_payment(
-        {"InvoiceNumber": 5, "Amount": Decimal("1234.56"), "PaymentDate": date(2026, 11, 3)}
+        {
+            "InvoiceNumber": 5,
+            "Amount": Decimal("1234.56"),
+            "CurrencyRate": Decimal("11.456789"),
+            "WriteOffs": [{"AccountNumber": 6570, "Amount": Decimal("5.00")}],
+            "PaymentDate": date(2026, 11, 3),
+        }
     )
     assert created.number == "1" and created.amount == Decimal("1234.56")
     sent = server.seen[0]
     assert sent.method == "POST" and sent.headers["Content-Type"] == "application/json"
-    assert (
-        sent.body
-        == b'{"InvoicePayment": {"InvoiceNumber": 5, "Amount": 1234.56, "PaymentDate": "2026-11-03"}}'
+    assert sent.body == (  # money goes out from the Decimal's own digits, never through a float
+        b'{"InvoicePayment":{"InvoiceNumber":5,"Amount":1234.56,"CurrencyRate":11.456789,'
+        b'"WriteOffs":[{"AccountNumber":6570,"Amount":5.00}],"PaymentDate":"2026-11-03"}}'
     )
+    with pytest.raises(ValueError, match="cannot be sent"):
+        client.create_invoice_payment({"InvoiceNumber": 5, "Amount": Decimal("NaN")})
 
 
 def test_bookkeep_and_delete(make_client: Make, server: FakeFortnox) -> None:

@@ -15,7 +15,7 @@ from fortnox_connector.runtime.catalog import ManagerCatalog
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.streaming import StreamHost, stream_spec
 
-TIMEOUT = 15.0
+TIMEOUT = 60.0  # a ceiling for waits on conditions (a loaded CI machine), never a sleep
 FAST = {"backoff": {"base": 0.01, "cap": 0.05}, "token_check_s": 0.05}
 
 

@@ -117,10 +117,8 @@ class StreamHost:
                 async with contextlib.aclosing(
                     source.items(self.checkpoint or runtime.store.load_cursor(*key))
                 ) as items:
-                    async for item in items:
+                    async for item in items:  # after stop() the source drains what it read, then ends
                         await self._handle(item, key)
-                        if self._stopping:
-                            break
                         if time.monotonic() - last_line >= self.status_every_s:
                             last_line = time.monotonic()
                             self._summary()
@@ -130,7 +128,8 @@ class StreamHost:
         return self.report
 
     def stop(self) -> None:
-        """Stop after the item in hand (its delivery and commit finish first)."""
+        """Stop: the source stops reading, hands over what it already read, then ends (each delivered and
+        committed first)."""
         self._stopping = True
         source = self.source
         if source is not None:

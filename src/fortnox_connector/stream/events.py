@@ -9,8 +9,10 @@
 - ``invoicepayment-deleted-v1``: emit ``payment_deleted`` (no request: the payment is gone).
 
 Filters as in the poll triggers (``ignore_payments_before``, ``ignore_invoice_numbers_below``, booked
-only); a filtered record counts as skipped. Numbers already emitted (the checkpoint's seen sets) are
-skipped before any request: a duplicate delivery or a replay costs nothing.
+only); a filtered record counts as skipped. This runs on worker threads, several events at once, so it
+never touches the checkpoint: each event comes back with its *mark* (kind and number), and the source
+drops an event whose mark is already in the seen sets and marks the rest when it hands them to the host
+(``seen_before`` lets it skip a known number before any request).
 """
 
 from __future__ import annotations
@@ -33,35 +35,44 @@ from fortnox_connector.triggers.events import (
 from fortnox_connector.triggers.seen import as_number
 from fortnox_connector.triggers.settlement import ZERO, Settlement, settlement_of
 
+Mark = tuple[str, int]  # (kind, number) in the checkpoint's seen sets: booked, paid, deleted
+
 
 @dataclass(slots=True)
 class Outcome:
-    events: list[Event] = field(default_factory=list)
+    events: list[tuple[Event, Mark | None]] = field(default_factory=list)
     skipped: int = 0
     requests: int = 0
 
 
-def events_for(ctx: TenantContext, event: FeedEvent, cp: Checkpoint) -> Outcome:
-    """What ``event`` means for the tenant of ``ctx``; marks what it emits in ``cp``'s seen sets."""
+_KIND = {PAYMENT_BOOKKEEP: "booked", PAYMENT_DELETED: "deleted"}
+
+
+def seen_before(cp: Checkpoint, tenant: str, event: FeedEvent) -> bool:
+    """Was this event's payment already emitted (a duplicate, a replay)? No request needed to know."""
+    kind = _KIND.get(event.type)
+    number = as_number(event.entity_id)
+    return kind is not None and number is not None and number in cp.seen_set(tenant, kind)
+
+
+def events_for(ctx: TenantContext, event: FeedEvent) -> Outcome:
+    """What ``event`` means for the tenant of ``ctx``, each event with its mark (see the module docstring)."""
     before = ctx.client.requests_sent
     observed_at = ctx.now().isoformat()
     if event.type == PAYMENT_BOOKKEEP:
-        out = _booked(ctx, event.entity_id, cp, observed_at)
+        out = _booked(ctx, event.entity_id, observed_at)
     elif event.type == PAYMENT_DELETED:
-        out = _deleted(ctx, event, cp, observed_at)
+        out = _deleted(ctx, event, observed_at)
     else:
         out = Outcome(skipped=1)  # another type on the topic (invoice-created-v1, …): not ours
     out.requests = ctx.client.requests_sent - before
     return out
 
 
-def _booked(ctx: TenantContext, entity_id: str, cp: Checkpoint, observed_at: str) -> Outcome:
+def _booked(ctx: TenantContext, entity_id: str, observed_at: str) -> Outcome:
     out = Outcome()
     tenant, config = ctx.tenant, ctx.config
     number = as_number(entity_id)
-    if number is not None and number in cp.seen_set(tenant, "booked"):
-        out.skipped += 1
-        return out
     try:
         p = ctx.client.get_invoice_payment(entity_id)
     except NotFound:
@@ -72,18 +83,15 @@ def _booked(ctx: TenantContext, entity_id: str, cp: Checkpoint, observed_at: str
         return out
     if _payment_wanted(ctx, p):
         key = payment_key(tenant, p.number, True)
-        out.events.append(
-            Event(payment_received.NAME, tenant, key, payment_payload(tenant, p, key, observed_at))
-        )
-        if number is not None:
-            cp.mark(tenant, "booked", number)
+        event = Event(payment_received.NAME, tenant, key, payment_payload(tenant, p, key, observed_at))
+        out.events.append((event, ("booked", number) if number is not None else None))
     else:
         out.skipped += 1
-    paid = _invoice_paid(ctx, p, cp, observed_at)
+    paid = _invoice_paid(ctx, p, observed_at)
     if paid is None:
         out.skipped += 1
     else:
-        out.events.append(paid)
+        out.events.append((paid, ("paid", p.invoice_number)))
     return out
 
 
@@ -92,20 +100,16 @@ def _payment_wanted(ctx: TenantContext, p: InvoicePayment) -> bool:
     return p.booked and (not_before is None or p.payment_date >= not_before)
 
 
-def _invoice_paid(ctx: TenantContext, p: InvoicePayment, cp: Checkpoint, observed_at: str) -> Event | None:
-    """``invoice_paid`` when the payment's invoice is now fully paid (and not emitted before)."""
+def _invoice_paid(ctx: TenantContext, p: InvoicePayment, observed_at: str) -> Event | None:
+    """``invoice_paid`` when the payment's invoice is now fully paid."""
     tenant = ctx.tenant
     doc = str(p.invoice_number)
-    seen = cp.seen_set(tenant, "paid")
-    if p.invoice_number in seen:
-        return None
     try:
         inv = ctx.client.get_invoice(doc)
     except NotFound:
         return None
     if not _paid(ctx, inv):
         return None
-    cp.mark(tenant, "paid", p.invoice_number)
     settled = _settlement(ctx, p, inv)
     if settled.settled_by == "credit_note" and not ctx.config.emit_credit_note_settlements:
         return None
@@ -141,18 +145,11 @@ def _paid(ctx: TenantContext, inv: Invoice) -> bool:
     )
 
 
-def _deleted(ctx: TenantContext, event: FeedEvent, cp: Checkpoint, observed_at: str) -> Outcome:
+def _deleted(ctx: TenantContext, event: FeedEvent, observed_at: str) -> Outcome:
     tenant = ctx.tenant
     number = as_number(event.entity_id)
-    if number is not None and number in cp.seen_set(tenant, "deleted"):
-        return Outcome(skipped=1)
-    if number is not None:
-        cp.mark(tenant, "deleted", number)
     deleted_at = event.timestamp.isoformat() if event.timestamp is not None else None
-    return Outcome(
-        events=[
-            payment_deleted.payment_deleted_event(
-                tenant, event.entity_id, observed_at=observed_at, detected_by="stream", deleted_at=deleted_at
-            )
-        ]
+    deleted = payment_deleted.payment_deleted_event(
+        tenant, event.entity_id, observed_at=observed_at, detected_by="stream", deleted_at=deleted_at
     )
+    return Outcome(events=[(deleted, ("deleted", number) if number is not None else None)])

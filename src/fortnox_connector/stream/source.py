@@ -32,6 +32,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,13 +56,15 @@ from fortnox_connector.fortnox import feed
 from fortnox_connector.fortnox.feed import FeedAnswer, FeedEvent, FeedProtocolError
 from fortnox_connector.secrets import Secret, redact
 from fortnox_connector.stream import checkpoint
-from fortnox_connector.stream.events import Outcome, events_for
+from fortnox_connector.stream.events import Outcome, events_for, seen_before
 
 log = logging.getLogger(__name__)
 TOPIC = "invoices"
 RETENTION = timedelta(days=14)
 RETENTION_MARGIN = timedelta(hours=12)  # treat an offset this close to expiry as expired
 REST_ATTEMPTS = 3
+WINDOW = 64  # feed events read ahead and fetched at once
+WORKERS = 16  # threads fetching them (each tenant's pacer still spaces its own requests)
 
 
 class FeedRefused(ConnectorError):
@@ -77,6 +80,31 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return rng.uniform(0, min(self.cap, self.base * 2 ** min(attempt, 16)))
+
+
+@dataclass(eq=False)
+class _Slot:
+    """A feed event in the window: its outcome being fetched, then handed to the host."""
+
+    event: FeedEvent
+    task: asyncio.Future[Outcome | StreamItem]
+    handed: bool = False
+
+
+@dataclass(eq=False)
+class _Reading:
+    """One connection's reading state: the pending receive, the window, why reading stopped."""
+
+    ws: ClientConnection
+    recv: asyncio.Future[Any] | None = None
+    window: deque[_Slot] = field(default_factory=deque)
+    lost: BaseException | None = None
+
+    def cancel(self) -> None:
+        if self.recv is not None:
+            self.recv.cancel()
+        for slot in self.window:
+            slot.task.cancel()
 
 
 @dataclass(eq=False)
@@ -117,6 +145,8 @@ class FortnoxStream:
         self.clock = clock
         self.backoff = backoff or Backoff(**options.settings.get("backoff", {}))
         self.token_check_s = float(options.settings.get("token_check_s", token_check_s))
+        self.window = int(options.settings.get("window", WINDOW))
+        self._pool = ThreadPoolExecutor(max_workers=int(options.settings.get("workers", WORKERS)))
         self.counters = StreamCounters()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._tenants: dict[str, _Tenant] = {}
@@ -163,32 +193,37 @@ class FortnoxStream:
         self._wake = asyncio.Event()
         self._token_wake = asyncio.Event()
         self._cp = checkpoint.decode(checkpoint_text)
-        attempt = 0
-        while not self._closing:
-            yield StreamStatus("connecting", len(self._tenants), self.url)
-            reason = "closed"
-            try:
-                async with connect(self.url, open_timeout=15, max_queue=16, compression=None) as ws:
-                    self._ws = ws
-                    async with contextlib.aclosing(self._session(ws)) as session:
-                        async for item in session:
-                            attempt = 0
-                            yield item
-            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
-                reason = _describe(exc)
-            except (FeedProtocolError, FeedRefused) as exc:
-                reason = str(exc)
-            finally:
-                self._ws = None
-                self._inflight.clear()
-            if self._closing:
-                break
-            self.counters.reconnects += 1
-            delay = self.backoff.delay(attempt, self._rng)
-            attempt += 1
-            yield StreamStatus("disconnected", len(self._tenants), f"{reason}; reconnecting in {delay:.2f} s")
-            await self._pause(delay)
-        yield StreamStatus("stopped", len(self._tenants))
+        try:
+            attempt = 0
+            while not self._closing:
+                yield StreamStatus("connecting", len(self._tenants), self.url)
+                reason = "closed"
+                try:
+                    async with connect(self.url, open_timeout=15, max_queue=16, compression=None) as ws:
+                        self._ws = ws
+                        async with contextlib.aclosing(self._session(ws)) as session:
+                            async for item in session:
+                                attempt = 0
+                                yield item
+                except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
+                    reason = _describe(exc)
+                except (FeedProtocolError, FeedRefused) as exc:
+                    reason = str(exc)
+                finally:
+                    self._ws = None
+                    self._inflight.clear()
+                if self._closing:
+                    break
+                self.counters.reconnects += 1
+                delay = self.backoff.delay(attempt, self._rng)
+                attempt += 1
+                yield StreamStatus(
+                    "disconnected", len(self._tenants), f"{reason}; reconnecting in {delay:.2f} s"
+                )
+                await self._pause(delay)
+            yield StreamStatus("stopped", len(self._tenants))
+        finally:
+            self._pool.shutdown(wait=False)
 
     async def _session(self, ws: ClientConnection) -> AsyncGenerator[StreamItem, None]:
         for item in await self._add_all(ws):
@@ -212,62 +247,115 @@ class FortnoxStream:
                 await watcher
 
     async def _events(self, ws: ClientConnection, resume: str | None) -> AsyncGenerator[StreamItem, None]:
-        recv: asyncio.Future[Any] | None = None
-        assert self._wake is not None
+        """Read feed events into a window of up to ``window`` in flight, fetched concurrently (several
+        tenants' requests overlap; each tenant's pacer keeps its rate), and hand each over as soon as it is
+        done. The checkpoint's offset only ever covers the done prefix of the window; what was handed over
+        beyond it is in the seen sets, so a resume re-reads it without emitting it again. A lost
+        connection stops the reading; what was read is still fetched and handed over, then it reconnects."""
+        r = _Reading(ws)
         try:
             while True:
                 for item in self._drain_notices():
                     yield item
-                if recv is None:
-                    recv = asyncio.ensure_future(ws.recv())
-                wake: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
-                done, _ = await asyncio.wait({recv, wake}, return_when=asyncio.FIRST_COMPLETED)
-                wake.cancel()
-                if recv not in done:
-                    self._wake.clear()
+                while ready := self._ready(r.window):
+                    async with contextlib.aclosing(self._hand_over(ready[0], r.window)) as handed:
+                        async for item in handed:
+                            yield item
+                if r.lost is not None and not r.window:
+                    raise r.lost
+                event = await self._next_event(r)
+                if event is None:
                     continue
-                raw, recv = recv.result(), None
-                msg = feed.parse(raw)
-                if isinstance(msg, FeedAnswer):
-                    await self._answered(ws, msg)
-                    continue
-                if resume is not None and msg.offset == resume:
+                if resume is not None and event.offset == resume:
                     resume = None  # the event resumed at: handled before the checkpoint was taken
                     continue
                 resume = None
-                async with contextlib.aclosing(self._handle(msg)) as handled:
-                    async for item in handled:
-                        yield item
+                r.window.append(_Slot(event, asyncio.ensure_future(self._outcome(event))))
         finally:
-            if recv is not None:
-                recv.cancel()
+            r.cancel()
 
-    async def _handle(self, event: FeedEvent) -> AsyncGenerator[StreamItem, None]:
+    async def _next_event(self, r: _Reading) -> FeedEvent | None:
+        """Wait for a message, a finished fetch or a notice; the feed event read, if that is what came."""
+        assert self._wake is not None
+        if r.lost is None and r.recv is None and len(r.window) < self.window:
+            r.recv = asyncio.ensure_future(r.ws.recv())
+        wake: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
+        waiting: set[asyncio.Future[Any]] = {wake, *(s.task for s in r.window if not s.task.done())}
+        if r.recv is not None:
+            waiting.add(r.recv)
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        wake.cancel()
+        if wake in done:
+            self._wake.clear()
+        if r.recv is None or r.recv not in done:
+            return None
+        recv, r.recv = r.recv, None
+        try:
+            msg = feed.parse(recv.result())
+        except (ConnectionClosed, FeedProtocolError) as exc:
+            r.lost = exc
+            return None
+        if isinstance(msg, FeedAnswer):
+            await self._answered(r.ws, msg)
+            return None
+        return msg
+
+    def _ready(self, window: deque[_Slot]) -> list[_Slot]:
+        """Finished slots to hand over now: any of them once the stream has a resume point (a committed
+        offset covers everything before the window), else only the head, so that a checkpoint never
+        marks a later event emitted while an earlier one could still be lost on a fresh start."""
+        if self._cp.offsets.get(TOPIC) is None:
+            head = window[0] if window else None
+            return [head] if head is not None and head.task.done() and not head.handed else []
+        return [s for s in window if s.task.done() and not s.handed]
+
+    async def _outcome(self, event: FeedEvent) -> Outcome | StreamItem:
+        """The event's outcome, fetched on a worker thread; a known number or a stranger costs nothing."""
         self.counters.feed_events += 1
-        self.counters.last_offset = event.offset
         tenant = self._by_fortnox.get(event.tenant_id)
         entry = self._tenants.get(tenant) if tenant is not None else None
+        if entry is None or event.topic != TOPIC or seen_before(self._cp, entry.ctx.tenant, event):
+            return Outcome(skipped=1)
+        return await self._fetch(entry, event)
+
+    async def _hand_over(self, slot: _Slot, window: deque[_Slot]) -> AsyncGenerator[StreamItem, None]:
+        """Yield a finished slot's events (those not emitted before, now marked) with a checkpoint whose
+        offset covers the window's finished prefix."""
+        slot.handed = True
+        result = slot.task.result()
         outcome = Outcome(skipped=1)
-        if entry is not None and event.topic == TOPIC:
-            result = await self._fetch(entry, event)
-            if isinstance(result, Outcome):
-                outcome = result
-            else:
-                yield result
-        self._cp.move(event.topic, event.offset, self.clock())
-        self.counters.events += len(outcome.events)
+        if isinstance(result, Outcome):
+            outcome = result
+        else:
+            yield result
+        tenant = self._by_fortnox.get(slot.event.tenant_id)
+        events = []
+        for event, mark in outcome.events:
+            if mark is not None and tenant is not None:
+                kind, number = mark
+                if number in self._cp.seen_set(tenant, kind):
+                    outcome.skipped += 1  # a duplicate in flight at the same time, or already emitted
+                    continue
+                self._cp.mark(tenant, kind, number)
+            events.append(event)
+        while window and window[0].handed:
+            done = window.popleft().event
+            self._cp.move(done.topic, done.offset, self.clock())
+            self.counters.last_offset = done.offset
+        self.counters.events += len(events)
         self.counters.skipped += outcome.skipped
         self.counters.requests += outcome.requests
-        source_time = event.timestamp.timestamp() if event.timestamp is not None else None
-        yield StreamBatch(tuple(outcome.events), self._cp.encode(), source_time)
+        stamp = slot.event.timestamp
+        yield StreamBatch(tuple(events), self._cp.encode(), stamp.timestamp() if stamp is not None else None)
 
     async def _fetch(self, entry: _Tenant, event: FeedEvent) -> Outcome | StreamItem:
         """The event's connector events; a tenant that must reconnect or a REST call that keeps failing
         becomes a notice instead (the poll catches that payment up), never a silent skip."""
         error: ConnectorError | None = None
+        loop = asyncio.get_running_loop()
         for _ in range(REST_ATTEMPTS):
             try:
-                return await asyncio.to_thread(events_for, entry.ctx, event, self._cp)
+                return await loop.run_in_executor(self._pool, events_for, entry.ctx, event)
             except ReconnectRequired as exc:
                 self._drop_tenant(entry)
                 return TenantTrouble(entry.ctx.tenant, exc.with_tenant(entry.ctx.tenant))
