@@ -28,6 +28,7 @@ from fortnox_connector.contract.connector import Connector
 from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import ActionSpec, TriggerSpec
 from fortnox_connector.contract.stream import StreamOptions, StreamSource, StreamSpec
+from fortnox_connector.declaration.config import read_config
 from fortnox_connector.declaration.loader import load_declaration
 from fortnox_connector.declaration.manifest import Declaration
 from fortnox_connector.declaration.schemas import load_schema
@@ -76,6 +77,7 @@ def connector() -> Connector[TenantContext]:
         declaration=decl,
         config_schema=load_schema(decl.config_schema),
         check=check,
+        read_config=read_config,
     )
 
 

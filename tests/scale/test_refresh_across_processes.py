@@ -95,6 +95,5 @@ def test_32_refreshers_in_4_processes_refresh_once_per_expiry(sandbox: Sandbox, 
 @pytest.fixture
 def sandbox_options() -> object:
     from fortnox_connector.sandbox import SandboxOptions
-    from tests.conftest import SANDBOX_START
 
-    return SandboxOptions(rate_limit=False, start=SANDBOX_START, frozen_clock=True, tenants=1)
+    return SandboxOptions(rate_limit=False, tenants=1)

@@ -44,7 +44,9 @@ class Connector(Generic[C]):
     actions take. ``declaration`` is the connector's manifest (auth modes, secrets manifest, schedule) or
     ``None``; ``config_schema`` the tenant config's self-contained JSON Schema (a host renders its form
     from it). ``check(context, tenant)``, when given, says whether a tenant is ready (each scope, licence,
-    …) as ``CheckResult`` items. ``capabilities`` are optional helpers a runtime may use by name (each
+    …) as ``CheckResult`` items. ``read_config(data, tenant)``, when given, is a tenant's config checked
+    and completed with its defaults (or a ``ConfigError`` naming the field): a host checks a config when it
+    is set, not when it first runs. ``capabilities`` are optional helpers a runtime may use by name (each
     documented by its connector, e.g. a connect flow); a host needs none of them.
     """
 
@@ -59,6 +61,7 @@ class Connector(Generic[C]):
     declaration: Any = None
     config_schema: Mapping[str, JSON] = field(default_factory=dict)
     check: Callable[[C, TenantSpec], Sequence[CheckResult]] | None = None
+    read_config: Callable[[Mapping[str, JSON], str], Mapping[str, JSON]] | None = None
     capabilities: Mapping[str, Any] = field(default_factory=dict)
 
     def trigger(self, name: str) -> TriggerSpec[C]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -174,3 +175,17 @@ def _bad(name: str, text: str, expected: str, tenant: str | None) -> ConfigError
         tenant=tenant,
         hint=f"set {name} to {expected}",
     )
+
+
+def config_to_json(config: TenantConfig) -> dict[str, Any]:
+    """A TenantConfig as JSON values (dates ISO 8601), for storing and showing."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(TenantConfig):
+        value = getattr(config, f.name)
+        out[f.name] = value.isoformat() if isinstance(value, date) else value
+    return out
+
+
+def read_config(data: Mapping[str, Any], tenant: str) -> dict[str, Any]:
+    """The tenant's config checked and completed with its defaults, as JSON (``Connector.read_config``)."""
+    return config_to_json(parse_config(data, tenant=tenant))

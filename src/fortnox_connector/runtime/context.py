@@ -9,21 +9,20 @@ flow and ``check``, which are the Fortnox connector's tools.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
+from jsonschema import Draft202012Validator
 
 from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
 from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
 from fortnox_connector.contract.connector import Session
 from fortnox_connector.contract.records import TenantSpec
-from fortnox_connector.declaration.config import TenantConfig, parse_config
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
@@ -34,21 +33,7 @@ from fortnox_connector.runtime.store import RuntimeStore, load_or_create_key, pr
 from fortnox_connector.runtime.store.base import TenantRecord
 
 Clock = Callable[[], datetime]
-_CONFIG_FIELDS = {f.name: f for f in dataclasses.fields(TenantConfig)}
-
-
-def tenant_config(data: Mapping[str, Any] | None, tenant: str) -> TenantConfig:
-    """The tenant's typed config, validated against ``schemas/config.json`` (errors name the field)."""
-    return parse_config(data or {}, tenant=tenant)
-
-
-def config_to_json(config: TenantConfig) -> dict[str, Any]:
-    """A TenantConfig as JSON values (dates ISO 8601), for storing and showing."""
-    out: dict[str, Any] = {}
-    for name in _CONFIG_FIELDS:
-        value = getattr(config, name)
-        out[name] = value.isoformat() if isinstance(value, date) else value
-    return out
+DEFAULT_SCHEDULE = ("0 23 * * *", "UTC")  # for a connector that declares none
 
 
 def open_store(settings: RuntimeSettings, env: Mapping[str, str] | None = None) -> RuntimeStore:
@@ -139,8 +124,34 @@ class Runtime:
                 self._oauth = self.new_oauth(tenant=tenant)
             return self._oauth
 
-    def config(self, tenant: str) -> TenantConfig:
-        return tenant_config(self.store.load_config(tenant), tenant)
+    def config(self, tenant: str) -> dict[str, Any]:
+        """The tenant's stored config, checked and completed with its defaults (``read_config``)."""
+        return self.read_config(self.store.load_config(tenant) or {}, tenant)
+
+    def read_config(self, data: Mapping[str, Any], tenant: str) -> dict[str, Any]:
+        """``data`` as the connector reads it (``Connector.read_config``), else checked against its config
+        schema; a bad value is a ``ConfigError`` naming the field, found when a config is set."""
+        connector = self.catalog.connector
+        if connector.read_config is not None:
+            return dict(connector.read_config(data, tenant))
+        error = next(iter(Draft202012Validator(dict(connector.config_schema)).iter_errors(data)), None)
+        if error is not None:
+            where = ".".join(str(p) for p in error.absolute_path) or "config"
+            raise ConfigError(
+                f"the tenant's config: {where}: {error.message}",
+                field=where,
+                tenant=tenant,
+                hint="correct it in the tenant's config",
+            )
+        return dict(data)
+
+    def schedule(self, tenant: str) -> tuple[str, str]:
+        """The tenant's cron expression and time zone: its config's, else the connector's declared ones."""
+        config = self.config(tenant)
+        declared = getattr(self.catalog.connector.declaration, "schedule", None)
+        cron = config.get("schedule") or getattr(declared, "cron", None) or DEFAULT_SCHEDULE[0]
+        zone = config.get("timezone") or getattr(declared, "timezone", None) or DEFAULT_SCHEDULE[1]
+        return str(cron), str(zone)
 
     def token_provider(self, record: TenantRecord) -> TokenProvider:
         """The token provider for the tenant's auth mode."""

@@ -62,8 +62,8 @@ def schedule_of(runtime: Runtime, record: TenantRecord) -> tuple[str, ZoneInfo]:
     ``runtime.config`` checks both (``declaration.cron``: five fields that fire), so a config stored
     before that check, or edited in the database, is refused here too, for that tenant only.
     """
-    config = runtime.config(record.id)
-    return config.schedule, zone_of(config.timezone, tenant=record.id)
+    expr, zone = runtime.schedule(record.id)
+    return expr, zone_of(zone, tenant=record.id)
 
 
 def _next_slot(slots: croniter, expr: str, tenant: str) -> datetime:

@@ -100,11 +100,12 @@ def _register() -> None:
         pandium,
         running,
         streaming,
+        temporal,
         tenants,
         web,
     )
 
-    for module in (tenants, connecting, running, streaming, local, manifest, pandium, web):
+    for module in (tenants, connecting, running, streaming, local, manifest, pandium, web, temporal):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -18,7 +18,7 @@ from fortnox_connector.runtime.cli.app import (
     parse_pairs,
     read_json_object,
 )
-from fortnox_connector.runtime.context import Runtime, config_to_json, tenant_config
+from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.store.base import AuthMode, TenantRecord
 
 
@@ -29,8 +29,7 @@ def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
         record.auth_mode == "client_credentials" and bool(record.fortnox_tenant_id)
     )
     try:
-        config = runtime.config(record.id)
-        schedule, timezone = config.schedule, config.timezone
+        schedule, timezone = runtime.schedule(record.id)
     except ConfigError:
         schedule, timezone = "(invalid config)", "UTC"
     runs = runtime.store.list_runs(record.id, limit=1)
@@ -112,7 +111,7 @@ def add(
     app = app_of(ctx)
     runtime = app.runtime()
     data = _config_from(tenant, config, sets)
-    tenant_config(data, tenant)  # validate before anything is stored
+    runtime.read_config(data, tenant)  # validate before anything is stored
     mode: AuthMode = "client_credentials" if service_account else "authorization_code"
     record = runtime.store.add_tenant(
         tenant, display_name=name or tenant, auth_mode=mode, fortnox_tenant_id=fortnox_tenant_id
@@ -149,12 +148,12 @@ def set_config(
     data = _config_from(tenant, config, sets, runtime.store.load_config(tenant))
     for key in unset:
         data.pop(key, None)
-    effective = tenant_config(data, tenant)
+    effective = runtime.read_config(data, tenant)
     runtime.store.save_config(tenant, data)
     if name:
         runtime.store.update_tenant(tenant, display_name=name)
     if as_json:
-        echo_json(config_to_json(effective))
+        echo_json(effective)
     else:
         out_console().print(f"Saved the config of {tenant}.")
 
@@ -196,7 +195,7 @@ def show(ctx: click.Context, tenant: str, as_json: bool) -> None:
     triggers = runtime.catalog.trigger_names()
     info: dict[str, Any] = {
         **tenant_summary(runtime, record),
-        "config": config_to_json(runtime.config(tenant)),
+        "config": runtime.config(tenant),
         "token": {"expires_at": token.expires_at, "scope": sorted(token.scope)} if token else None,
         "triggers": {
             t: {

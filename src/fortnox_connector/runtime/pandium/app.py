@@ -33,10 +33,10 @@ from fortnox_connector.auth.oauth import Clock, utc_now
 from fortnox_connector.contract.connector import BoundTrigger, Connector, Session
 from fortnox_connector.contract.records import EventSink, TenantSpec, TriggerSpec
 from fortnox_connector.contract.state import MemoryStateStore, StateStore
+from fortnox_connector.declaration.config import config_to_json
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import load_catalog
-from fortnox_connector.runtime.context import config_to_json
 from fortnox_connector.runtime.logs import (
     configure_logging,
     register_secret,

@@ -69,18 +69,26 @@ class LocalPostgres:
     def as_root(self) -> bool:
         return os.geteuid() == 0
 
-    def _run(self, *args: str) -> None:
+    def _run(self, *args: str, log: Path | None = None) -> None:
         command = list(args)
         if self.as_root:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
+            said = done.stderr.strip() + ("\n" + log.read_text()[-800:] if log and log.exists() else "")
             raise ConfigError(
-                f"{Path(args[0]).name} failed (exit {done.returncode}): {done.stderr.strip()[-500:]}",
+                f"{Path(args[0]).name} failed (exit {done.returncode}): {said[-1200:]}",
                 hint=INSTALL_HINT if done.returncode == 127 else "see the message of PostgreSQL above",
             )
 
     def start(self) -> LocalPostgres:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a half-made cluster (or a server that started and then failed) goes away
+            raise
+
+    def _start(self) -> LocalPostgres:
         initdb, pg_ctl = find_pg_bin("initdb"), find_pg_bin("pg_ctl")
         self._tmp = Path(tempfile.mkdtemp(prefix="fortnox-pg-"))
         self.directory = self._tmp / "data"
@@ -91,7 +99,30 @@ class LocalPostgres:
                 raise ConfigError(f"there is no {SERVER_USER!r} system user", hint=INSTALL_HINT) from None
             os.chown(self._tmp, user.pw_uid, user.pw_gid)
         self._run(str(initdb), "-D", str(self.directory), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-        options = " ".join(
+        log = self._tmp / "server.log"
+        for attempt in range(3):  # the free port may be taken by someone else before the server binds it
+            try:
+                self._run(
+                    str(pg_ctl),
+                    "-D",
+                    str(self.directory),
+                    "-o",
+                    self._options(),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "start",
+                    log=log,
+                )
+                break
+            except ConfigError:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+        return self
+
+    def _options(self) -> str:
+        return " ".join(
             [
                 f"-p {self.port}",
                 "-c listen_addresses=127.0.0.1",
@@ -103,9 +134,6 @@ class LocalPostgres:
                 "-c shared_buffers=32MB",
             ]
         )
-        log = self._tmp / "server.log"
-        self._run(str(pg_ctl), "-D", str(self.directory), "-o", options, "-l", str(log), "-w", "start")
-        return self
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

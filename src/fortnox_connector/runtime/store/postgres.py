@@ -20,7 +20,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, cast
@@ -43,6 +43,7 @@ from fortnox_connector.runtime.store.base import (
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.pg_migrations import migrate_pg
+from fortnox_connector.runtime.store.pg_pacing import SharedPacerRegistry
 from fortnox_connector.runtime.tenant_ids import check_database_number, check_tenant_id
 from fortnox_connector.secrets import Secret
 
@@ -139,6 +140,14 @@ class PostgresStore:
             raise RuntimeError(f"the state store {redact_url(self.url)} is closed")
         with self._pool.connection() as conn:
             yield conn
+
+    def connection(self) -> AbstractContextManager[Conn]:
+        """A pooled connection for one transaction (``pg_pacing.SharedPacerRegistry`` uses it)."""
+        return self._tx()
+
+    def shared_pacers(self) -> SharedPacerRegistry:
+        """Pacers whose rate window every process using this database shares (``pg_pacing``)."""
+        return SharedPacerRegistry(self.connection)
 
     def close(self) -> None:
         """Close the pool; the store cannot be used afterwards."""

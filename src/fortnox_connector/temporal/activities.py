@@ -1,0 +1,106 @@
+"""The activities: the runtime's own job functions, run by a worker for one tenant at a time.
+
+``run_trigger_slice`` is ``jobs.run_tenant_trigger`` with a deadline: it takes the run lock (an advisory lock
+in PostgreSQL, so one run per tenant and trigger across workers), skips a paused tenant, drains the outbox,
+then polls page by page — each page saved with its cursor, delivered, and only then the cursor committed —
+until the trigger has nothing more or the slice's time is up. It heartbeats after every page, so a worker
+that dies mid-backfill is noticed within the heartbeat timeout and the slice retried on another worker
+from the committed cursor (the outbox first). ``run_action`` is the CLI's ``run_action`` (run history,
+pause on reconnect); ``register_payment``'s own idempotency record backs the workflow id up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+
+from fortnox_connector.contract.records import RunSummary
+from fortnox_connector.errors import ConnectorError
+from fortnox_connector.runtime.context import Runtime
+from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
+from fortnox_connector.runtime.sinks.base import Sink
+from fortnox_connector.runtime.sinks.encoding import dumps
+from fortnox_connector.temporal.failures import as_failure, pauses_tenant
+from fortnox_connector.temporal.shapes import (
+    ACTION_ACTIVITY,
+    SLICE_ACTIVITY,
+    ActionJob,
+    SliceResult,
+    TriggerJob,
+)
+
+DEFAULT_SLICE_SECONDS = 60.0
+
+
+class ConnectorActivities:
+    """The activities of one worker process over its ``runtime`` (store, catalog, HTTP pool, pacers)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        sink_factory: Callable[[], Sink],
+        *,
+        slice_seconds: float = DEFAULT_SLICE_SECONDS,
+    ) -> None:
+        self.runtime = runtime
+        self.sink_factory = sink_factory
+        self.slice_seconds = slice_seconds
+
+    @activity.defn(name=SLICE_ACTIVITY)
+    def run_trigger_slice(self, job: TriggerJob) -> SliceResult:
+        """Run ``job``'s trigger for at most ``slice_seconds`` (whole pages); raise its error as a failure."""
+        spec = self.runtime.catalog.trigger(job.trigger)
+        sink = self.sink_factory()
+
+        def progress(summary: RunSummary) -> None:
+            activity.heartbeat(summary.pages)
+
+        try:
+            result = run_tenant_trigger(
+                self.runtime,
+                job.tenant,
+                spec,
+                sink,
+                progress=progress,
+                deadline=time.monotonic() + self.slice_seconds,
+            )
+        finally:
+            sink.close()
+        return self._outcome(job.tenant, result)
+
+    def _outcome(self, tenant: str, result: JobResult) -> SliceResult:
+        s = result.summary
+        if result.skipped:
+            return SliceResult(skipped=True, reason=str(result.error) if result.error else None)
+        error = result.error
+        if error is not None:
+            if pauses_tenant(error) and not result.paused:
+                self.runtime.store.pause_tenant(tenant, str(error))
+            raise as_failure(error)
+        return SliceResult(
+            complete=result.complete,
+            pages=s.pages,
+            events=s.events,
+            delivered=result.delivered,
+            redelivered=result.redelivered,
+            requests=s.requests,
+            rate_limited=getattr(s, "rate_limited", 0),
+        )
+
+    @activity.defn(name=ACTION_ACTIVITY)
+    def run_action(self, job: ActionJob) -> dict[str, Any]:
+        """Run the action under the tenant's context; its output as JSON values (decimals as strings)."""
+        from fortnox_connector.runtime.cli.running import run_action
+
+        try:
+            output = run_action(self.runtime, job.tenant, job.action, job.input)
+        except ConnectorError as exc:
+            if pauses_tenant(exc) and not self.runtime.store.require_tenant(job.tenant).paused:
+                self.runtime.store.pause_tenant(job.tenant, str(exc))
+            raise as_failure(exc, action=True) from None
+        decoded: dict[str, Any] = json.loads(dumps(dict(output)))
+        return decoded

@@ -1,0 +1,168 @@
+"""The Temporal host on real parts: Temporal's dev server, PostgreSQL, the sandbox, worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from fortnox_connector.sandbox import Sandbox
+from fortnox_connector.temporal.actions import start_action
+from fortnox_connector.temporal.schedules import run_night, sync_schedules
+from fortnox_connector.temporal.shapes import NightResult, schedule_id
+from tests.e2e.receiver import Received
+from tests.scale.fleet import Fleet
+
+TRIGGERS = ["payment_received", "invoice_paid"]
+
+
+def delivered_keys(box: Received) -> list[str]:
+    """Every dedup key the receiver accepted (batched deliveries flattened), repeats included."""
+    with box.lock:
+        bodies = list(box.events)
+    keys: list[str] = []
+    for body in bodies:
+        for event in body.get("events", [body]):
+            keys.append(event["dedup_key"])
+    return keys
+
+
+def night(fleet: Fleet, tenants: list[str], label: str, heartbeat_s: float = 30.0) -> list[NightResult]:
+    async def go(client: Client) -> list[NightResult]:
+        return await run_night(
+            client, tenants, TRIGGERS, task_queue=fleet.task_queue, run_label=label, heartbeat_s=heartbeat_s
+        )
+
+    return fleet.run(go)
+
+
+def expected_payment_keys(sandbox: Sandbox, tenants: list[str]) -> set[str]:
+    keys = set()
+    for i, company in enumerate(sandbox.tenant_ids()[: len(tenants)]):
+        for p in sandbox.payments(company):
+            if p.get("Booked"):
+                keys.add(f"fortnox:{tenants[i]}:payment:{p['Number']}:booked")
+    return keys
+
+
+@pytest.mark.sandbox(tenants=4)
+def test_a_night_delivers_every_payment_then_an_idle_night_costs_one_request_per_trigger(
+    fleet: Fleet, received: tuple[str, Received]
+) -> None:
+    tenants = fleet.add_tenants(4)
+    fleet.start_worker()
+    first = night(fleet, tenants, "first")
+    assert all(not r.failed and len(r.triggers) == 2 for r in first)
+    keys = delivered_keys(received[1])
+    payments = {k for k in keys if ":payment:" in k}
+    assert payments == expected_payment_keys(fleet.sandbox, tenants)
+    assert fleet.sandbox.stats.token_requests == 4  # each expired token refreshed once
+    with fleet.store() as store:
+        for tenant in tenants:
+            assert all(store.load_cursor(tenant, t) for t in TRIGGERS)  # committed after delivery
+            assert store.pending(tenant, "payment_received") == []
+
+    before = len(keys)
+    second = night(fleet, tenants, "second")
+    assert [t.requests for r in second for t in r.triggers] == [1] * 8  # idle: one request per trigger
+    assert [t.events for r in second for t in r.triggers] == [0] * 8
+    assert len(delivered_keys(received[1])) == before
+
+
+@pytest.mark.sandbox(tenants=2)
+def test_a_tenant_that_must_reconnect_is_paused_not_retried_and_the_others_go_on(fleet: Fleet) -> None:
+    tenants = fleet.add_tenants(2)
+    fleet.sandbox.revoke_consent(fleet.sandbox.tenant_ids()[0])  # its refresh token is dead now
+    fleet.start_worker()
+    results = {r.tenant: r for r in night(fleet, tenants, "revoked")}
+    lost, fine = results[tenants[0]], results[tenants[1]]
+    assert set(lost.failed) == {"payment_received"} and "reconnect" in lost.failed["payment_received"]
+    assert lost.triggers == []  # the night stopped: invoice_paid would fail the same way
+    assert not fine.failed and len(fine.triggers) == 2
+    assert fleet.sandbox.stats.token_requests == 2  # one refused refresh (never retried) and one good one
+    with fleet.store() as store:
+        paused = store.require_tenant(tenants[0])
+        assert paused.paused and "reconnect" in (paused.paused_reason or "")
+        assert not store.require_tenant(tenants[1]).paused
+    again = night(fleet, tenants[:1], "while-paused")
+    assert again[0].triggers[0].skipped and fleet.sandbox.stats.token_requests == 2
+
+
+@pytest.mark.sandbox(tenants=3)
+def test_one_schedule_per_tenant_from_its_cron_and_time_zone(fleet: Fleet) -> None:
+    tenants = fleet.add_tenants(3)
+    with fleet.store() as store:
+        store.save_config(tenants[1], {"schedule": "30 6 * * 1-5", "timezone": "America/New_York"})
+        store.pause_tenant(tenants[2], "refresh token rejected")
+    from fortnox_connector.runtime.context import Runtime
+    from tests.runtime.runtime_support import settings_for
+
+    runtime = Runtime(settings=settings_for(fleet.sandbox, fleet.home), store=fleet.store())
+
+    async def sync(client: Client) -> dict[str, Any]:
+        changes = await sync_schedules(client, runtime, TRIGGERS, task_queue=fleet.task_queue)
+        described = {t: await client.get_schedule_handle(schedule_id(t)).describe() for t in tenants}
+        again = await sync_schedules(client, runtime, TRIGGERS, task_queue=fleet.task_queue)
+        runtime.store.remove_tenant(tenants[0])
+        removed = await sync_schedules(client, runtime, TRIGGERS, task_queue=fleet.task_queue)
+        for t in tenants[1:]:
+            await client.get_schedule_handle(schedule_id(t)).delete()
+        return {"changes": changes, "described": described, "again": again, "removed": removed}
+
+    try:
+        out = fleet.run(sync)
+    finally:
+        runtime.close()
+    assert [c.change for c in out["changes"]] == ["created"] * 3
+    assert [c.change for c in out["again"]] == ["updated"] * 3
+    assert ("removed", tenants[0]) in [(c.change, c.tenant) for c in out["removed"]]
+    spec0 = out["described"][tenants[0]].schedule.spec  # Temporal keeps a cron as a calendar
+    assert spec0.time_zone_name == "Europe/Stockholm" and _at(spec0) == ([23], [0], [(0, 6)])
+    spec1 = out["described"][tenants[1]].schedule.spec
+    assert spec1.time_zone_name == "America/New_York" and _at(spec1) == ([6], [30], [(1, 5)])
+    assert out["described"][tenants[2]].schedule.state.paused
+
+
+def _at(spec: Any) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+    [calendar] = spec.calendars
+    days = [(r.start, r.end or r.start) for r in calendar.day_of_week]
+    return [r.start for r in calendar.hour], [r.start for r in calendar.minute], days
+
+
+@pytest.mark.sandbox(tenants=1)
+def test_concurrent_register_payments_with_one_key_pay_once(fleet: Fleet) -> None:
+    """Twelve callers at once and a late repeat, over two workers: one payment in Fortnox, one answer."""
+    [tenant] = fleet.add_tenants(1, expired=False)
+    company = fleet.sandbox.tenant_ids()[0]
+    invoice = next(
+        i
+        for i in fleet.sandbox.store.tenant(company).invoices.values()
+        if i.balance > 10 and i.currency == "SEK" and not i.cancelled and not i.credit
+    )
+    fleet.start_worker()
+    fleet.start_worker()
+    payment = {
+        "invoice": {"document_number": str(invoice.document_number)},
+        "amount": "10.00",
+        "currency": "SEK",
+        "payment_date": fleet.sandbox.now().date().isoformat(),
+        "idempotency_key": "order-4711",
+        "mode_of_payment": "BG",
+        "mode_of_payment_account": 1930,
+    }
+    before = len(fleet.sandbox.payments(company))
+
+    async def pay(client: Client) -> list[dict[str, Any]]:
+        def call() -> Any:
+            return start_action(
+                client, tenant, "register_payment", dict(payment), task_queue=fleet.task_queue
+            )
+
+        outputs = list(await asyncio.gather(*(call() for _ in range(12))))
+        return [*outputs, await call()]
+
+    outputs = fleet.run(pay)
+    assert len(fleet.sandbox.payments(company)) == before + 1
+    assert len({repr(sorted(o.items())) for o in outputs}) == 1
