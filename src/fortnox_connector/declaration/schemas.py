@@ -92,6 +92,7 @@ def all_schema_paths() -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.json"))
 
 
+@functools.cache
 def validator(relpath: str) -> jsonschema.Draft202012Validator:
     """A validator for ``schemas/<relpath>`` that resolves references and checks formats (``date``)."""
     return jsonschema.Draft202012Validator(
