@@ -107,7 +107,11 @@ class Running:
 
 @contextmanager
 def streaming(
-    runtime: Runtime, sink: WaitingSink, on_commit: Callable[[str], None] | None = None, **settings: Any
+    runtime: Runtime,
+    sink: WaitingSink,
+    on_commit: Callable[[str], None] | None = None,
+    checkpoint: str | None = None,
+    **settings: Any,
 ) -> Iterator[Running]:
     """Run the Fortnox ``invoices`` stream for ``runtime``'s tenants on a thread until the block ends."""
     runtime.catalog = ManagerCatalog(ConnectorManager.load(entry_points=False, plugins=[_plugin()]))
@@ -120,6 +124,7 @@ def streaming(
         settings={**FAST, **settings},
         keep_keys=True,
         on_commit=on_commit,
+        checkpoint=checkpoint,
     )
     started = threading.Event()
     holder: dict[str, Any] = {}

@@ -231,3 +231,31 @@ def test_an_offset_out_of_retention_warns_and_polls_the_gap(runtime: Runtime, sa
         s.wait_streaming()
     assert {e.trigger for e in delivered} <= {"payment_received", "invoice_paid"}
     assert any("catch-up payment_received for acme: ok" in line for line in s.lines.lines)
+
+
+def test_an_event_handed_over_before_an_earlier_one_is_not_emitted_again_and_the_earlier_not_lost(
+    runtime: Runtime, sandbox: Sandbox
+) -> None:
+    acme, globex = sandbox.tenant_ids()[:2]
+    docs = {t: [invoice(sandbox, t) for _ in range(2)] for t in (acme, globex)}
+    beats: list[str] = []
+    sink = WaitingSink()
+    with streaming(runtime, sink, on_commit=beats.append) as s:
+        s.wait_streaming()
+        first = f"fortnox:globex:payment:{pay(sandbox, globex, docs[globex][0], '1.00')}:booked"
+        sink.wait_keys({first})  # the stream has a committed offset now
+        slow = pay(sandbox, acme, docs[acme][0], "1.00", book=False)
+        sandbox.inject_fault("slow", count=1, path_prefix=f"/3/invoicepayments/{slow}", delay=2.0)
+        sandbox.book_payment(acme, slow)
+        fast = f"fortnox:globex:payment:{pay(sandbox, globex, docs[globex][1], '1.00')}:booked"
+        slow_key = f"fortnox:acme:payment:{slow}:booked"
+        sink.wait_keys({fast, slow_key})
+    assert sink.keys.index(fast) < sink.keys.index(slow_key)  # handed over as soon as it was done
+    after_fast = beats[sink.keys.index(fast)]  # the checkpoint committed after the fast one's delivery
+    again = WaitingSink()
+    with streaming(runtime, again, checkpoint=after_fast) as s:  # as if the process died right then
+        s.wait_streaming()
+        again.wait_keys({slow_key})
+        marker = f"fortnox:acme:payment:{pay(sandbox, acme, docs[acme][1], '1.00')}:booked"
+        again.wait_keys({marker})
+    assert again.keys == [slow_key, marker]  # the slow one again (never committed), the fast one not
