@@ -15,7 +15,8 @@ Fortnox has no idempotency key for ``POST /3/invoices``. The source's invoice nu
 4. The document number is saved as soon as it is known. Fortnox's totals are checked against the
    source's (``total`` with VAT, before öresutjämning; ``total_vat``; else the rows' own arithmetic): a
    difference is ``TotalsMismatch`` naming both, and nothing is booked.
-5. Optionally bookkept (a booked invoice is not booked again); then the record is ``completed``.
+5. Optionally bookkept (a booked invoice is not booked again) and e-mailed by Fortnox (``send: email``; an
+   invoice marked ``Sent`` is not sent again); then the record is ``completed``.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def _export(at: _Export, pending: dict[str, Any] | None) -> dict[str, Any]:
     _check_totals(at, invoice)
     if at.req.bookkeep and not invoice.invoice.booked:
         invoice = invoicing.bookkeep_invoice(at.ctx.client, invoice.document_number)
+    if at.req.send == "email" and not invoice.sent:
+        invoice = invoicing.email_invoice(at.ctx.client, invoice.document_number)
     result = _result(at, invoice, customer_number, created)
     at.save("completed", result)
     return result
@@ -253,6 +256,7 @@ def _result(
         "round_off": money_text(invoice.round_off),
         "total": money_text(inv.total),
         "booked": inv.booked,
+        "sent": invoice.sent,
         "credit": inv.credit,
         "credit_invoice_reference": invoice.credit_invoice_reference,
         "created": created,
