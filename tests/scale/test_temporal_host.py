@@ -189,3 +189,17 @@ def test_the_sdks_local_environment_runs_temporal_bins_binary_and_downloads_noth
 
     assert asyncio.run(start()) == "ok"
     assert list(downloads.iterdir()) == []  # the SDK downloaded no server
+
+
+def test_a_worker_on_sqlite_is_refused_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from fortnox_connector.runtime.cli import App, main
+
+    env = {"FORTNOX_CONNECTOR_KEY": Fernet.generate_key().decode(), "FORTNOX_CLIENT_ID": "c"}
+    app = App(env=env, configure_logs=False)
+    assert main(["--home", str(tmp_path), "temporal", "worker"], app=app) == 1
+    err = capsys.readouterr().err
+    assert "the store must be PostgreSQL" in err and "--store postgresql://" in err and "Traceback" not in err
