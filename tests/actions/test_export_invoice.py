@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -147,11 +148,14 @@ def test_a_sek_invoice_is_rounded_to_whole_kronor_and_still_matches_the_source(
     assert (out["total"], out["round_off"], out["currency_rate"]) == ("100.00", "-0.40", "1")
 
 
-def test_without_a_rate_fortnox_uses_its_own_for_the_currency(ctx: TenantContext) -> None:
+def test_without_a_rate_fortnox_uses_the_companys_rate_of_the_day(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    sandbox.set_currency_rate(sandbox_tenant, "EUR", "11.7777", date(2026, 3, 1))
     data = invoice()
     del data["currency_rate"]
     out = export_invoice.run(ctx, data)
-    assert Decimal(out["currency_rate"]) == Decimal("11.2345")  # the sandbox's EUR rate
+    assert out["currency_rate"] == "11.7777" and out["total"] == "375.55"
 
 
 def test_totals_that_differ_from_fortnox_name_both_and_book_nothing(
@@ -221,3 +225,16 @@ def test_an_unknown_account_is_fortnoxs_error_with_the_source_number(ctx: Tenant
     with pytest.raises(FortnoxValidationError) as caught:
         export_invoice.run(ctx, invoice(rows=rows, total=None, total_vat=None))
     assert caught.value.code == 2000423 and "source invoice SF-1001" in str(caught.value)
+
+
+def test_send_email_books_then_sends_once(ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int) -> None:
+    sandbox.add_customer(sandbox_tenant, CustomerNumber="77", Name="Mejl AB", Email="ap@mejl.example")
+    out = export_invoice.run(ctx, invoice(customer={"customer_number": "77"}, bookkeep=True, send="email"))
+    assert out["booked"] is True and out["sent"] is True
+    [stored] = with_reference(sandbox, sandbox_tenant, "SF-1001")
+    assert stored["Sent"] is True
+
+
+def test_sending_to_a_customer_without_email_is_fortnoxs_refusal(ctx: TenantContext) -> None:
+    with pytest.raises(FortnoxValidationError, match="e-postadress"):
+        export_invoice.run(ctx, invoice(send="email"))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fortnox_connector.actions import register_payment
+from fortnox_connector.actions import get_invoice, register_payment
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
@@ -264,3 +264,14 @@ def test_a_lost_answer_after_a_payment_with_write_offs_is_recognised_not_reposte
     assert balance(sandbox, sandbox_tenant) == 0 and stored["WriteOffs"][0]["AccountNumber"] == 6570
     again = register_payment.run(tolerant, pay(amount="9995.00"))
     assert again["idempotent_replay"] is True and recorder.posts() == 1
+
+
+def test_get_invoice_shows_the_write_offs_of_its_payments(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    add(sandbox, sandbox_tenant, Total="10000.00")
+    register_payment.run(with_config(ctx, TOLERANT), pay(amount="9995.00"))
+    [payment] = get_invoice.run(ctx, {"invoice": {"document_number": str(DOC)}})["payments"]
+    assert payment["write_offs"] == [
+        {"account": 6570, "amount": "5.00", "currency": "SEK", "description": "Differens inom tolerans"}
+    ]

@@ -14,6 +14,7 @@ from fortnox_connector.context import TenantContext
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.fortnox.client import FortnoxClient
+from tests.cassettes.recorded import recorded
 from tests.cassettes.target import TEST_INVOICE_DATE, Target
 
 pytestmark = pytest.mark.vcr
@@ -39,6 +40,12 @@ def test_get_invoice(target: Target) -> None:
     assert out["document_number"] == invoice
     assert out["currency"] == "SEK" and out["invoice_date"] == TEST_INVOICE_DATE.isoformat()
     assert out["payments"] == []
+    # The values the cassette carries, read from its YAML, and pinned: a changed Total/Balance fails here.
+    [(total, balance, to_pay)] = recorded(
+        "test_actions/test_get_invoice", "Invoice", "DocumentNumber", ("Total", "Balance", "TotalToPay")
+    ).values()
+    assert (out["total"], out["balance"], out["total_to_pay"]) == (total, balance, to_pay)
+    assert (out["total"], out["balance"]) == ("1000.00", "1000.00") and out["fully_paid"] is False
 
 
 def test_register_payment_once_per_key(target: Target) -> None:

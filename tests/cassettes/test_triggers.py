@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.runtime.runner import RunOutcome, run_trigger
 from tests.binding import bind
+from tests.cassettes.recorded import recorded
 from tests.cassettes.target import START, TEST_INVOICE, Target
 
 payment_received = pytest.importorskip("fortnox_connector.triggers.payment_received")
@@ -27,6 +29,8 @@ pytestmark = pytest.mark.vcr
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 DAY = timedelta(days=1)
+BACKFILLED_PAYMENTS = 10  # the booked payments of the recorded backfill (the unbooked ones are not emitted)
+BACKFILLED_SUM = Decimal("790699.19")
 
 
 def spec(module: Any) -> TriggerSpec[Any]:
@@ -101,6 +105,18 @@ def test_payment_received_backfill_then_only_what_is_new(target: Target, host: H
     assert backfilled and all(e.payload["booked"] is True for e in backfilled)  # booked only by default
     check_events(backfilled, trigger)
     assert first.summary.requests == first.summary.pages  # no single-payment fetches were needed
+    # The values the cassette carries, read from its YAML: an amount changed anywhere fails here.
+    carried = recorded(
+        "test_triggers/test_payment_received_backfill_then_only_what_is_new",
+        "InvoicePayments",
+        "Number",
+        ("Amount",),
+    )
+    got = {e.payload["payment_number"]: (e.payload["amount_company_currency"],) for e in backfilled}
+    assert got.items() <= carried.items()
+    assert got["1"] == ("9991.73",) and got["3"] == ("230444.20",)  # pinned: a re-recording must keep them
+    assert len(got) == len(backfilled) == BACKFILLED_PAYMENTS
+    assert sum(Decimal(v[0]) for v in got.values()) == BACKFILLED_SUM
 
     host.later(DAY)  # a day later, one new booked payment
     sb = target.sandbox_only("adds a payment between runs")
@@ -120,6 +136,9 @@ def test_invoice_paid_backfill(host: Host) -> None:
     trigger = spec(invoice_paid)
     outcome = host.run(trigger)
     assert host.delivered and outcome.summary.events == len(host.delivered)
+    carried = recorded("test_triggers/test_invoice_paid_backfill", "Invoices", "DocumentNumber", ("Total",))
+    got = {e.payload["document_number"]: (e.payload["total"],) for e in host.delivered}
+    assert got.items() <= carried.items() and got["1"] == ("9991.73",) and got["4"] == ("276.66",)
     for event in host.delivered:
         assert event.payload["balance"] in ("0", "0.00") and event.payload["final_pay_date"]
         assert event.payload["settled_by"] in ("payments", "mixed", "write_off", "credit_note")

@@ -77,16 +77,24 @@ def test_the_cli_says_a_dead_connection_was_replaced(sandbox: Sandbox, tmp_path:
     runner = CliRunner()
     listed = runner.invoke(cli, ["tenants", "list", "--json"], obj=app, catch_exceptions=False)
     [row] = json.loads(listed.stdout)
-    assert row["must_reconnect"] and "fortnox-connector connect acme" in row["fix"]
+    assert row["must_reconnect"] and "fortnox-connector tenants reconnect acme" in row["fix"]
     assert "--adopt-refresh-token" in row["fix"]
     shown = runner.invoke(cli, ["tenants", "show", "acme"], obj=app, catch_exceptions=False)
     assert "must reconnect" in shown.stdout
+    app.runtime().store.commit_cursor("acme", "payment_received", "a-cursor")
     adopted = runner.invoke(
-        cli, ["connect", "acme", "--adopt-refresh-token", "--json"], obj=app, catch_exceptions=False
+        cli,
+        ["tenants", "reconnect", "acme", "--adopt-refresh-token", "--json"],
+        obj=app,
+        catch_exceptions=False,
     )
     assert adopted.exit_code == 0, adopted.stderr
     out = json.loads(adopted.stdout)
     assert out["seed_used"] is True and out["replaced_dead_token"] is True
+    assert app.runtime().store.load_cursor("acme", "payment_received") == "a-cursor"
+    assert not app.runtime().store.require_tenant("acme").paused
+    unknown = runner.invoke(cli, ["tenants", "reconnect", "nobody"], obj=app)
+    assert unknown.exit_code == 1 and "nobody" in unknown.stderr  # never adds a tenant
 
 
 def test_a_failed_connect_of_a_new_tenant_leaves_no_tenant_behind(runtime: Runtime, sandbox: Sandbox) -> None:

@@ -103,3 +103,33 @@ def test_drain_in_chunks_commits_as_far_as_delivered(store: RuntimeStore) -> Non
         out.drain()
     assert store.load_cursor("acme", TRIGGER) == "c1"
     assert out.drain() == "c2" and sink.received == ["a0", "a1", "a2", "b0", "b1", "b2"]
+
+
+class CountingStore:
+    """The real store, counting the outbox batches written through it."""
+
+    def __init__(self, store: RuntimeStore) -> None:
+        self.store = store
+        self.batches = 0
+
+    def enqueue(self, tenant: str, trigger: str, events: Sequence[Event], cursor: str) -> int:
+        self.batches += 1
+        return self.store.enqueue(tenant, trigger, events, cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_an_idle_page_after_a_drain_commits_its_cursor_alone(store: RuntimeStore) -> None:
+    """An idle night: no events, nothing pending; the cursor moves in one write, no empty outbox batch."""
+    counting = CountingStore(store)
+    sink = FlakySink()
+    out = OutboxDelivery(cast(RuntimeStore, counting), sink, "acme", TRIGGER)
+    out.commit("1")  # before any drain this object cannot know the outbox is empty: the safe path
+    assert counting.batches == 1 and store.load_cursor("acme", TRIGGER) == "1"
+    out.drain()
+    out.commit("2")
+    assert counting.batches == 1 and store.load_cursor("acme", TRIGGER) == "2" and sink.calls == 0
+    out.deliver([Event(TRIGGER, "acme", "k", {})])
+    out.commit("3")  # events always go through the outbox
+    assert counting.batches == 2 and sink.received == ["k"] and store.load_cursor("acme", TRIGGER) == "3"

@@ -92,6 +92,7 @@ class InvoiceRequest:
     total: Decimal | None
     total_vat: Decimal | None
     bookkeep: bool
+    send: str | None = None  # "email": Fortnox e-mails the invoice to the customer
 
     @property
     def credit(self) -> bool:
@@ -181,6 +182,7 @@ def read_invoice(
         total=_money(data.get("total"), "total", tenant, number),
         total_vat=_money(data.get("total_vat"), "total_vat", tenant, number),
         bookkeep=_flag(data.get("bookkeep"), default_bookkeep, "bookkeep", tenant, number),
+        send=_text(data.get("send")),
     )
 
 

@@ -5,6 +5,8 @@ Fortnox has no idempotency key for ``POST /3/invoices``. The source's invoice nu
 ``idempotency:{tenant}:{key}``:
 
 1. A completed key returns its stored result without a request; the same key with other input is refused.
+   Then the lock ``export:{tenant}:{source number}`` too, so two keys for one source invoice never post
+   side by side.
 2. Fresh key: the customer is resolved (by number, or ``upsert_customer``), the invoices carrying the
    reference are looked up (with Fortnox numbering; with the source's numbering Fortnox itself refuses a
    second invoice of that number) — one found is the invoice, not a reason to post again. A ``pending``
@@ -15,7 +17,8 @@ Fortnox has no idempotency key for ``POST /3/invoices``. The source's invoice nu
 4. The document number is saved as soon as it is known. Fortnox's totals are checked against the
    source's (``total`` with VAT, before öresutjämning; ``total_vat``; else the rows' own arithmetic): a
    difference is ``TotalsMismatch`` naming both, and nothing is booked.
-5. Optionally bookkept (a booked invoice is not booked again); then the record is ``completed``.
+5. Optionally bookkept (a booked invoice is not booked again) and e-mailed by Fortnox (``send: email``; an
+   invoice marked ``Sent`` is not sent again); then the record is ``completed``.
 """
 
 from __future__ import annotations
@@ -86,8 +89,9 @@ def export(ctx: TenantContext, req: InvoiceRequest) -> dict[str, Any]:
             return {**record.result, "created": False, "customer_created": False, "idempotent_replay": True}
         at = _Export(ctx, req, attempts=(record.attempts + 1) if record else 1)
         pending = dict(record.result) if record is not None and record.result else None
-        try:
-            return _export(at, pending)
+        try:  # one export of a source number at a time, whatever the key (always taken after the key's)
+            with ctx.state.lock(f"export:{ctx.tenant}:{req.source_invoice_number}"):
+                return _export(at, pending)
         except FortnoxError as exc:
             if not isinstance(exc, ActionRejected):
                 exc.with_tenant(ctx.tenant)
@@ -112,6 +116,8 @@ def _export(at: _Export, pending: dict[str, Any] | None) -> dict[str, Any]:
     _check_totals(at, invoice)
     if at.req.bookkeep and not invoice.invoice.booked:
         invoice = invoicing.bookkeep_invoice(at.ctx.client, invoice.document_number)
+    if at.req.send == "email" and not invoice.sent:
+        invoice = invoicing.email_invoice(at.ctx.client, invoice.document_number)
     result = _result(at, invoice, customer_number, created)
     at.save("completed", result)
     return result
@@ -253,6 +259,7 @@ def _result(
         "round_off": money_text(invoice.round_off),
         "total": money_text(inv.total),
         "booked": inv.booked,
+        "sent": invoice.sent,
         "credit": inv.credit,
         "credit_invoice_reference": invoice.credit_invoice_reference,
         "created": created,

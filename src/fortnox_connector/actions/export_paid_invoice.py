@@ -61,7 +61,7 @@ def _read(input: Mapping[str, Any], tenant: str) -> tuple[str, list[Mapping[str,
 def _steps(
     ctx: TenantContext, key: str, input: Mapping[str, Any], payments: list[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    invoice_input = {k: v for k, v in input.items() if k not in ("payments", "idempotency_key")}
+    invoice_input = {k: v for k, v in input.items() if k not in ("payments", "idempotency_key", "send")}
     exported = export_invoice.run(
         ctx, {**invoice_input, "idempotency_key": f"{key}:invoice", "bookkeep": False}
     )
@@ -72,6 +72,11 @@ def _steps(
     )
     if not already:
         booked_now = invoicing.bookkeep_invoice(ctx.client, number).invoice.booked
+    sent = bool(exported.get("sent"))
+    if input.get("send") == "email" and not sent:  # after booking; an invoice marked Sent is not re-sent
+        sent = invoicing.get_created_invoice(ctx.client, number).sent or (
+            invoicing.email_invoice(ctx.client, number).sent
+        )
     registered = []
     for i, payment in enumerate(payments, 1):
         out = register_payment.run(
@@ -85,7 +90,7 @@ def _steps(
         )
         registered.append(dict(out))
     after = invoicing.get_created_invoice(ctx.client, number).invoice
-    invoice = {**exported, "booked": True}
+    invoice = {**exported, "booked": True, "sent": sent}
     return {
         "customer": {
             "customer_number": exported["customer_number"],

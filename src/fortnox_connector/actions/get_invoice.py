@@ -57,6 +57,15 @@ def _payment(p: InvoicePayment) -> dict[str, Any]:
         "booked": p.booked,
         "mode_of_payment": p.mode_of_payment,
         "source": p.source,
+        "write_offs": [
+            {
+                "account": w.account_number,
+                "amount": money_text(w.amount),
+                "currency": w.currency,
+                "description": w.description,
+            }
+            for w in p.write_offs
+        ],
     }
 
 

@@ -109,6 +109,7 @@ class CreatedInvoice:
     round_off: Decimal
     credit_invoice_reference: str | None
     rows: tuple[Mapping[str, Any], ...]
+    sent: bool = False
 
     @property
     def document_number(self) -> str:
@@ -125,6 +126,7 @@ class CreatedInvoice:
             round_off=dec(raw, "RoundOff", "Invoice", Decimal(0)) or Decimal(0),
             credit_invoice_reference=str(reference) if reference else None,
             rows=tuple(r for r in rows if isinstance(r, Mapping)) if isinstance(rows, list) else (),
+            sent=raw.get("Sent") is True or str(raw.get("Sent")).lower() == "true",
         )
 
 
@@ -272,4 +274,11 @@ def bookkeep_invoice(client: FortnoxClient, number: str) -> CreatedInvoice:
         if current.invoice.booked:
             return current
         raise
+    return _parse_invoice(_single(data, "Invoice", "PUT", path, client.tenant), "PUT", path, client.tenant)
+
+
+def email_invoice(client: FortnoxClient, number: str) -> CreatedInvoice:
+    """Send the invoice to the customer's invoice e-mail (``PUT /3/invoices/{n}/email``); ``Sent`` after."""
+    path = f"/3/invoices/{_segment(number)}/email"
+    data = client.request("PUT", path)
     return _parse_invoice(_single(data, "Invoice", "PUT", path, client.tenant), "PUT", path, client.tenant)

@@ -58,6 +58,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/3/invoices/(?P<id>[^/]+)/?$"), "invoice"),
     ("POST", re.compile(r"^/3/invoices/?$"), "invoice"),
     ("PUT", re.compile(r"^/3/invoices/(?P<id>[^/]+)/bookkeep/?$"), "invoice"),
+    ("PUT", re.compile(r"^/3/invoices/(?P<id>[^/]+)/email/?$"), "invoice"),
     ("GET", re.compile(r"^/3/customers/?$"), "customer"),
     ("GET", re.compile(r"^/3/customers/(?P<id>[^/]+)/?$"), "customer"),
     ("POST", re.compile(r"^/3/customers/?$"), "customer"),
@@ -137,7 +138,7 @@ class Api:
             if name == "customers":
                 return self.customers(tenant, method, ident, query, body)
             if name == "invoices" and method != "GET":
-                return self.write_invoice(tenant, method, ident, body)
+                return self.write_invoice(tenant, method, path, ident, body)
             if name == "currencies":
                 today = self.now().date()
                 return currencies.one(tenant, ident, today) if ident else currencies.listing(tenant, today)
@@ -205,12 +206,15 @@ class Api:
             return 200, {"Customer": customers.get(tenant, ident).full()}
         return paged(customers.search(tenant, query), query, lambda c: c.item(), "Customers")
 
-    def write_invoice(self, tenant: Tenant, method: str, ident: str | None, body: Any) -> Answer:
-        """``POST /3/invoices`` and ``PUT /3/invoices/{n}/bookkeep``: see ``invoice_create.py``."""
+    def write_invoice(self, tenant: Tenant, method: str, path: str, ident: str | None, body: Any) -> Answer:
+        """``POST /3/invoices``, ``PUT /3/invoices/{n}/bookkeep`` and ``/email`` (``invoice_create.py``)."""
         if method == "POST":
             inv = invoice_create.create(self.store, tenant, self.now(), body)
             return 201, {"Invoice": invoice_json(inv, True)}
         number = _int(str(ident), "DocumentNumber")
+        if path.rstrip("/").endswith("/email"):
+            inv = invoice_create.email(tenant, number, self.store)
+            return 200, {"Invoice": invoice_json(inv, True)}
         inv = invoice_create.bookkeep(tenant, number, self.now(), self.store)
         return 200, {"Invoice": invoice_json(inv, True)}
 

@@ -9,8 +9,8 @@ Fortnox documents nothing):
 - öresutjämning: with the tenant's ``round_off`` on (the usual Swedish setting), a **SEK** invoice's total
   is rounded to whole kronor and the difference is ``RoundOff`` (sandbox choice: foreign-currency
   invoices are not rounded); ``Total = Gross + RoundOff``;
-- the rate: ``CurrencyRate`` as given, else the sandbox's rate for the currency (Fortnox fills in its own
-  rate for the invoice date when none is sent; unconfirmed);
+- the rate: ``CurrencyRate`` as given, else the company's rate for the currency as ``/3/currencies`` serves
+  it (``currencies.py``; Fortnox fills in its own rate for the invoice date when none is sent: unconfirmed);
 - the VAT percentage defaults to 25 for a ``SEVAT``/``EUVAT`` customer and 0 for reversed VAT and
   ``EXPORT``; a row's ``AccountNumber`` must be in the chart (``ACCOUNTS``), else 2000423;
 - the document number is the next free one unless ``DocumentNumber`` is given (then it must be free); the
@@ -22,13 +22,13 @@ Fortnox documents nothing):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from . import customers
+from . import currencies, customers
 from .errors import ApiError
-from .store import RATES, Invoice, Store, Tenant, _date, _naive, _ocr
+from .store import Invoice, Store, Tenant, _date, _naive, _ocr
 from .wire import num
 
 CENT = Decimal("0.01")
@@ -73,10 +73,8 @@ def create(store: Store, tenant: Tenant, now: datetime, body: Any) -> Invoice:
         raise ApiError(2001392, "Inga eller felaktiga data: CustomerNumber saknas.")
     customer = customers.get(tenant, str(fields["CustomerNumber"]))
     currency = str(fields.get("Currency") or customer.full()["Currency"] or "SEK").upper()
-    rate = _decimal(fields.get("CurrencyRate"), "CurrencyRate") or RATES.get(currency)
-    if rate is None:
-        raise ApiError(2001392, f"Inga eller felaktiga data: valutan {currency} finns inte.")
-    unit = _decimal(fields.get("CurrencyUnit"), "CurrencyUnit") or Decimal(1)
+    invoice_date = _date(fields.get("InvoiceDate") or now.date())
+    rate, unit = _rate(tenant, currency, invoice_date, fields)
     rows = [_row(r, customer.vat_type) for r in _rows(fields.get("InvoiceRows"))]
     net = sum((r["amount"] for r in rows), Decimal(0))
     vat = sum((r["vat_amount"] for r in rows), Decimal(0))
@@ -87,7 +85,6 @@ def create(store: Store, tenant: Tenant, now: datetime, body: Any) -> Invoice:
     total = gross + round_off
     credit_of = _credit_reference(tenant, fields.get("CreditInvoiceReference"))
     number = _document_number(tenant, fields.get("DocumentNumber"))
-    invoice_date = _date(fields.get("InvoiceDate") or now.date())
     terms = str(fields.get("TermsOfPayment") or customer.full()["TermsOfPayment"] or "30")
     due = _date(fields["DueDate"]) if fields.get("DueDate") else invoice_date + timedelta(days=_days(terms))
     inv = Invoice(
@@ -127,6 +124,17 @@ def create(store: Store, tenant: Tenant, now: datetime, body: Any) -> Invoice:
     return inv
 
 
+def email(tenant: Tenant, number: int, store: Store) -> Invoice:
+    """``PUT /3/invoices/{n}/email``: ``Sent`` true; a customer without an e-mail address cannot be sent to
+    (**sandbox choice** of code and text)."""
+    inv = store.invoice(tenant, number)
+    customer = customers.get(tenant, inv.customer_number).full()
+    if not (customer["EmailInvoice"] or customer["Email"]):
+        raise ApiError(2001392, "Inga eller felaktiga data: kunden saknar e-postadress.")
+    inv.detail = {**(inv.detail or {}), "Sent": True}
+    return inv
+
+
 def _settle_credit(store: Store, tenant: Tenant, debit: Invoice, note: Invoice, now: datetime) -> None:
     """Link the two both ways and offset the balances, as ``credit_notes.py`` models Fortnox's crediting."""
     value = -note.total
@@ -150,6 +158,20 @@ def bookkeep(tenant: Tenant, number: int, now: datetime, store: Store) -> Invoic
         inv.detail = detail
         tenant.next_voucher += 1
     return inv
+
+
+def _rate(tenant: Tenant, currency: str, day: date, fields: dict[str, Any]) -> tuple[Decimal, Decimal]:
+    """The rate and unit sent, else the company's for the currency (``currencies.py``); SEK is 1."""
+    given = _decimal(fields.get("CurrencyRate"), "CurrencyRate")
+    unit = _decimal(fields.get("CurrencyUnit"), "CurrencyUnit")
+    if currency == "SEK":
+        return Decimal(1), Decimal(1)
+    if given is not None:
+        return given, unit or Decimal(1)
+    known = currencies.rates(tenant, day).get(currency)
+    if known is None:
+        raise ApiError(2001392, f"Inga eller felaktiga data: valutan {currency} finns inte.")
+    return known[1], unit or known[2]
 
 
 def _rows(raw: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 from .store import Invoice, Payment, Tenant
 
 API = "https://api.fortnox.se/3"
-LIST_DETAIL = frozenset({"TermsOfPayment"})  # a created invoice's fields also shown in list items
+LIST_DETAIL = frozenset({"TermsOfPayment", "Sent"})  # a created invoice's fields also shown in list items
 
 
 def num(value: Decimal) -> int | float:

@@ -52,11 +52,11 @@ def tenant_summary(runtime: Runtime, record: TenantRecord) -> dict[str, Any]:
 def reconnect_fix(record: TenantRecord) -> str:
     """The commands that give a tenant a connection again; cursors and outbox are kept."""
     if record.auth_mode == "client_credentials":
-        return f"run `fortnox-connector connect {record.id} --service-account` (cursors are kept)"
+        return f"run `fortnox-connector tenants reconnect {record.id}` (cursors are kept)"
     return (
-        f"run `fortnox-connector connect {record.id}` (the customer approves again), or "
-        f"`fortnox-connector connect {record.id} --adopt-refresh-token` with a new refresh token in "
-        "$FORTNOX_OAUTH_REFRESH_TOKEN; cursors are kept"
+        f"run `fortnox-connector tenants reconnect {record.id}` (the customer approves again), or "
+        f"`fortnox-connector tenants reconnect {record.id} --adopt-refresh-token` with a new refresh token "
+        "in $FORTNOX_OAUTH_REFRESH_TOKEN; cursors are kept"
     )
 
 
@@ -261,6 +261,45 @@ def remove(ctx: click.Context, tenant: str, yes: bool, as_json: bool) -> None:
         echo_json({"removed": tenant})
     else:
         out_console().print(f"Removed tenant {tenant}.")
+
+
+@tenants.command("reconnect")
+@click.argument("tenant")
+@click.option(
+    "--adopt-refresh-token",
+    "adopt",
+    is_flag=True,
+    help="Use the refresh token in $FORTNOX_OAUTH_REFRESH_TOKEN instead of the browser.",
+)
+@click.option("--port", default=0, show_default=True, help="Loopback port for the redirect (0: any free).")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the browser.")
+@click.option("--no-browser", is_flag=True, help="Only print the URL.")
+@json_option()
+@click.pass_context
+def reconnect(
+    ctx: click.Context, tenant: str, adopt: bool, port: int, timeout: float, no_browser: bool, as_json: bool
+) -> None:
+    """Give an existing TENANT a new connection (it must exist); its cursors, outbox and history stay.
+
+    The same as `connect TENANT` for a known tenant, in its auth mode: a tenant that lost its token (paused,
+    "must reconnect") runs again from where it stopped; `tenants remove` is never needed for that.
+    """
+    from fortnox_connector.runtime.cli.connecting import connect_command  # the command it delegates to
+
+    record = app_of(ctx).runtime().store.require_tenant(tenant)
+    ctx.invoke(
+        connect_command,
+        tenant=tenant,
+        service_account=record.auth_mode == "client_credentials",
+        fortnox_tenant_id=record.fortnox_tenant_id if record.auth_mode == "client_credentials" else None,
+        name=None,
+        port=port,
+        timeout=timeout,
+        no_browser=no_browser,
+        redirect_uri=None,
+        adopt=adopt,
+        as_json=as_json,
+    )
 
 
 COMMANDS = (tenants,)

@@ -27,6 +27,7 @@ class OutboxDelivery:
         self.chunk = chunk
         self.delivered = 0  # events the sink accepted through this object
         self._held: list[Event] = []
+        self._drained = False  # True while this object's last drain() emptied the outbox
 
     def deliver(self, events: Sequence[Event]) -> None:
         """Hold a page's events until ``commit`` gives the cursor they lead to."""
@@ -35,6 +36,11 @@ class OutboxDelivery:
     def commit(self, cursor: str) -> None:
         """Save the held events with ``cursor`` (one transaction), then deliver and commit (``drain``)."""
         events, self._held = self._held, []
+        if not events and self._drained:
+            # nothing to send and nothing pending: the cursor alone, one transaction (an idle night's
+            # page wrote an empty batch, then committed it: two)
+            self.store.commit_cursor(self.tenant, self.trigger, cursor)
+            return
         self.store.enqueue(self.tenant, self.trigger, events, cursor)
         self.drain()
 
@@ -43,6 +49,7 @@ class OutboxDelivery:
 
         Returns the committed cursor. A ``DeliveryError`` propagates after committing what was delivered.
         """
+        self._drained = False
         while True:
             entries = self.store.pending(self.tenant, self.trigger, limit=self.chunk)
             if not entries:
@@ -57,4 +64,5 @@ class OutboxDelivery:
             self.delivered += len(entries)
             self.store.commit_after_delivery(self.tenant, self.trigger)
         self.store.commit_after_delivery(self.tenant, self.trigger)  # batches without events
+        self._drained = True
         return self.store.load_cursor(self.tenant, self.trigger)
