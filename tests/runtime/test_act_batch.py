@@ -72,3 +72,14 @@ def test_a_line_that_is_not_json_is_named_before_anything_runs(
     path.write_text(json.dumps(line(1)) + "\n{oops\n")
     bad = invoke("act", "acme", "export_invoice", "--input", f"@{path}", code=1)
     assert "line 2" in bad.stderr and ours(sandbox) == []
+
+
+def test_a_batch_with_its_progress_bar_ends_with_the_summary(
+    invoke: Invoke, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    invoke("connect", "acme")
+    path = tmp_path / "invoices.jsonl"
+    path.write_text("\n".join(json.dumps(line(n)) for n in range(1, 4)) + "\n")
+    done = invoke("act", "acme", "export_invoice", "--input", f"@{path}")
+    assert [r["ok"] for r in results(done.stdout)] == [True, True, True]
+    assert "acme export_invoice" in done.stderr and "requests" in done.stderr

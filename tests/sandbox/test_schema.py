@@ -184,3 +184,23 @@ def test_every_error_the_sandbox_sends_matches_the_schema(sandbox: Sandbox) -> N
         check("fortnox_ErrorInformation_Wrap", answer.json())
         codes.append(answer.json()["ErrorInformation"]["Code"])
     assert {2000434, 2001101, 2000663, 2002115} <= set(codes)
+
+
+def test_a_created_and_a_booked_invoice_match_the_schema(api: httpx.Client) -> None:
+    body = {
+        "Invoice": {
+            "CustomerNumber": "1",
+            "Currency": "EUR",
+            "ExternalInvoiceReference1": "SCHEMA-1",
+            "InvoiceRows": [{"Description": "x", "DeliveredQuantity": 2, "Price": 10.5, "VAT": 25}],
+        }
+    }
+    created = api.post("/3/invoices", json=body)
+    assert created.status_code == 201
+    check("fortnox_Kf_InvoiceResponse_Wrap", created.json())
+    number = created.json()["Invoice"]["DocumentNumber"]
+    booked = api.put(f"/3/invoices/{number}/bookkeep")
+    check("fortnox_Kf_InvoiceResponse_Wrap", booked.json())
+    listing = api.get("/3/invoices", params={"externalinvoicereference1": "SCHEMA-1"}).json()
+    check("fortnox_Kf_InvoiceListResponse_Wrap", listing)
+    assert [i["DocumentNumber"] for i in listing["Invoices"]] == [number]

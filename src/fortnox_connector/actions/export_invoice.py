@@ -5,6 +5,8 @@ Fortnox has no idempotency key for ``POST /3/invoices``. The source's invoice nu
 ``idempotency:{tenant}:{key}``:
 
 1. A completed key returns its stored result without a request; the same key with other input is refused.
+   Then the lock ``export:{tenant}:{source number}`` too, so two keys for one source invoice never post
+   side by side.
 2. Fresh key: the customer is resolved (by number, or ``upsert_customer``), the invoices carrying the
    reference are looked up (with Fortnox numbering; with the source's numbering Fortnox itself refuses a
    second invoice of that number) — one found is the invoice, not a reason to post again. A ``pending``
@@ -87,8 +89,9 @@ def export(ctx: TenantContext, req: InvoiceRequest) -> dict[str, Any]:
             return {**record.result, "created": False, "customer_created": False, "idempotent_replay": True}
         at = _Export(ctx, req, attempts=(record.attempts + 1) if record else 1)
         pending = dict(record.result) if record is not None and record.result else None
-        try:
-            return _export(at, pending)
+        try:  # one export of a source number at a time, whatever the key (always taken after the key's)
+            with ctx.state.lock(f"export:{ctx.tenant}:{req.source_invoice_number}"):
+                return _export(at, pending)
         except FortnoxError as exc:
             if not isinstance(exc, ActionRejected):
                 exc.with_tenant(ctx.tenant)
