@@ -84,7 +84,10 @@ def test_sigkill_a_worker_mid_backfill_loses_nothing_and_pays_once(
 ) -> None:
     sandbox: Sandbox = fleet.sandbox
     box = received[1]
-    tenants = fleet.add_tenants(TENANTS)  # every stored token expired: each tenant refreshes on first use
+    # Valid tokens: a worker SIGKILLed between Fortnox's answer to a refresh and the compare-and-swap loses
+    # that single-use token whatever the host does (docs/temporal.md, known gaps); refreshes across workers
+    # are tested in test_refresh_across_processes.py. Here: no token is lost to the chaos (all stay live).
+    tenants = fleet.add_tenants(TENANTS, expired=False)
     for company in sandbox.tenant_ids()[-BIG:]:
         sandbox.seed_payments(company, SEEDED)
         for payment in sandbox.payments(company):
@@ -117,11 +120,11 @@ def test_sigkill_a_worker_mid_backfill_loses_nothing_and_pays_once(
     runner.join(timeout=300)
     assert not runner.is_alive() and failure == []
 
-    # every payment delivered at least once, none skipped; every night complete, cursors committed
+    # every night complete; every payment delivered at least once, none skipped; cursors committed
+    assert len(nights) == TENANTS and [n for n in nights if n.failed or len(n.triggers) != 2] == []
     delivered = delivered_keys(box)
     assert len(expected) > BIG * SEEDED  # the backfills were big
     assert expected <= set(delivered), f"{len(expected - set(delivered))} payments never delivered"
-    assert len(nights) == TENANTS and all(not n.failed and len(n.triggers) == 2 for n in nights)
     assert all(t.complete for n in nights for t in n.triggers)
     with fleet.store() as store:
         for tenant in tenants:

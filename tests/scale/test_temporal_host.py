@@ -189,3 +189,33 @@ def test_the_sdks_local_environment_runs_temporal_bins_binary_and_downloads_noth
 
     assert asyncio.run(start()) == "ok"
     assert list(downloads.iterdir()) == []  # the SDK downloaded no server
+
+
+def test_a_worker_on_sqlite_is_refused_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from fortnox_connector.runtime.cli import App, main
+
+    env = {"FORTNOX_CONNECTOR_KEY": Fernet.generate_key().decode(), "FORTNOX_CLIENT_ID": "c"}
+    app = App(env=env, configure_logs=False)
+    assert main(["--home", str(tmp_path), "temporal", "worker"], app=app) == 1
+    err = capsys.readouterr().err
+    assert "the store must be PostgreSQL" in err and "--store postgresql://" in err and "Traceback" not in err
+
+
+@pytest.mark.sandbox(tenants=1)
+def test_a_validation_error_is_final_and_pauses_the_tenant(fleet: Fleet) -> None:
+    [tenant] = fleet.add_tenants(1)
+    with fleet.store() as store:
+        store.save_config(
+            tenant, {"backfill_days": -5}
+        )  # written around validation, as a bad migration might
+    fleet.start_worker()
+    [result] = night(fleet, [tenant], "invalid")
+    assert set(result.failed) == {"payment_received"} and "backfill_days" in result.failed["payment_received"]
+    assert fleet.sandbox.stats.requests == 0  # refused before any request, and never retried
+    with fleet.store() as store:
+        paused = store.require_tenant(tenant)
+    assert paused.paused and "backfill_days" in (paused.paused_reason or "")

@@ -141,7 +141,8 @@ class Pacer:
 
     def _recover(self, now: float) -> None:
         """Grow the limit back by one per ``RECOVER_AFTER`` seconds without a 429 (lock held)."""
-        if self.limit < self.configured_limit and now - self._last_throttled >= RECOVER_AFTER:
+        # A hair of slack: clock readings are floats, so (t + 60) - t can come out as 59.999999999.
+        if self.limit < self.configured_limit and now - self._last_throttled >= RECOVER_AFTER - 1e-6:
             self.limit += 1
             self._last_throttled = now
 
