@@ -238,3 +238,13 @@ def test_send_email_books_then_sends_once(ctx: TenantContext, sandbox: Sandbox, 
 def test_sending_to_a_customer_without_email_is_fortnoxs_refusal(ctx: TenantContext) -> None:
     with pytest.raises(FortnoxValidationError, match="e-postadress"):
         export_invoice.run(ctx, invoice(send="email"))
+
+
+def test_with_source_numbering_a_new_key_for_an_exported_number_adopts_the_invoice(
+    ctx: TenantContext, sandbox: Sandbox, sandbox_tenant: int, recorder: Recorder
+) -> None:
+    numbered = dataclasses.replace(ctx, config=dataclasses.replace(CONFIG, invoice_numbering="source"))
+    first = export_invoice.run(numbered, invoice(key="a", number="77002"))
+    second = export_invoice.run(numbered, invoice(key="b", number="77002"))
+    assert second["document_number"] == first["document_number"] == "77002" and second["created"] is False
+    assert len(with_reference(sandbox, sandbox_tenant, "77002")) == 1 and recorder.posts() == 2

@@ -7,6 +7,7 @@ Chromium is Debian's (``make test`` installs the package when it is missing), dr
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ class Web:
     app: WebApp
     sink: ListSink
     scheduler: Scheduler
+    ran: threading.Event  # set when a "run now" the app started has finished
 
     @property
     def url(self) -> str:
@@ -63,10 +65,18 @@ def web(sandbox: Sandbox, tmp_path: Path) -> Iterator[Web]:
     runtime = make_runtime(sandbox, tmp_path / "home", load_catalog())
     sink = ListSink()
     scheduler = Scheduler(runtime, lambda: sink)
+    ran = threading.Event()
+
+    def run_now(tenant: str) -> None:
+        try:
+            scheduler.run_tenant(tenant)
+        finally:
+            ran.set()
+
     server = WebServer("127.0.0.1", 0)
-    asgi = create_app(runtime, web_settings(server.url), run_now=scheduler.run_tenant)
+    asgi = create_app(runtime, web_settings(server.url), run_now=run_now)
     with server.start(asgi), runtime:
-        yield Web(runtime, server, asgi.state.web, sink, scheduler)
+        yield Web(runtime, server, asgi.state.web, sink, scheduler, ran)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,8 @@ def test_run_now_pause_and_resume_need_the_forms_csrf_token(web: Web, sandbox: S
     ran = httpx.post(f"{web.url}/tenants/acme/run", data={"csrf": token}, headers=AUTH)
     assert ran.status_code == 303
     assert "Run%20started" in ran.headers["location"]
+    assert web.ran.wait(60)  # the run goes on after the answer; it must end before the sandbox does
+    assert [r.trigger for r in web.runtime.store.list_runs("acme")] == ["invoice_paid", "payment_received"]
     paused = httpx.post(f"{web.url}/tenants/acme/pause", data={"csrf": token}, headers=AUTH)
     assert paused.status_code == 303
     assert web.runtime.store.require_tenant("acme").paused_reason == "paused by an operator"

@@ -34,7 +34,7 @@ from fortnox_connector.actions.export_input import InvoiceRequest, read_invoice
 from fortnox_connector.actions.money import ORE, money_text
 from fortnox_connector.contract.state import IdempotencyRecord
 from fortnox_connector.fortnox import invoicing
-from fortnox_connector.fortnox.errors import AmbiguousWrite, FortnoxError, NotFound
+from fortnox_connector.fortnox.errors import AmbiguousWrite, FortnoxError, FortnoxValidationError, NotFound
 
 if TYPE_CHECKING:
     from fortnox_connector.context import TenantContext
@@ -108,8 +108,7 @@ def _export(at: _Export, pending: dict[str, Any] | None) -> dict[str, Any]:
         number = _existing(at)
     if number is None:
         at.save("pending", {"customer_number": customer_number})
-        invoice = _post(at, customer_number, numbering)
-        created = True
+        invoice, created = _post(at, customer_number, numbering)
     else:
         invoice = _get(at, number)
     at.save("pending", {"customer_number": customer_number, "document_number": invoice.document_number})
@@ -155,7 +154,8 @@ def _existing(at: _Export) -> str | None:
     return found[0] if found else None
 
 
-def _post(at: _Export, customer_number: str, numbering: str) -> invoicing.CreatedInvoice:
+def _post(at: _Export, customer_number: str, numbering: str) -> tuple[invoicing.CreatedInvoice, bool]:
+    """The invoice and whether this POST created it (False: Fortnox had it under the source's number)."""
     document_number = at.req.source_invoice_number if numbering == "source" else None
     if document_number is not None and not document_number.isdigit():
         raise ActionRejected(
@@ -165,17 +165,25 @@ def _post(at: _Export, customer_number: str, numbering: str) -> invoicing.Create
             hint="Fortnox document numbers are digits: set invoice_numbering to fortnox or send digits",
         )
     try:
-        return invoicing.create_invoice(at.ctx.client, at.req.body(customer_number, document_number))
+        return invoicing.create_invoice(at.ctx.client, at.req.body(customer_number, document_number)), True
     except AmbiguousWrite as exc:
         at.ctx.log.warning("the invoice's POST got no clear answer; looking for it by its source number")
         number = _existing(at)
         if number is not None:
-            return _get(at, number)
+            return _get(at, number), True
         exc.hint = (
             "no invoice carries the source number yet; run the action again with the same idempotency key "
             "(it looks again before posting, so the invoice is created at most once)"
         )
         raise
+    except FortnoxValidationError:
+        # With the source's numbering, Fortnox refusing the number (its code for a taken number is not
+        # documented) may mean another key exported this source invoice already: adopt it if it carries
+        # the reference, else the refusal stands.
+        number = _existing(at) if document_number is not None else None
+        if number is None:
+            raise
+        return _get(at, number), False
     except NotFound as exc:
         raise ActionRejected(
             f"Fortnox has no customer {customer_number} or no invoice {at.req.credit_of} to credit",

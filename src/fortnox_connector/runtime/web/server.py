@@ -28,7 +28,9 @@ class WebServer:
         self._thread: threading.Thread | None = None
 
     def start(self, app: Starlette) -> WebServer:
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=5
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="web", daemon=True
@@ -39,7 +41,7 @@ class WebServer:
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=30)
         self._sock.close()
 
     def __enter__(self) -> WebServer:
