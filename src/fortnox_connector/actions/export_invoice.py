@@ -32,7 +32,7 @@ from fortnox_connector.actions import upsert_customer
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.export_input import InvoiceRequest, read_invoice
 from fortnox_connector.actions.money import ORE, money_text
-from fortnox_connector.contract.state import IdempotencyRecord
+from fortnox_connector.actions.once import Call, once
 from fortnox_connector.fortnox import invoicing
 from fortnox_connector.fortnox.errors import AmbiguousWrite, FortnoxError, FortnoxValidationError, NotFound
 
@@ -46,28 +46,24 @@ class TotalsMismatch(ActionRejected):
 
 @dataclass
 class _Export:
-    ctx: TenantContext
+    call: Call
     req: InvoiceRequest
-    attempts: int
     customer: dict[str, Any] | None = None
 
     @property
+    def ctx(self) -> TenantContext:
+        return self.call.ctx
+
+    @property
     def tenant(self) -> str:
-        return self.ctx.tenant
+        return self.call.tenant
 
     @property
     def what(self) -> str:
         return f"source invoice {self.req.source_invoice_number}"
 
     def save(self, status: str, result: Mapping[str, Any]) -> None:
-        record = IdempotencyRecord(
-            key=self.req.idempotency_key,
-            fingerprint=self.req.fingerprint,
-            status="completed" if status == "completed" else "pending",
-            result=dict(result),
-            attempts=self.attempts,
-        )
-        self.ctx.state.save_idempotency(self.tenant, record)
+        self.call.save(status, result)
 
 
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -76,27 +72,37 @@ def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def export(ctx: TenantContext, req: InvoiceRequest) -> dict[str, Any]:
-    with ctx.state.lock(f"idempotency:{ctx.tenant}:{req.idempotency_key}"):
-        record = ctx.state.load_idempotency(ctx.tenant, req.idempotency_key)
-        if record is not None and record.fingerprint != req.fingerprint:
-            raise ActionRejected(
-                f"the idempotency key {req.idempotency_key!r} was already used for a different invoice",
-                tenant=ctx.tenant,
-                invoice=f"source {req.source_invoice_number}",
-                hint="use a new idempotency key for a new invoice; reuse a key only to retry",
-            )
-        if record is not None and record.status == "completed" and record.result is not None:
-            return {**record.result, "created": False, "customer_created": False, "idempotent_replay": True}
-        at = _Export(ctx, req, attempts=(record.attempts + 1) if record else 1)
-        pending = dict(record.result) if record is not None and record.result else None
-        try:  # one export of a source number at a time, whatever the key (always taken after the key's)
-            with ctx.state.lock(f"export:{ctx.tenant}:{req.source_invoice_number}"):
-                return _export(at, pending)
-        except FortnoxError as exc:
-            if not isinstance(exc, ActionRejected):
-                exc.with_tenant(ctx.tenant)
-                exc.message = f"{at.what}: {exc.message}"
-            raise
+    return once(
+        ctx,
+        req.idempotency_key,
+        req.fingerprint,
+        reused=lambda: ActionRejected(
+            f"the idempotency key {req.idempotency_key!r} was already used for a different invoice",
+            tenant=ctx.tenant,
+            invoice=f"source {req.source_invoice_number}",
+            hint="use a new idempotency key for a new invoice; reuse a key only to retry",
+        ),
+        run=lambda call: _locked(_Export(call, req), call.pending),
+        replay=lambda result: {
+            **result,
+            "created": False,
+            "customer_created": False,
+            "idempotent_replay": True,
+        },
+    )
+
+
+def _locked(at: _Export, pending: dict[str, Any] | None) -> dict[str, Any]:
+    """One export of a source number at a time, whatever the key (always taken after the key's lock)."""
+    ctx = at.ctx
+    try:
+        with ctx.state.lock(f"export:{ctx.tenant}:{at.req.source_invoice_number}"):
+            return _export(at, pending)
+    except FortnoxError as exc:
+        if not isinstance(exc, ActionRejected):
+            exc.with_tenant(ctx.tenant)
+            exc.message = f"{at.what}: {exc.message}"
+        raise
 
 
 def _export(at: _Export, pending: dict[str, Any] | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fortnox_connector.actions import export_invoice, register_payment
 from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.export_input import read_invoice
 from fortnox_connector.actions.inputs import fingerprint
-from fortnox_connector.contract.state import IdempotencyRecord
+from fortnox_connector.actions.once import Call, once
 from fortnox_connector.fortnox import invoicing
 
 if TYPE_CHECKING:
@@ -27,22 +27,25 @@ if TYPE_CHECKING:
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
     """Export, book and pay the invoice ``input`` describes (docs/export.md)."""
     key, payments = _read(input, ctx.tenant)
-    outer = fingerprint(input)
-    with ctx.state.lock(f"idempotency:{ctx.tenant}:{key}"):
-        record = ctx.state.load_idempotency(ctx.tenant, key)
-        if record is not None and record.fingerprint != outer:
-            raise ActionRejected(
-                f"the idempotency key {key!r} was already used for a different paid invoice",
-                tenant=ctx.tenant,
-                hint="use a new idempotency key for a new invoice; reuse a key only to retry",
-            )
-        if record is not None and record.status == "completed" and record.result is not None:
-            return {**record.result, "idempotent_replay": True}
-        attempts = (record.attempts + 1) if record else 1
-        ctx.state.save_idempotency(ctx.tenant, IdempotencyRecord(key, outer, "pending", {}, attempts))
+
+    def paid(call: Call) -> dict[str, Any]:
+        call.save("pending", {})
         result = _steps(ctx, key, input, payments)
-        ctx.state.save_idempotency(ctx.tenant, IdempotencyRecord(key, outer, "completed", result, attempts))
+        call.save("completed", result)
         return result
+
+    return once(
+        ctx,
+        key,
+        fingerprint(input),
+        reused=lambda: ActionRejected(
+            f"the idempotency key {key!r} was already used for a different paid invoice",
+            tenant=ctx.tenant,
+            hint="use a new idempotency key for a new invoice; reuse a key only to retry",
+        ),
+        run=paid,
+        replay=lambda result: {**result, "idempotent_replay": True},
+    )
 
 
 def _read(input: Mapping[str, Any], tenant: str) -> tuple[str, list[Mapping[str, Any]]]:

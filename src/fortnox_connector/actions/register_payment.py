@@ -19,6 +19,7 @@ from fortnox_connector.actions.errors import ActionRejected
 from fortnox_connector.actions.inputs import PaymentRequest, read_payment_request
 from fortnox_connector.actions.lookup import explained, find_invoice, invoice_payments
 from fortnox_connector.actions.money import money_text
+from fortnox_connector.actions.once import Call, once
 from fortnox_connector.actions.plan import COMPANY_CURRENCY, PlannedPayment, plan_payment
 from fortnox_connector.actions.rates import fortnox_rate
 from fortnox_connector.actions.settle import WriteOffLine
@@ -37,42 +38,37 @@ def claim_key(payment_number: str) -> str:
 
 @dataclass
 class _Attempt:
-    ctx: TenantContext
+    call: Call
     req: PaymentRequest
-    attempts: int
+
+    @property
+    def ctx(self) -> TenantContext:
+        return self.call.ctx
 
     @property
     def tenant(self) -> str:
-        return self.ctx.tenant
+        return self.call.tenant
 
     def save(self, status: str, result: Mapping[str, Any]) -> None:
-        record = IdempotencyRecord(
-            key=self.req.idempotency_key,
-            fingerprint=self.req.fingerprint,
-            status="completed" if status == "completed" else "pending",
-            result=dict(result),
-            attempts=self.attempts,
-        )
-        self.ctx.state.save_idempotency(self.tenant, record)
+        self.call.save(status, result)
 
 
 def run(ctx: TenantContext, input: Mapping[str, Any]) -> Mapping[str, Any]:
     """Register the payment ``input`` describes (see docs/actions.md) and return what was registered."""
     req = read_payment_request(input, ctx.config, ctx.tenant)
-    with ctx.state.lock(f"idempotency:{ctx.tenant}:{req.idempotency_key}"):
-        record = ctx.state.load_idempotency(ctx.tenant, req.idempotency_key)
-        if record is not None and record.fingerprint != req.fingerprint:
-            raise ActionRejected(
-                f"the idempotency key {req.idempotency_key!r} was already used for a different payment",
-                tenant=ctx.tenant,
-                invoice=str(req.invoice),
-                hint="use a new idempotency key for a new payment; reuse a key only to retry",
-            )
-        if record is not None and record.status == "completed" and record.result is not None:
-            return {**record.result, "idempotent_replay": True}
-        attempt = _Attempt(ctx, req, attempts=(record.attempts + 1) if record else 1)
-        pending = dict(record.result) if record is not None and record.result else None
-        return _register(attempt, pending)
+    return once(
+        ctx,
+        req.idempotency_key,
+        req.fingerprint,
+        reused=lambda: ActionRejected(
+            f"the idempotency key {req.idempotency_key!r} was already used for a different payment",
+            tenant=ctx.tenant,
+            invoice=str(req.invoice),
+            hint="use a new idempotency key for a new payment; reuse a key only to retry",
+        ),
+        run=lambda call: _register(_Attempt(call, req), call.pending),
+        replay=lambda result: {**result, "idempotent_replay": True},
+    )
 
 
 def _register(at: _Attempt, pending: dict[str, Any] | None) -> dict[str, Any]:
