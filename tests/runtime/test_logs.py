@@ -202,3 +202,11 @@ def test_a_tenant_scope_names_the_tenant_on_lines_that_name_none(stream: io.Stri
         "tenant=acme",
         "tenant=-",
     ]
+
+
+def test_an_oauth_code_that_starts_with_digits_is_still_masked() -> None:
+    """token_urlsafe codes may begin "57-5…": only an all-digit value is a Fortnox error code."""
+    code = "57-5ahumA8Mbc-4p8_cpbfnKNHBuIk-5"
+    text = redact_text(f"GET http://127.0.0.1:1/callback?code={code}&state=abc")
+    assert code not in text and "state=abc" in text
+    assert redact_text("Fortnox answered 400 with code=2000311") == "Fortnox answered 400 with code=2000311"

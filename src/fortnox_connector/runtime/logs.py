@@ -54,7 +54,11 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     ),
     # The OAuth authorization ``code`` (lower case, as on the wire). An all-digit value is a Fortnox error
     # code (e.g. 2000311) and Fortnox's own ``Code`` fields (modes of payment) are capitalised: both kept.
-    (re.compile(r"""(["']?\bcode\b["']?\s*[:=]\s*["']?)(?!\d+\b)([^\s"'&,;}\])]+)"""), rf"\1{MASK}"),
+    # All-digit means up to the value's end: an OAuth code may start with digits then a dash ("57-5ahu…").
+    (
+        re.compile(r"""(["']?\bcode\b["']?\s*[:=]\s*["']?)(?!\d+(?:[\s"'&,;}\])]|$))([^\s"'&,;}\])]+)"""),
+        rf"\1{MASK}",
+    ),
     # A JWT (Fortnox access tokens are JWTs) wherever it appears.
     (re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"), MASK),
     # Credentials in a URL: scheme://user:password@host.
