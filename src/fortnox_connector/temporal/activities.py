@@ -7,6 +7,7 @@ until the trigger has nothing more or the slice's time is up. It heartbeats afte
 that dies mid-backfill is noticed within the heartbeat timeout and the slice retried on another worker
 from the committed cursor (the outbox first). ``run_action`` is the CLI's ``run_action`` (run history,
 pause on reconnect); ``register_payment``'s own idempotency record backs the workflow id up.
+``stream_feed`` is the WebSocket feed listener, async and long-running (``feed.py``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from fortnox_connector.temporal.failures import as_failure, pauses_tenant
 from fortnox_connector.temporal.shapes import (
     ACTION_ACTIVITY,
     SLICE_ACTIVITY,
+    STREAM_ACTIVITY,
     ActionJob,
     SliceResult,
+    StreamJob,
+    StreamResult,
     TriggerJob,
 )
 
@@ -45,10 +49,12 @@ class ConnectorActivities:
         sink_factory: Callable[[], Sink],
         *,
         slice_seconds: float = DEFAULT_SLICE_SECONDS,
+        stream_settings: dict[str, object] | None = None,
     ) -> None:
         self.runtime = runtime
         self.sink_factory = sink_factory
         self.slice_seconds = slice_seconds
+        self.stream_settings = stream_settings or {}
 
     @activity.defn(name=SLICE_ACTIVITY)
     def run_trigger_slice(self, job: TriggerJob) -> SliceResult:
@@ -104,3 +110,14 @@ class ConnectorActivities:
             raise as_failure(exc, action=True) from None
         decoded: dict[str, Any] = json.loads(dumps(dict(output)))
         return decoded
+
+    @activity.defn(name=STREAM_ACTIVITY)
+    async def stream_feed(self, job: StreamJob) -> StreamResult:
+        """The app's feed listener until cancelled, heartbeating its checkpoint (``feed.listen``)."""
+        from fortnox_connector.temporal.feed import listen
+
+        sink = self.sink_factory()
+        try:
+            return await listen(self.runtime, sink, job, settings=self.stream_settings)
+        finally:
+            sink.close()

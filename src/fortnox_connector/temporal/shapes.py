@@ -15,6 +15,8 @@ TRIGGER_WORKFLOW = "FortnoxTriggerRun"
 ACTION_WORKFLOW = "FortnoxActionRun"
 SLICE_ACTIVITY = "fortnox.run_trigger_slice"
 ACTION_ACTIVITY = "fortnox.run_action"
+STREAM_WORKFLOW = "FortnoxStream"
+STREAM_ACTIVITY = "fortnox.stream_feed"
 
 
 def schedule_id(tenant: str) -> str:
@@ -34,6 +36,11 @@ def trigger_workflow_id(tenant: str, trigger: str) -> str:
 def action_workflow_id(tenant: str, action: str, idempotency_key: str) -> str:
     """The action's idempotency key is its workflow id: concurrent callers share one execution."""
     return f"fortnox-action/{tenant}/{action}/{idempotency_key}"
+
+
+def stream_workflow_id(client_id: str) -> str:
+    """One feed listener per app (client id): Temporal runs at most one workflow per id."""
+    return f"fortnox-stream/{client_id}"
 
 
 HEARTBEAT_S = 30.0  # a dead worker's slice is retried on another worker after this many silent seconds
@@ -111,3 +118,21 @@ class ActionJob:
     action: str
     input: dict[str, Any]
     idempotency_key: str
+
+
+@dataclass
+class StreamJob:
+    """The app's feed listener: ``client_id`` must be the worker's own app (a guard against a wrong queue)."""
+
+    client_id: str
+    stream: str = "invoices"
+    heartbeat_s: float = HEARTBEAT_S
+
+
+@dataclass
+class StreamResult:
+    """What a listener did before it stopped by itself (a cancelled one ends as cancelled instead)."""
+
+    batches: int = 0
+    delivered: int = 0
+    checkpoint: str | None = None

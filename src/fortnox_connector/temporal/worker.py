@@ -36,7 +36,7 @@ async def run_worker(
             client,
             task_queue=task_queue,
             workflows=WORKFLOWS,
-            activities=[activities.run_trigger_slice, activities.run_action],
+            activities=[activities.run_trigger_slice, activities.run_action, activities.stream_feed],
             activity_executor=pool,
             max_concurrent_activities=concurrency,
             graceful_shutdown_timeout=timedelta(seconds=graceful_s),

@@ -7,6 +7,9 @@
   reconnect, a validation error) stops the night: the tenant is paused.
 - ``TriggerRun`` — slices of ``run_trigger_slice`` until the trigger says it is complete; a long backfill
   continues as new when Temporal suggests it, so its history stays small.
+- ``StreamWorkflow`` — the app's WebSocket feed listener (``stream_feed``), one per client id by its fixed id
+  ``fortnox-stream/<client id>``; the activity heartbeats its checkpoint, is retried from it for as long as
+  it fails, and stops cleanly when the workflow is cancelled.
 - ``ActionRun`` — one action; its id carries the idempotency key, so concurrent calls with one key share
   one execution on one worker and a repeat after it finished gets the first result.
 """
@@ -18,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,11 +31,15 @@ with workflow.unsafe.imports_passed_through():
         ACTION_WORKFLOW,
         NIGHT_WORKFLOW,
         SLICE_ACTIVITY,
+        STREAM_ACTIVITY,
+        STREAM_WORKFLOW,
         TRIGGER_WORKFLOW,
         ActionJob,
         NightJob,
         NightResult,
         SliceResult,
+        StreamJob,
+        StreamResult,
         TriggerJob,
         TriggerTotals,
         trigger_workflow_id,
@@ -110,4 +118,26 @@ class ActionRun:
         return output
 
 
-WORKFLOWS = [TenantNight, TriggerRun, ActionRun]
+STREAM_RETRY = RetryPolicy(  # a listener is retried for as long as it fails (no maximum attempts)
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1)
+)
+STREAM_LIFETIME = timedelta(days=3650)  # it runs until cancelled; the heartbeat timeout notices a dead one
+
+
+@workflow.defn(name=STREAM_WORKFLOW)
+class StreamWorkflow:
+    @workflow.run
+    async def run(self, job: StreamJob) -> StreamResult:
+        result: StreamResult = await workflow.execute_activity(
+            STREAM_ACTIVITY,
+            job,
+            result_type=StreamResult,
+            start_to_close_timeout=STREAM_LIFETIME,
+            heartbeat_timeout=timedelta(seconds=job.heartbeat_s),
+            retry_policy=STREAM_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+        return result
+
+
+WORKFLOWS = [TenantNight, TriggerRun, ActionRun, StreamWorkflow]

@@ -1,4 +1,6 @@
-"""``temporal …``: the Temporal host's commands (worker, schedules, night, act, dev-server); docs/temporal.md.
+"""``temporal …``: the Temporal host's commands (worker, schedules, night, act, stream, dev-server).
+
+See docs/temporal.md.
 
 temporalio is imported only when one of these commands runs (it is the ``[temporal]`` extra).
 """
@@ -208,6 +210,25 @@ def act_command(ctx: click.Context, tenant: str, action: str, input_: str) -> No
         return await start_action(client, tenant, action, dict(data), task_queue=queue)
 
     click.echo(to_json(_run(act), indent=2))
+
+
+@temporal.command("stream")
+@click.option("--heartbeat", default=30.0, show_default=True, help="Seconds of silence before a retry.")
+@click.pass_context
+def stream_command(ctx: click.Context, heartbeat: float) -> None:
+    """Start the app's WebSocket feed listener on a worker (one per client id), or find it running."""
+    from fortnox_connector.temporal.feed import start_stream
+
+    address, namespace, queue = _where(ctx)
+    client_id, _ = app_of(ctx).runtime().settings.require_client()
+
+    async def start() -> tuple[str, bool]:
+        client = await connect(address, namespace)
+        handle, started = await start_stream(client, client_id, task_queue=queue, heartbeat_s=heartbeat)
+        return handle.id, started
+
+    workflow_id, started = _run(start)
+    click.echo(f"{workflow_id}: {'started' if started else 'already running'} on task queue {queue}")
 
 
 @temporal.command("scale-demo")
