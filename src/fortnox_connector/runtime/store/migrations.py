@@ -128,6 +128,21 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def to_apply(migrations: Sequence[Migration], have: int, target: int) -> list[Migration]:
+    """The migrations above version ``have`` up to ``target``, in order (SQLite's and PostgreSQL's alike).
+
+    A database newer than every migration this program knows is refused: an older program must never
+    write to tables whose meaning it does not know.
+    """
+    known = max((m.version for m in migrations), default=0)
+    if have > known:
+        raise ConfigError(
+            f"the state database has schema version {have}, newer than this program knows ({known})",
+            hint="upgrade fortnox-connector, or point it at another state database",
+        )
+    return [m for m in sorted(migrations, key=lambda m: m.version) if have < m.version <= target]
+
+
 def migrate(
     conn: sqlite3.Connection, *, target: int = LATEST, migrations: Sequence[Migration] = MIGRATIONS
 ) -> list[int]:
@@ -138,23 +153,15 @@ def migrate(
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        have = current_version(conn)
-        known = max((m.version for m in migrations), default=0)
-        if have > known:
-            raise ConfigError(
-                f"the state database has schema version {have}, newer than this program knows ({known})",
-                hint="upgrade fortnox-connector, or point it at another state database",
-            )
         applied: list[int] = []
-        for m in sorted(migrations, key=lambda m: m.version):
-            if have < m.version <= target:
-                for statement in m.statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                    (m.version, datetime.now(UTC).isoformat()),
-                )
-                applied.append(m.version)
+        for m in to_apply(migrations, current_version(conn), target):
+            for statement in m.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (m.version, datetime.now(UTC).isoformat()),
+            )
+            applied.append(m.version)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from fortnox_connector.errors import ConfigError
-from fortnox_connector.runtime.store.migrations import Migration
+from fortnox_connector.runtime.store.migrations import Migration, to_apply
 
 MIGRATION_LOCK = 0x466F72746E6F78  # any constant: the advisory lock key migrations hold
 
@@ -139,20 +138,13 @@ def migrate_pg(
         )
         row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
         have = int(str(row[0])) if row and row[0] is not None else 0
-        known = max((m.version for m in migrations), default=0)
-        if have > known:
-            raise ConfigError(
-                f"the state database has schema version {have}, newer than this program knows ({known})",
-                hint="upgrade fortnox-connector, or point it at another state database",
-            )
         applied: list[int] = []
-        for m in sorted(migrations, key=lambda m: m.version):
-            if have < m.version <= target:
-                for statement in m.statements:
-                    conn.execute(statement)  # fixed DDL from this module
-                conn.execute(
-                    "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
-                    (m.version, datetime.now(UTC)),
-                )
-                applied.append(m.version)
+        for m in to_apply(migrations, have, target):
+            for statement in m.statements:
+                conn.execute(statement)  # fixed DDL from this module
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)",
+                (m.version, datetime.now(UTC)),
+            )
+            applied.append(m.version)
     return applied
