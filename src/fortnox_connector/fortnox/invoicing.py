@@ -8,11 +8,11 @@ would post again (see ``actions/export_invoice.py``). Fortnox's searches are sub
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from fortnox_connector.fortnox.errors import FortnoxValidationError, MalformedResponse, MissingScope
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from fortnox_connector.fortnox.client import FortnoxClient
 
 CODE_INVALID_CONTENT_TYPE = 1000031
+R = TypeVar("R")
 
 # Customer fields the connector writes (Fortnox names); ExternalReference holds the source system's id.
 CUSTOMER_FIELDS = (
@@ -152,9 +153,12 @@ def _single(data: Any, key: str, method: str, path: str, tenant: str) -> Mapping
     return value
 
 
-def _parse_customer(raw: Mapping[str, Any], method: str, path: str, tenant: str) -> Customer:
+def _read(
+    data: Any, key: str, parse: Callable[[Mapping[str, Any]], R], method: str, path: str, tenant: str
+) -> R:
+    """The record under ``key`` of a single-object answer; an unreadable one is ``MalformedResponse``."""
     try:
-        return Customer.parse(raw)
+        return parse(_single(data, key, method, path, tenant))
     except MalformedRecord as exc:
         raise MalformedResponse(
             f"Fortnox's answer to {method} {path} cannot be read: {exc}",
@@ -164,16 +168,12 @@ def _parse_customer(raw: Mapping[str, Any], method: str, path: str, tenant: str)
         ) from exc
 
 
-def _parse_invoice(raw: Mapping[str, Any], method: str, path: str, tenant: str) -> CreatedInvoice:
-    try:
-        return CreatedInvoice.parse(raw)
-    except MalformedRecord as exc:
-        raise MalformedResponse(
-            f"Fortnox's answer to {method} {path} cannot be read: {exc}",
-            method=method,
-            path=path,
-            tenant=tenant,
-        ) from exc
+def _customer(client: FortnoxClient, data: Any, method: str, path: str) -> Customer:
+    return _read(data, "Customer", Customer.parse, method, path, client.tenant)
+
+
+def _invoice(client: FortnoxClient, data: Any, method: str, path: str) -> CreatedInvoice:
+    return _read(data, "Invoice", CreatedInvoice.parse, method, path, client.tenant)
 
 
 def _segment(value: str) -> str:
@@ -208,7 +208,7 @@ def get_customer(client: FortnoxClient, number: str) -> Customer:
     path = f"/3/customers/{_segment(number)}"
     with _scope("customer"):
         data = client.request("GET", path)
-    return _parse_customer(_single(data, "Customer", "GET", path, client.tenant), "GET", path, client.tenant)
+    return _customer(client, data, "GET", path)
 
 
 def create_customer(client: FortnoxClient, fields: Mapping[str, Any]) -> Customer:
@@ -216,16 +216,14 @@ def create_customer(client: FortnoxClient, fields: Mapping[str, Any]) -> Custome
     path = "/3/customers"
     with _scope("customer"):
         data = client.request("POST", path, json={"Customer": dict(fields)})
-    return _parse_customer(
-        _single(data, "Customer", "POST", path, client.tenant), "POST", path, client.tenant
-    )
+    return _customer(client, data, "POST", path)
 
 
 def update_customer(client: FortnoxClient, number: str, fields: Mapping[str, Any]) -> Customer:
     path = f"/3/customers/{_segment(number)}"
     with _scope("customer"):
         data = client.request("PUT", path, json={"Customer": dict(fields)})
-    return _parse_customer(_single(data, "Customer", "PUT", path, client.tenant), "PUT", path, client.tenant)
+    return _customer(client, data, "PUT", path)
 
 
 # -- invoices --------------------------------------------------------------------------------------------
@@ -233,13 +231,13 @@ def create_invoice(client: FortnoxClient, body: Mapping[str, Any]) -> CreatedInv
     """POST once; ``body`` is the Invoice object. A lost answer raises ``AmbiguousWrite``."""
     path = "/3/invoices"
     data = client.request("POST", path, json={"Invoice": dict(body)})
-    return _parse_invoice(_single(data, "Invoice", "POST", path, client.tenant), "POST", path, client.tenant)
+    return _invoice(client, data, "POST", path)
 
 
 def get_created_invoice(client: FortnoxClient, number: str) -> CreatedInvoice:
     path = f"/3/invoices/{_segment(number)}"
     data = client.request("GET", path)
-    return _parse_invoice(_single(data, "Invoice", "GET", path, client.tenant), "GET", path, client.tenant)
+    return _invoice(client, data, "GET", path)
 
 
 def invoices_by_reference(client: FortnoxClient, reference: str) -> list[str]:
@@ -274,11 +272,11 @@ def bookkeep_invoice(client: FortnoxClient, number: str) -> CreatedInvoice:
         if current.invoice.booked:
             return current
         raise
-    return _parse_invoice(_single(data, "Invoice", "PUT", path, client.tenant), "PUT", path, client.tenant)
+    return _invoice(client, data, "PUT", path)
 
 
 def email_invoice(client: FortnoxClient, number: str) -> CreatedInvoice:
     """Send the invoice to the customer's invoice e-mail (``PUT /3/invoices/{n}/email``); ``Sent`` after."""
     path = f"/3/invoices/{_segment(number)}/email"
     data = client.request("PUT", path)
-    return _parse_invoice(_single(data, "Invoice", "PUT", path, client.tenant), "PUT", path, client.tenant)
+    return _invoice(client, data, "PUT", path)
