@@ -167,11 +167,12 @@ class PacerRegistry:
         with self._lock:
             pacer = self._pacers.get(key)
             if pacer is None:
-                pacer = Pacer(
-                    limit=self.limit, window=self.window, guard=self.guard, clock=clock, sleep=sleep
-                )
-                self._pacers[key] = pacer
+                pacer = self._pacers[key] = self.new_pacer(client_id, tenant, clock=clock, sleep=sleep)
             return pacer
+
+    def new_pacer(self, client_id: str, tenant: str, *, clock: Clock, sleep: Sleep) -> Pacer:
+        """A new pair's pacer (a registry whose window lives elsewhere overrides this)."""
+        return Pacer(limit=self.limit, window=self.window, guard=self.guard, clock=clock, sleep=sleep)
 
 
 PACERS = PacerRegistry()

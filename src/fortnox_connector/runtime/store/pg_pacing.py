@@ -145,19 +145,12 @@ class SharedPacerRegistry(PacerRegistry):
         super().__init__(limit=limit, window=window, guard=guard)
         self._connect_db = connect
 
-    def get(
-        self, client_id: str, tenant: str, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
-    ) -> Pacer:
-        key = (client_id, tenant)
-        with self._lock:
-            pacer = self._pacers.get(key)
-            if pacer is None:
-                pacer = SharedPacer(
-                    self._connect_db,
-                    pair_key(client_id, tenant),
-                    limit=self.limit,
-                    window=self.window,
-                    guard=self.guard,
-                )
-                self._pacers[key] = pacer
-            return pacer
+    def new_pacer(self, client_id: str, tenant: str, *, clock: Clock, sleep: Sleep) -> Pacer:
+        """The pair's window is the database's: every process takes its slots from the same rows."""
+        return SharedPacer(
+            self._connect_db,
+            pair_key(client_id, tenant),
+            limit=self.limit,
+            window=self.window,
+            guard=self.guard,
+        )
