@@ -107,9 +107,9 @@ def run_tenant_trigger(
     """
     store = runtime.store
     result = JobResult(tenant=tenant, trigger=trigger.name)
-    store.require_tenant(tenant)
     with tenant_scope(tenant), store.lock(run_lock_name(tenant, trigger.name)):
-        record = store.require_tenant(tenant)  # read under the lock: the run we waited for may have paused it
+        # Read under the lock (the run we waited for may have paused it); an unknown tenant raises here.
+        record = store.require_tenant(tenant)
         if record.paused:
             result.skipped = True
             result.error = TenantPaused(
