@@ -58,6 +58,7 @@ class NightFigures:
     events: int
     failed: int
     results: list[NightResult] = field(default_factory=list, repr=False)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds of each part during the night
 
     @property
     def requests_per_tenant_trigger(self) -> float:
@@ -224,6 +225,7 @@ class LocalCluster:
         self._nights += 1
         before = self.control("GET", "/stats")
         lines_before = self._lines()
+        cpu_before = self.cpu()
         started = time.perf_counter()
 
         async def go() -> list[NightResult]:
@@ -232,6 +234,7 @@ class LocalCluster:
 
         results = asyncio.run(go())
         wall = time.perf_counter() - started
+        cpu_after = self.cpu()
         after = self.control("GET", "/stats")
         return NightFigures(
             workers=len(self.workers),
@@ -243,7 +246,24 @@ class LocalCluster:
             events=self._lines() - lines_before,
             failed=sum(1 for r in results if r.failed),
             results=results,
+            cpu_s={part: round(cpu_after[part] - cpu_before[part], 2) for part in cpu_after},
         )
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each part: Temporal, PostgreSQL (all backends), sandbox, workers, us."""
+        import resource
+
+        pg = self.postgres.pid
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "temporal": process_cpu_s(self.temporal.pid) if self.temporal.pid else 0.0,
+            "postgres": (
+                process_cpu_s(pg, children=True) + sum(process_cpu_s(c) for c in _children(pg)) if pg else 0.0
+            ),
+            "sandbox": process_cpu_s(self._sandbox.pid) if self._sandbox is not None else 0.0,
+            "workers": sum(process_cpu_s(w.pid) for w in self.workers),
+            "client": own.ru_utime + own.ru_stime,
+        }
 
     def _lines(self) -> int:
         if not self.events_file.exists():
@@ -256,6 +276,30 @@ class LocalCluster:
             return 0
         with self.events_file.open() as f:
             return len({json.loads(line)["dedup_key"] for line in f if line.strip()})
+
+
+def process_cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds (user + system) a live process used so far, from ``/proc`` (0 where there is none).
+
+    ``children`` adds what its reaped children used: PostgreSQL's ended backends are counted in the
+    postmaster's that way.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
 
 
 def _api_requests(stats: dict[str, Any]) -> int:
