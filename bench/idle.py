@@ -118,8 +118,8 @@ def _trace(runtime: Runtime, statements: Counter[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.idle")
-    parser.add_argument("--tenants", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--tenants", type=int, default=200, help="tenants (half service accounts); 200")
+    parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON to OUT")
     args = parser.parse_args(argv)
     result = idle_night(args.tenants)
     print(json.dumps(result, indent=2))

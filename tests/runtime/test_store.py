@@ -191,6 +191,30 @@ def test_run_history(store: RuntimeStore) -> None:
     )
 
 
+def test_a_run_recorded_once_at_its_end_carries_its_start_and_a_cursor(store: RuntimeStore) -> None:
+    began = NOW - timedelta(seconds=3)
+    assert store.now() == NOW
+    idle = store.record_run(
+        "acme", "payment_received", started_at=began, summary=RunSummary(pages=1), cursor="since:22"
+    )
+    [run] = store.list_runs("acme")
+    assert (run.id, run.started_at, run.finished_at, run.error) == (idle, began, NOW, None)
+    assert run.summary is not None and run.summary["pages"] == 1
+    assert store.load_cursor("acme", "payment_received") == "since:22"
+    started = store.start_run("acme", "invoice_paid", started_at=began)
+    assert store.list_runs("acme", limit=1)[0].finished_at is None
+    failed = store.record_run(
+        "acme", "invoice_paid", started_at=began, run_id=started, error="tenant acme: Fortnox answered 503."
+    )
+    assert failed == started
+    latest = store.list_runs("acme", limit=1)[0]
+    assert (latest.id, latest.started_at, latest.finished_at) == (started, began, NOW)
+    assert latest.error == "tenant acme: Fortnox answered 503."
+    assert store.load_cursor("acme", "invoice_paid") is None  # no cursor given: none committed
+    assert store.load_cursor("acme", "payment_received") == "since:22"
+    assert [(s.runs, s.failed, s.running) for s in store.run_stats()] == [(1, 1, 0), (1, 0, 0)]
+
+
 def test_secrets_encrypted_at_rest_and_never_shown(
     tmp_path: Path, key: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:

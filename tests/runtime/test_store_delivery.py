@@ -120,16 +120,34 @@ class CountingStore:
         return getattr(self.store, name)
 
 
-def test_an_idle_page_after_a_drain_commits_its_cursor_alone(store: RuntimeStore) -> None:
-    """An idle night: no events, nothing pending; the cursor moves in one write, no empty outbox batch."""
+def test_an_idle_page_after_a_drain_holds_its_cursor_for_the_run_record(store: RuntimeStore) -> None:
+    """An idle night: no events, nothing pending; no write until the run's record carries the cursor."""
     counting = CountingStore(store)
     sink = FlakySink()
     out = OutboxDelivery(cast(RuntimeStore, counting), sink, "acme", TRIGGER)
     out.commit("1")  # before any drain this object cannot know the outbox is empty: the safe path
-    assert counting.batches == 1 and store.load_cursor("acme", TRIGGER) == "1"
+    assert counting.batches == 1 and store.load_cursor("acme", TRIGGER) == "1" == out.committed
     out.drain()
     out.commit("2")
-    assert counting.batches == 1 and store.load_cursor("acme", TRIGGER) == "2" and sink.calls == 0
+    assert (out.unsaved, out.cursor, store.load_cursor("acme", TRIGGER)) == ("2", "2", "1")
+    assert counting.batches == 1 and sink.calls == 0
+    store.record_run("acme", TRIGGER, started_at=datetime.now(UTC), cursor=out.unsaved)
+    out.saved()
+    assert (out.unsaved, out.committed, store.load_cursor("acme", TRIGGER)) == (None, "2", "2")
+
+
+def test_a_second_idle_page_writes_its_cursor_so_at_most_one_page_is_held(store: RuntimeStore) -> None:
+    counting = CountingStore(store)
+    sink = FlakySink()
+    out = OutboxDelivery(cast(RuntimeStore, counting), sink, "acme", TRIGGER)
+    out.drain()
+    out.commit("1")
+    assert out.unsaved == "1" and store.load_cursor("acme", TRIGGER) is None
+    out.commit("2")  # supersedes the held one
+    assert out.unsaved is None and store.load_cursor("acme", TRIGGER) == "2" == out.committed
+    out.commit("3")
+    assert out.unsaved == "3" and store.load_cursor("acme", TRIGGER) == "2"
     out.deliver([Event(TRIGGER, "acme", "k", {})])
-    out.commit("3")  # events always go through the outbox
-    assert counting.batches == 2 and sink.received == ["k"] and store.load_cursor("acme", TRIGGER) == "3"
+    out.commit("4")  # events always go through the outbox; their batch's cursor supersedes the held one
+    assert counting.batches == 1 and sink.received == ["k"]
+    assert (out.unsaved, out.committed, store.load_cursor("acme", TRIGGER)) == (None, "4", "4")

@@ -10,8 +10,11 @@ Order matters (Airbyte's rule: a cursor moves only past delivered events):
 3. poll page by page from the committed cursor; each page's events are saved in the outbox together with
    the cursor they lead to (one transaction), delivered to the sink, marked delivered, and only then is the
    cursor committed (``OutboxDelivery`` + ``runner.run_trigger``);
-4. record the run in run history; on ``ReconnectRequired`` pause the tenant (the scheduler skips paused
-   tenants until ``connect`` succeeds) and report it;
+4. record the run in run history: its start when it first saves or sends an event (a run doing work shows
+   as running, and one killed stays visible as never finished), its end once, together with the cursor of
+   a last page without events (``OutboxDelivery`` holds it), in one write transaction — so an idle run
+   (nothing new) makes exactly one write transaction (issue #17); on ``ReconnectRequired`` pause the
+   tenant (the scheduler skips paused tenants until ``connect`` succeeds) and report it;
 5. log the run's summary (pages, requests, events, skipped, delivered, duration) as one line whose fields
    are also structured (``--log-json``), under the tenant's ``tenant_scope`` like every line of the run.
 """
@@ -22,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from fortnox_connector.contract.connector import BoundTrigger
@@ -103,9 +107,9 @@ def run_tenant_trigger(
     """
     store = runtime.store
     result = JobResult(tenant=tenant, trigger=trigger.name)
-    store.require_tenant(tenant)
     with tenant_scope(tenant), store.lock(run_lock_name(tenant, trigger.name)):
-        record = store.require_tenant(tenant)  # read under the lock: the run we waited for may have paused it
+        # Read under the lock (the run we waited for may have paused it); an unknown tenant raises here.
+        record = store.require_tenant(tenant)
         if record.paused:
             result.skipped = True
             result.error = TenantPaused(
@@ -114,14 +118,18 @@ def run_tenant_trigger(
                 hint=f"run `fortnox-connector connect {tenant}` to reconnect it (that resumes it)",
             )
             return result
-        result.run_id = store.start_run(tenant, trigger.name)
-        delivery = OutboxDelivery(store, sink, tenant, trigger.name, chunk=chunk)
+        started_at = store.now()
+
+        def starting() -> None:  # the run's first write: from now on it shows as running
+            result.run_id = store.start_run(tenant, trigger.name, started_at=started_at)
+
+        delivery = OutboxDelivery(store, sink, tenant, trigger.name, chunk=chunk, starting=starting)
         try:
             _run(runtime, delivery, trigger, result, progress=progress, deadline=deadline, clock=clock)
         except ConnectorError as exc:
             result.error = exc.with_tenant(tenant)
         except BaseException as exc:
-            store.finish_run(result.run_id, summary=result.record(), error=f"crashed: {type(exc).__name__}")
+            _record(runtime, delivery, result, started_at, error=f"crashed: {type(exc).__name__}")
             raise
         finally:
             result.delivered = delivery.delivered
@@ -129,11 +137,29 @@ def run_tenant_trigger(
             # The reason alone: its readers add the tenant and the fix (``str`` would double both).
             store.pause_tenant(tenant, f"must reconnect: {result.error.message}")
             result.paused = True
-        store.finish_run(
-            result.run_id, summary=result.record(), error=str(result.error) if result.error else None
-        )
+        _record(runtime, delivery, result, started_at, error=str(result.error) if result.error else None)
         log_summary(result)
     return result
+
+
+def _record(
+    runtime: Runtime, delivery: OutboxDelivery, result: JobResult, started_at: datetime, *, error: str | None
+) -> None:
+    """The run's end: its record and the cursor ``delivery`` held, in one write transaction."""
+    held = delivery.unsaved
+    result.run_id = runtime.store.record_run(
+        result.tenant,
+        result.trigger,
+        started_at=started_at,
+        run_id=result.run_id,
+        summary=result.record(),
+        error=error,
+        cursor=held,
+    )
+    delivery.saved()
+    result.cursor = delivery.committed
+    if held is not None:
+        runtime.catalog.checkpoint(result.tenant, result.trigger, held)
 
 
 def log_summary(result: JobResult) -> None:
@@ -174,15 +200,13 @@ def _run(
     deadline: float | None,
     clock: Callable[[], float],
 ) -> None:
-    store = runtime.store
-
     def checkpointed(step: Callable[[], object]) -> None:
         """Run ``step``; tell observers of the cursor it committed, also when delivery then failed."""
-        before = store.load_cursor(result.tenant, trigger.name)
+        before = delivery.committed
         try:
             step()
         finally:
-            after = store.load_cursor(result.tenant, trigger.name)
+            after = delivery.committed
             if after is not None and after != before:
                 runtime.catalog.checkpoint(result.tenant, trigger.name, after)
 
@@ -193,12 +217,12 @@ def _run(
         checkpointed(delivery.drain)  # what a crashed run left behind goes first
     finally:
         result.redelivered = delivery.delivered
-    result.cursor = store.load_cursor(result.tenant, trigger.name)
+    result.cursor = delivery.committed
 
     with runtime.session(result.tenant) as session:
         outcome = run_trigger(
             BoundTrigger(trigger, session.context, result.tenant),
-            cursor=store.load_cursor(result.tenant, trigger.name),
+            cursor=delivery.committed,
             deliver=delivery.deliver,
             commit=commit,
             deadline=deadline,
@@ -206,7 +230,7 @@ def _run(
             clock=clock,
         )
     result.summary = outcome.summary
-    result.cursor = store.load_cursor(result.tenant, trigger.name)
+    result.cursor = delivery.cursor
     result.complete = outcome.complete
     result.stopped_by_deadline = outcome.stopped_by_deadline
     result.error = outcome.error

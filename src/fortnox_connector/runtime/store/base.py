@@ -129,11 +129,35 @@ class Outbox(Protocol):
 
 
 class RunHistory(Protocol):
-    def start_run(self, tenant: str, trigger: str) -> int: ...
+    def now(self) -> datetime:
+        """The aware time the store stamps its records with (a run's ``started_at`` is taken from it)."""
+        ...
+
+    def start_run(self, tenant: str, trigger: str, *, started_at: datetime | None = None) -> int:
+        """A run record without an end (shown as running until ``finish_run``/``record_run``)."""
+        ...
 
     def finish_run(
         self, run_id: int, *, summary: Mapping[str, Any] | RunSummary | None = None, error: str | None = None
     ) -> None: ...
+
+    def record_run(
+        self,
+        tenant: str,
+        trigger: str,
+        *,
+        started_at: datetime,
+        run_id: int | None = None,
+        summary: Mapping[str, Any] | RunSummary | None = None,
+        error: str | None = None,
+        cursor: str | None = None,
+    ) -> int:
+        """A run's end in **one write transaction**: its record (a new one, or ``run_id``'s if its start
+        was recorded) and, if given, ``cursor`` committed for (``tenant``, ``trigger``). Returns the run id.
+
+        An idle run (nothing new) writes nothing else: its record and the cursor it moved to (issue #17).
+        """
+        ...
 
     def list_runs(
         self, tenant: str | None = None, *, triggers: Sequence[str] | None = None, limit: int = 50

@@ -545,11 +545,15 @@ class PostgresStore:
 
     # -- run history ---------------------------------------------------------------------------------------
 
-    def start_run(self, tenant: str, trigger: str) -> int:
+    def now(self) -> datetime:
+        """The aware time records are stamped with (``now`` given to the store, else the clock)."""
+        return self._now().astimezone(UTC)
+
+    def start_run(self, tenant: str, trigger: str, *, started_at: datetime | None = None) -> int:
         with self._tx() as conn:
             row = conn.execute(
                 "INSERT INTO runs (tenant, trigger, started_at) VALUES (%s, %s, %s) RETURNING id",
-                (tenant, trigger, self._stamp()),
+                (tenant, trigger, started_at if started_at is not None else self._stamp()),
             ).fetchone()
         return int(row[0]) if row else 0
 
@@ -557,14 +561,41 @@ class PostgresStore:
         self, run_id: int, *, summary: Mapping[str, Any] | RunSummary | None = None, error: str | None = None
     ) -> None:
         """Record how a run ended; ``error`` is the error's text (errors never carry secrets)."""
-        if isinstance(summary, RunSummary):
-            summary = dataclasses.asdict(summary)
-        text = dumps(dict(summary)) if summary is not None else None
         with self._tx() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = %s, summary = %s, error = %s WHERE id = %s",
-                (self._stamp(), text, error, run_id),
+                (self._stamp(), _summary_json(summary), error, run_id),
             )
+
+    def record_run(
+        self,
+        tenant: str,
+        trigger: str,
+        *,
+        started_at: datetime,
+        run_id: int | None = None,
+        summary: Mapping[str, Any] | RunSummary | None = None,
+        error: str | None = None,
+        cursor: str | None = None,
+    ) -> int:
+        """A run's end and the cursor it reached, in one transaction (see ``RunHistory.record_run``)."""
+        text = _summary_json(summary)
+        with self._tx() as conn:
+            if run_id is None:
+                row = conn.execute(
+                    "INSERT INTO runs (tenant, trigger, started_at, finished_at, summary, error)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                    (tenant, trigger, started_at, self._stamp(), text, error),
+                ).fetchone()
+                run_id = int(row[0]) if row else 0
+            else:
+                conn.execute(
+                    "UPDATE runs SET finished_at = %s, summary = %s, error = %s WHERE id = %s",
+                    (self._stamp(), text, error, run_id),
+                )
+            if cursor is not None:
+                self._put_cursor(conn, tenant, trigger, cursor)
+        return run_id
 
     def list_runs(
         self, tenant: str | None = None, *, triggers: Sequence[str] | None = None, limit: int = 50
@@ -616,6 +647,12 @@ _RUN_STATS_SQL = """
         COALESCE(SUM((summary::jsonb ->> 'duration_s')::numeric), 0)
     FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
 """
+
+
+def _summary_json(summary: Mapping[str, Any] | RunSummary | None) -> str | None:
+    if isinstance(summary, RunSummary):
+        summary = dataclasses.asdict(summary)
+    return dumps(dict(summary)) if summary is not None else None
 
 
 def _tenant_row(conn: Conn, tenant: str) -> tuple[Any, ...] | None:

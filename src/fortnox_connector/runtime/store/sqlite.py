@@ -540,7 +540,10 @@ class SqliteStore:
         """Commit the newest enqueued cursor whose events, and all events before them, were delivered.
 
         The batches up to it leave the outbox. Returns the cursor committed, or None when none could move.
+        An empty outbox is seen by a read alone: no write transaction (an idle run drains an empty one).
         """
+        if not self._has_batches(tenant, trigger):
+            return None
         with self._tx(durable=False) as conn:
             row = conn.execute(
                 "SELECT MIN(batch_id) FROM outbox_events"
@@ -567,6 +570,10 @@ class SqliteStore:
                 (tenant, trigger, batch),
             )
             return cursor
+
+    def _has_batches(self, tenant: str, trigger: str) -> bool:
+        sql = "SELECT 1 FROM outbox_batches WHERE tenant = ? AND trigger = ? LIMIT 1"
+        return self._conn().execute(sql, (tenant, trigger)).fetchone() is not None
 
     # -- idempotency ---------------------------------------------------------------------------------------
 
@@ -611,11 +618,15 @@ class SqliteStore:
 
     # -- run history ---------------------------------------------------------------------------------------
 
-    def start_run(self, tenant: str, trigger: str) -> int:
+    def now(self) -> datetime:
+        """The aware time records are stamped with (``now`` given to the store, else the clock)."""
+        return self._now().astimezone(UTC)
+
+    def start_run(self, tenant: str, trigger: str, *, started_at: datetime | None = None) -> int:
+        stamp = started_at.astimezone(UTC).isoformat() if started_at is not None else self._stamp()
         with self._tx(durable=False) as conn:
             cur = conn.execute(
-                "INSERT INTO runs (tenant, trigger, started_at) VALUES (?, ?, ?)",
-                (tenant, trigger, self._stamp()),
+                "INSERT INTO runs (tenant, trigger, started_at) VALUES (?, ?, ?)", (tenant, trigger, stamp)
             )
             return cast(int, cur.lastrowid)
 
@@ -623,14 +634,41 @@ class SqliteStore:
         self, run_id: int, *, summary: Mapping[str, Any] | RunSummary | None = None, error: str | None = None
     ) -> None:
         """Record how a run ended; ``error`` is the error's text (errors never carry secrets)."""
-        if isinstance(summary, RunSummary):
-            summary = dataclasses.asdict(summary)
-        text = dumps(dict(summary)) if summary is not None else None
         with self._tx(durable=False) as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
-                (self._stamp(), text, error, run_id),
+                (self._stamp(), _summary_json(summary), error, run_id),
             )
+
+    def record_run(
+        self,
+        tenant: str,
+        trigger: str,
+        *,
+        started_at: datetime,
+        run_id: int | None = None,
+        summary: Mapping[str, Any] | RunSummary | None = None,
+        error: str | None = None,
+        cursor: str | None = None,
+    ) -> int:
+        """A run's end and the cursor it reached, in one transaction (see ``RunHistory.record_run``)."""
+        text = _summary_json(summary)
+        with self._tx(durable=False) as conn:
+            if run_id is None:
+                cur = conn.execute(
+                    "INSERT INTO runs (tenant, trigger, started_at, finished_at, summary, error)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (tenant, trigger, started_at.astimezone(UTC).isoformat(), self._stamp(), text, error),
+                )
+                run_id = cast(int, cur.lastrowid)
+            else:
+                conn.execute(
+                    "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+                    (self._stamp(), text, error, run_id),
+                )
+            if cursor is not None:
+                self._put_cursor(conn, tenant, trigger, cursor)
+        return run_id
 
     def list_runs(
         self, tenant: str | None = None, *, triggers: Sequence[str] | None = None, limit: int = 50
@@ -679,6 +717,12 @@ _RUN_STATS_SQL = """
         COALESCE(SUM(json_extract(summary, '$.duration_s')), 0)
     FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
 """
+
+
+def _summary_json(summary: Mapping[str, Any] | RunSummary | None) -> str | None:
+    if isinstance(summary, RunSummary):
+        summary = dataclasses.asdict(summary)
+    return dumps(dict(summary)) if summary is not None else None
 
 
 def _tenant_row(conn: sqlite3.Connection, tenant: str) -> tuple[Any, ...] | None:
