@@ -136,7 +136,7 @@ def test_a_killed_holder_never_leaves_its_lock_behind(pg_url: str) -> None:
     try:
         assert held.wait(timeout=60)
         with PostgresStore(pg_url, key) as store, psycopg.connect(pg_url, autocommit=True) as probe:
-            from fortnox_connector.runtime.store.postgres import lock_key
+            from fortnox_connector.runtime.store.pg_locks import lock_key
 
             k = lock_key("run:acme:payment_received")
             assert probe.execute("SELECT pg_try_advisory_lock(%s)", (k,)).fetchone() == (False,)
@@ -148,6 +148,51 @@ def test_a_killed_holder_never_leaves_its_lock_behind(pg_url: str) -> None:
     finally:
         if holder.is_alive():
             holder.kill()
+
+
+def _backends(probe: psycopg.Connection[Any]) -> set[int]:
+    """The server processes of the store's database sessions other than ``probe``'s."""
+    rows = probe.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def test_locks_reuse_pooled_sessions_and_leave_none_held(pg_url: str) -> None:
+    """A run per lock used to fork a server process per lock: now the sessions are pooled, and released."""
+    key = Fernet.generate_key()
+    with PostgresStore(pg_url, key) as store, psycopg.connect(pg_url, autocommit=True) as probe:
+        with store.lock("run:acme:payment_received"):
+            pass
+        sessions = _backends(probe)
+        for n in range(20):
+            with store.lock(f"run:acme:{n}"):
+                pass
+        assert _backends(probe) == sessions  # the same server processes, no new one per lock
+        held = probe.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()
+        assert held == (0,)
+
+
+def test_try_lock_says_no_while_another_holds_it_and_a_thread_reenters_its_own(pg_url: str) -> None:
+    key = Fernet.generate_key()
+    with PostgresStore(pg_url, key) as a, PostgresStore(pg_url, key) as b:
+        with a.lock("run:acme:invoice_paid"):
+            with b.try_lock("run:acme:invoice_paid") as got:
+                assert got is False
+            with a.try_lock("run:acme:invoice_paid") as again, a.lock("run:acme:invoice_paid"):
+                assert again is True  # the holding thread enters again at once
+            other: list[bool] = []
+
+            def elsewhere() -> None:
+                with a.try_lock("run:acme:invoice_paid") as got:
+                    other.append(got)
+
+            thread = threading.Thread(target=elsewhere)
+            thread.start()
+            thread.join()
+            assert other == [False]  # re-entry is per thread: another thread of the same store waits
+        with b.try_lock("run:acme:invoice_paid") as got:
+            assert got is True
 
 
 def _contend(url: str, key: bytes, counter: str, start: Any, rounds: int) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from fortnox_connector.runtime.jobs import run_lock_name
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.temporal.actions import start_action
 from fortnox_connector.temporal.schedules import run_night, sync_schedules
@@ -30,10 +31,18 @@ def delivered_keys(box: Received) -> list[str]:
     return keys
 
 
-def night(fleet: Fleet, tenants: list[str], label: str, heartbeat_s: float = 30.0) -> list[NightResult]:
+def night(
+    fleet: Fleet, tenants: list[str], label: str, heartbeat_s: float = 30.0, local_slice_s: float = 5.0
+) -> list[NightResult]:
     async def go(client: Client) -> list[NightResult]:
         return await run_night(
-            client, tenants, TRIGGERS, task_queue=fleet.task_queue, run_label=label, heartbeat_s=heartbeat_s
+            client,
+            tenants,
+            TRIGGERS,
+            task_queue=fleet.task_queue,
+            run_label=label,
+            heartbeat_s=heartbeat_s,
+            local_slice_s=local_slice_s,
         )
 
     return fleet.run(go)
@@ -70,6 +79,35 @@ def test_a_night_delivers_every_payment_then_an_idle_night_costs_one_request_per
     assert [t.requests for r in second for t in r.triggers] == [1] * 8  # idle: one request per trigger
     assert [t.events for r in second for t in r.triggers] == [0] * 8
     assert len(delivered_keys(received[1])) == before
+
+
+@pytest.mark.sandbox(tenants=2)
+def test_a_trigger_already_running_elsewhere_is_recorded_and_sends_nothing(fleet: Fleet) -> None:
+    """One run per (tenant, trigger) at a time: its run lock, held here as another run would hold it."""
+    tenants = fleet.add_tenants(2, expired=False)
+    fleet.start_worker()
+    with fleet.store() as store, store.lock(run_lock_name(tenants[0], "payment_received")):
+        busy = {r.tenant: r for r in night(fleet, tenants, "busy")}
+        assert store.load_cursor(tenants[0], "payment_received") is None  # nothing ran for it
+    assert busy[tenants[0]].already_running == ["payment_received"]
+    assert [t.trigger for t in busy[tenants[0]].triggers] == ["invoice_paid"]  # its other trigger ran
+    assert not busy[tenants[1]].already_running and len(busy[tenants[1]].triggers) == 2
+    again = night(fleet, tenants[:1], "free")  # the lock released: the next night runs it
+    assert [t.trigger for t in again[0].triggers] == TRIGGERS and not again[0].already_running
+
+
+@pytest.mark.sandbox(tenants=1)
+def test_a_run_longer_than_its_local_slice_goes_on_in_heartbeating_activities(
+    fleet: Fleet, received: tuple[str, Received]
+) -> None:
+    """A local slice of 0 s polls nothing: every page is then a regular activity's, and all is delivered."""
+    tenants = fleet.add_tenants(1)
+    fleet.start_worker()
+    [result] = night(fleet, tenants, "long", local_slice_s=0.0)
+    assert not result.failed and [t.complete for t in result.triggers] == [True, True]
+    assert all(t.slices >= 2 and t.pages >= 1 for t in result.triggers)  # the local one, then regular ones
+    payments = {k for k in delivered_keys(received[1]) if ":payment:" in k}
+    assert payments == expected_payment_keys(fleet.sandbox, tenants)
 
 
 @pytest.mark.sandbox(tenants=2)

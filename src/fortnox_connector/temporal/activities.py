@@ -1,12 +1,15 @@
 """The activities: the runtime's own job functions, run by a worker for one tenant at a time.
 
 ``run_trigger_slice`` is ``jobs.run_tenant_trigger`` with a deadline: it takes the run lock (an advisory lock
-in PostgreSQL, so one run per tenant and trigger across workers), skips a paused tenant, drains the outbox,
-then polls page by page — each page saved with its cursor, delivered, and only then the cursor committed —
-until the trigger has nothing more or the slice's time is up. It heartbeats after every page, so a worker
-that dies mid-backfill is noticed within the heartbeat timeout and the slice retried on another worker
-from the committed cursor (the outbox first). ``run_action`` is the CLI's ``run_action`` (run history,
-pause on reconnect); ``register_payment``'s own idempotency record backs the workflow id up.
+in PostgreSQL, so one run per tenant and trigger across workers) without waiting — held by another run, the
+slice returns "already running" — skips a paused tenant, drains the outbox, then polls page by page — each
+page saved with its cursor, delivered, and only then the cursor committed — until the trigger has nothing
+more or the slice's time is up. As a regular activity it heartbeats after every page, so a worker that dies
+mid-backfill is noticed within the heartbeat timeout and the slice retried on another worker from the
+committed cursor (the outbox first); as a local activity (a trigger's first, short slice) its worker's death
+is noticed by the night's workflow task timeout instead, and the slice re-run the same way.
+``run_action`` is the CLI's ``run_action`` (run history, pause on reconnect); ``register_payment``'s own
+idempotency record backs the workflow id up.
 ``stream_feed`` is the WebSocket feed listener, async and long-running (``feed.py``).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from temporalio import activity
@@ -22,7 +26,7 @@ from temporalio import activity
 from fortnox_connector.contract.records import RunSummary
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.context import Runtime
-from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
+from fortnox_connector.runtime.jobs import JobResult, run_lock_name, run_tenant_trigger
 from fortnox_connector.runtime.sinks.base import Sink
 from fortnox_connector.runtime.sinks.encoding import dumps
 from fortnox_connector.temporal.failures import as_failure, pauses_tenant
@@ -60,23 +64,37 @@ class ConnectorActivities:
     def run_trigger_slice(self, job: TriggerJob) -> SliceResult:
         """Run ``job``'s trigger for at most ``slice_seconds`` (whole pages); raise its error as a failure."""
         spec = self.runtime.catalog.trigger(job.trigger)
-        sink = self.sink_factory()
+        seconds = min(job.slice_s, self.slice_seconds) if job.slice_s is not None else self.slice_seconds
+        local = activity.info().is_local
 
         def progress(summary: RunSummary) -> None:
-            activity.heartbeat(summary.pages)
+            if not local:  # a local activity has no heartbeat: its night's workflow task stands for it
+                activity.heartbeat(summary.pages)
 
-        try:
-            result = run_tenant_trigger(
-                self.runtime,
-                job.tenant,
-                spec,
-                sink,
-                progress=progress,
-                deadline=time.monotonic() + self.slice_seconds,
-            )
-        finally:
-            sink.close()
+        with self._run_lock(job) as free:
+            if not free:
+                return SliceResult(already_running=True)
+            sink = self.sink_factory()
+            try:
+                result = run_tenant_trigger(
+                    self.runtime,
+                    job.tenant,
+                    spec,
+                    sink,
+                    progress=progress,
+                    deadline=time.monotonic() + seconds,
+                )
+            finally:
+                sink.close()
         return self._outcome(job.tenant, result)
+
+    def _run_lock(self, job: TriggerJob) -> AbstractContextManager[bool]:
+        """The run lock of ``job``'s (tenant, trigger) if free (``run_tenant_trigger`` re-enters it)."""
+        try_lock = getattr(self.runtime.store, "try_lock", None)
+        if try_lock is None:  # a store without one (tests of SQLite hosts): the run waits for the lock
+            return nullcontext(True)
+        held: AbstractContextManager[bool] = try_lock(run_lock_name(job.tenant, job.trigger))
+        return held
 
     def _outcome(self, tenant: str, result: JobResult) -> SliceResult:
         s = result.summary

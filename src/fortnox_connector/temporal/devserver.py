@@ -50,6 +50,11 @@ class DevServer:
         self._log_level = log_level
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (the bench reads its CPU time)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout_s: float = 60.0) -> DevServer:
         command = [
             str(temporal_binary()),

@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ from fortnox_connector.temporal.shapes import NightResult
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 TRIGGERS = ("payment_received", "invoice_paid")
+SETUP_THREADS = 8  # tenants added, payments seeded this many at a time
 
 
 def cli() -> list[str]:
@@ -58,6 +60,7 @@ class NightFigures:
     events: int
     failed: int
     results: list[NightResult] = field(default_factory=list, repr=False)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds of each part during the night
 
     @property
     def requests_per_tenant_trigger(self) -> float:
@@ -82,6 +85,7 @@ class LocalCluster:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.names: list[str] = []
         self._nights = 0
+        self._http = httpx.Client(timeout=60)
 
     # -- lifetime -------------------------------------------------------------------------------------------
     def __enter__(self) -> LocalCluster:
@@ -109,6 +113,7 @@ class LocalCluster:
             self._sandbox.terminate()
             self._sandbox.wait(timeout=30)
             self._sandbox = None
+        self._http.close()
         self.postgres.stop()
         self.temporal.stop()
         for path in sorted(self._dir.rglob("*"), reverse=True):
@@ -131,15 +136,19 @@ class LocalCluster:
         self.sandbox_url = line.rsplit(" ", 1)[-1].strip()
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        answer = httpx.request(method, f"{self.sandbox_url}/_sandbox{path}", json=body, timeout=60)
+        """A call to the sandbox's control API (one kept-alive client, safe from several threads)."""
+        answer = self._http.request(method, f"{self.sandbox_url}/_sandbox{path}", json=body)
         answer.raise_for_status()
         return answer.json()
 
     def _add_tenants(self) -> None:
-        companies = [t["id"] for t in self.control("GET", "/tenants")]
+        """Every company connected as a tenant ``tNNNN``, ``SETUP_THREADS`` at a time (1,000 take seconds)."""
+        companies = [t["id"] for t in self.control("GET", "/tenants")][: self.tenants]
         expired = datetime.now(UTC) - timedelta(minutes=1)
-        with PostgresStore(self.store_url, self.key) as store:
-            for i, company in enumerate(companies[: self.tenants]):
+        with PostgresStore(self.store_url, self.key, pool_size=SETUP_THREADS) as store:
+
+            def add(numbered: tuple[int, Any]) -> str:
+                i, company = numbered
                 name = f"t{i:04d}"
                 store.add_tenant(
                     name,
@@ -156,13 +165,20 @@ class LocalCluster:
                     Secret(issued["refresh_token"]),
                 )
                 store.swap_token(name, None, token)
-                self.names.append(name)
-        self.companies = companies[: self.tenants]
+                return name
+
+            with ThreadPoolExecutor(SETUP_THREADS) as pool:
+                self.names.extend(pool.map(add, enumerate(companies)))
+        self.companies = companies
 
     def add_payments(self, per_tenant: int) -> None:
         """``per_tenant`` new (unbooked) payments on new invoices for every tenant."""
-        for company in self.companies:
+
+        def seed(company: Any) -> None:
             self.control("POST", f"/tenants/{company}/seed", {"payments": per_tenant})
+
+        with ThreadPoolExecutor(SETUP_THREADS) as pool:
+            list(pool.map(seed, self.companies))
 
     # -- workers --------------------------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -219,19 +235,28 @@ class LocalCluster:
         self.workers = []
 
     # -- nights ---------------------------------------------------------------------------------------------
-    def night(self, triggers: Sequence[str] = TRIGGERS) -> NightFigures:
-        """Run every tenant's night now and wait; what it cost, from the sandbox's own counters."""
+    def night(
+        self, triggers: Sequence[str] = TRIGGERS, *, progress: Callable[[int, int], None] | None = None
+    ) -> NightFigures:
+        """Run every tenant's night now and wait; what it cost, from the sandbox's own counters.
+
+        ``progress(done, total)`` is told as tenants' nights end.
+        """
         self._nights += 1
         before = self.control("GET", "/stats")
         lines_before = self._lines()
+        cpu_before = self.cpu()
         started = time.perf_counter()
 
         async def go() -> list[NightResult]:
             client = await Client.connect(self.temporal.address)
-            return await run_night(client, self.names, list(triggers), run_label=f"night-{self._nights}")
+            return await run_night(
+                client, self.names, list(triggers), run_label=f"night-{self._nights}", progress=progress
+            )
 
         results = asyncio.run(go())
         wall = time.perf_counter() - started
+        cpu_after = self.cpu()
         after = self.control("GET", "/stats")
         return NightFigures(
             workers=len(self.workers),
@@ -243,7 +268,24 @@ class LocalCluster:
             events=self._lines() - lines_before,
             failed=sum(1 for r in results if r.failed),
             results=results,
+            cpu_s={part: round(cpu_after[part] - cpu_before[part], 2) for part in cpu_after},
         )
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each part: Temporal, PostgreSQL (all backends), sandbox, workers, us."""
+        import resource
+
+        pg = self.postgres.pid
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "temporal": process_cpu_s(self.temporal.pid) if self.temporal.pid else 0.0,
+            "postgres": (
+                process_cpu_s(pg, children=True) + sum(process_cpu_s(c) for c in _children(pg)) if pg else 0.0
+            ),
+            "sandbox": process_cpu_s(self._sandbox.pid) if self._sandbox is not None else 0.0,
+            "workers": sum(process_cpu_s(w.pid) for w in self.workers),
+            "client": own.ru_utime + own.ru_stime,
+        }
 
     def _lines(self) -> int:
         if not self.events_file.exists():
@@ -256,6 +298,30 @@ class LocalCluster:
             return 0
         with self.events_file.open() as f:
             return len({json.loads(line)["dedup_key"] for line in f if line.strip()})
+
+
+def process_cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds (user + system) a live process used so far, from ``/proc`` (0 where there is none).
+
+    ``children`` adds what its reaped children used: PostgreSQL's ended backends are counted in the
+    postmaster's that way.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
 
 
 def _api_requests(stats: dict[str, Any]) -> int:

@@ -11,7 +11,6 @@ from typing import Any
 
 TASK_QUEUE = "fortnox-connector"
 NIGHT_WORKFLOW = "FortnoxTenantNight"
-TRIGGER_WORKFLOW = "FortnoxTriggerRun"
 ACTION_WORKFLOW = "FortnoxActionRun"
 SLICE_ACTIVITY = "fortnox.run_trigger_slice"
 ACTION_ACTIVITY = "fortnox.run_action"
@@ -28,11 +27,6 @@ def night_workflow_id(tenant: str) -> str:
     return f"fortnox-night/{tenant}"
 
 
-def trigger_workflow_id(tenant: str, trigger: str) -> str:
-    """One id per (tenant, trigger): Temporal runs at most one workflow per id, so runs never overlap."""
-    return f"fortnox-trigger/{tenant}/{trigger}"
-
-
 def action_workflow_id(tenant: str, action: str, idempotency_key: str) -> str:
     """The action's idempotency key is its workflow id: concurrent callers share one execution."""
     return f"fortnox-action/{tenant}/{action}/{idempotency_key}"
@@ -44,6 +38,7 @@ def stream_workflow_id(client_id: str) -> str:
 
 
 HEARTBEAT_S = 30.0  # a dead worker's slice is retried on another worker after this many silent seconds
+LOCAL_SLICE_S = 5.0  # a trigger's first slice runs as a local activity for at most this long (whole pages)
 
 
 @dataclass
@@ -51,14 +46,19 @@ class NightJob:
     tenant: str
     triggers: list[str]
     heartbeat_s: float = HEARTBEAT_S
+    local_slice_s: float = LOCAL_SLICE_S
+    # What earlier generations did (continue-as-new): the night so far and the trigger in progress.
+    carried: NightResult | None = None
+    carried_trigger: TriggerTotals | None = None
 
 
 @dataclass
 class TriggerJob:
+    """One slice of one trigger run; ``slice_s`` (local slices) bounds it below the worker's own setting."""
+
     tenant: str
     trigger: str
-    heartbeat_s: float = HEARTBEAT_S
-    carried: TriggerTotals | None = None  # what earlier generations did (continue-as-new)
+    slice_s: float | None = None
 
 
 @dataclass
@@ -67,6 +67,7 @@ class SliceResult:
 
     complete: bool = False
     skipped: bool = False  # the tenant was paused before: nothing ran
+    already_running: bool = False  # another run of this (tenant, trigger) holds its run lock: nothing ran
     reason: str | None = None
     pages: int = 0
     events: int = 0

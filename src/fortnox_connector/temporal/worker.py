@@ -1,9 +1,11 @@
 """A worker process: polls the task queue, runs workflows (async) and activities (threads) until stopped.
 
-Activities are synchronous (the runtime is), so they run on a thread pool of ``concurrency`` threads; the
-store's pool gets as many connections. Stopping (SIGTERM/SIGINT) lets running activities finish for up to
-``graceful_s`` seconds; a worker killed outright loses nothing: its slices are retried elsewhere after the
-heartbeat timeout, from the committed cursor, and its advisory locks die with its sessions.
+Activities are synchronous (the runtime is), so they run on a thread pool: ``concurrency`` regular
+activities (heartbeating slices of long runs, actions) and ``concurrency`` local ones (the first, short
+slice of every trigger run) at a time, a thread each. Stopping (SIGTERM/SIGINT) lets running activities
+finish for up to ``graceful_s`` seconds; a worker killed outright loses nothing: its slices are retried
+elsewhere after the heartbeat timeout, from the committed cursor, and its advisory locks die with its
+sessions.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ async def run_worker(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve ``task_queue`` until ``stop`` is set."""
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="activity") as pool:
+    with ThreadPoolExecutor(max_workers=2 * concurrency, thread_name_prefix="activity") as pool:
         worker = Worker(
             client,
             task_queue=task_queue,
@@ -39,6 +41,7 @@ async def run_worker(
             activities=[activities.run_trigger_slice, activities.run_action, activities.stream_feed],
             activity_executor=pool,
             max_concurrent_activities=concurrency,
+            max_concurrent_local_activities=concurrency,
             graceful_shutdown_timeout=timedelta(seconds=graceful_s),
         )
         async with worker:

@@ -135,6 +135,15 @@ class LocalPostgres:
             ]
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs (``postmaster.pid``'s first line)."""
+        path = self.directory / "postmaster.pid" if self.directory is not None else None
+        try:
+            return int(path.read_text().split()[0]) if path is not None else None
+        except (OSError, ValueError, IndexError):
+            return None
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 

@@ -7,15 +7,14 @@ file:
 - secrets and tokens are sealed with the same ``Cipher`` (Fernet, bound to their record) before they are
   sent, and the refresh token is compared by its keyed tag: the database never sees a secret in clear;
 - ``swap_token`` is one statement (compare-and-swap on the refresh tag), as in SQLite;
-- ``lock(name)`` is a session-level **advisory lock** held on a connection of its own for the ``with``
-  block: exclusive across every process connected to the database, and released by the server when the
-  holder's connection ends — a worker killed with SIGKILL never leaves a lock behind.
+- ``lock(name)`` is a session-level **advisory lock** held on a pooled connection of its own for the ``with``
+  block (``pg_locks``): exclusive across every process connected to the database, and released by the
+  server when the holder's connection ends — a worker killed with SIGKILL never leaves a lock behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from fortnox_connector.runtime.store.base import (
 )
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
+from fortnox_connector.runtime.store.pg_locks import AdvisoryLocks
 from fortnox_connector.runtime.store.pg_migrations import migrate_pg
 from fortnox_connector.runtime.store.pg_pacing import FORTNOX_LIMIT, FORTNOX_WINDOW, SharedPacerRegistry
 from fortnox_connector.runtime.tenant_ids import check_database_number, check_tenant_id
@@ -55,11 +55,6 @@ _TENANT_COLUMNS = "id, display_name, auth_mode, fortnox_tenant_id, created_at, p
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def lock_key(name: str) -> int:
-    """The advisory-lock key of a lock name: the first 8 bytes of its SHA-256, as a signed 64-bit integer."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def redact_url(url: str) -> str:
@@ -76,7 +71,8 @@ class PostgresStore:
     """The runtime's ``RuntimeStore`` in PostgreSQL. ``url`` is a libpq URL (``postgresql://…``).
 
     ``key`` is the same Fernet key SQLite would use (``load_or_create_key``): every worker needs the same
-    one. ``pool_size`` bounds the pooled connections of this process (held locks use their own).
+    one. ``pool_size`` bounds the pooled connections of this process for transactions; held locks use a
+    pool of their own of at most ``max_locks`` sessions (locks held at once by this process).
     """
 
     def __init__(
@@ -87,6 +83,7 @@ class PostgresStore:
         now: Callable[[], datetime] = _utcnow,
         previous_keys: Sequence[bytes] = (),
         pool_size: int = 10,
+        max_locks: int = 64,
         connect_timeout_s: float = 10.0,
     ) -> None:
         self.url = url
@@ -109,6 +106,13 @@ class PostgresStore:
                 name="fortnox-connector",
             )
             self._pool.open(wait=True, timeout=connect_timeout_s)
+            self._locks = AdvisoryLocks(
+                url,
+                max_held=max_locks,
+                connect_timeout_s=connect_timeout_s,
+                check=self._check_usable,
+                unreachable=self._unreachable,
+            )
         except Exception as exc:
             raise self._unreachable(exc) from None
         try:
@@ -134,12 +138,15 @@ class PostgresStore:
     @contextmanager
     def _tx(self) -> Iterator[Conn]:
         """One transaction on a pooled connection: committed on success, rolled back on error."""
+        self._check_usable()
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _check_usable(self) -> None:
         if os.getpid() != self._pid:
             raise RuntimeError("a PostgresStore cannot be used across fork: open one in the child")
         if self._closed:
             raise RuntimeError(f"the state store {redact_url(self.url)} is closed")
-        with self._pool.connection() as conn:
-            yield conn
 
     def connection(self) -> AbstractContextManager[Conn]:
         """A pooled connection for one transaction (``pg_pacing.SharedPacerRegistry`` uses it)."""
@@ -156,6 +163,8 @@ class PostgresStore:
         self._closed = True
         if os.getpid() == self._pid:
             self._pool.close()
+            if hasattr(self, "_locks"):
+                self._locks.close()
 
     def __enter__(self) -> PostgresStore:
         return self
@@ -197,31 +206,17 @@ class PostgresStore:
 
     # -- locks ---------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str) -> AbstractContextManager[None]:
         """Hold ``name`` exclusively across every process using the database, for the ``with`` block.
 
-        A session-level advisory lock on a connection of its own (not the pool's: the lock lives as long as
-        the session, and a pooled connection would be handed to someone else). If the process dies, the
-        server ends the session and the lock with it.
+        A session-level advisory lock on a pooled connection held for the block (``pg_locks``): released
+        by the server when the holder's session ends, so a worker killed with SIGKILL never leaves one behind.
         """
-        try:
-            conn = psycopg.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=int(self._connect_timeout),
-                options="-c timezone=UTC",
-            )
-        except psycopg.OperationalError as exc:
-            raise self._unreachable(exc) from None
-        try:
-            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(name),))
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(name),))
-        finally:
-            conn.close()
+        return self._locks.lock(name)
+
+    def try_lock(self, name: str) -> AbstractContextManager[bool]:
+        """``lock`` without waiting: the block gets True if it holds ``name``, False if someone else does."""
+        return self._locks.try_lock(name)
 
     # -- tenants -------------------------------------------------------------------------------------------
 
