@@ -9,18 +9,18 @@ This pacer anchors the window on what it knows of each request's arrival. A requ
 somewhere between its departure and its answer; its slot stays taken while it is in flight and for
 ``window + guard`` seconds after its **anchor**:
 
-- ``"midpoint"`` (the default): halfway between departure and answer, the arrival time of a request whose
-  way in took as long as its way out (the symmetric-path assumption NTP makes). Fortnox's requests are
-  small and its answers large (a page is ~100 KB), and most of a round trip is Fortnox's own work after
-  arrival, so the way in is the short leg and the real arrival comes before the midpoint. Request
-  ``n + limit`` then arrives at least ``window + guard + (its own way in)`` seconds after request ``n``: the
-  margin covers an asymmetry of up to twice that. Cost: half a round trip per window of 25 requests.
+- ``"estimated"`` (the default): the answer minus half the fastest round trip this pair has seen. Whatever
+  Fortnox does between arrival and answer — queue the request before counting it, work after counting, count
+  at completion — the answer cannot come back sooner after the count than the network's way back, and on a
+  symmetric path that way takes at least half the fastest round trip (which is two network ways plus the
+  least work). So the estimate is never later than the arrival unless the way back is markedly faster than
+  the way in. Cost per window of 25: the round trip minus half the fastest one, plus the guard.
 - ``"answer"``: on the answer itself. Every request arrived before its answer came back, so the server never
-  sees more than ``limit`` arrivals in a window, whatever the latency and however lopsided. Cost: a whole
-  round trip per window (a 300 ms round trip costs 6 %, not a fifth of the budget as 4/s pacing does).
+  sees more than ``limit`` arrivals in a window, whatever the path. Cost: a whole round trip plus the guard
+  per window (a 300 ms round trip costs 6 %, not the fifth of the budget that 4/s pacing gives away).
 
 A 429 is the proof that the assumption failed (or that someone else spends the pair's budget): the pair's
-pacer then falls back to ``"answer"`` for good. See docs/fortnox-client.md.
+pacer then anchors on answers for good. See docs/fortnox-client.md.
 
 A 429 means someone else spends the pair's budget (another process, another integration with the same
 client id): the pacer then lowers its limit (to 80 % once per window, not below ``MIN_LIMIT``) and creeps
@@ -30,7 +30,6 @@ instantly on a fake clock.
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -39,13 +38,13 @@ from typing import Literal
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-Anchor = Literal["midpoint", "answer"]
-ANCHORS: tuple[Anchor, ...] = ("midpoint", "answer")
+Anchor = Literal["estimated", "answer"]
+ANCHORS: tuple[Anchor, ...] = ("estimated", "answer")
 
 FORTNOX_LIMIT = 25  # requests per window, enforced by Fortnox
 FORTNOX_WINDOW = 5.0  # seconds
 DEFAULT_LIMIT = FORTNOX_LIMIT  # safe at the full limit because slots are anchored on arrivals, not departures
-DEFAULT_ANCHOR: Anchor = "midpoint"
+DEFAULT_ANCHOR: Anchor = "estimated"
 DEFAULT_GUARD = 0.05  # seconds added to the window: room for a server clock coarser than ours
 MIN_LIMIT = 5  # a run of 429s never lowers the limit below this
 RECOVER_AFTER = 60.0  # quiet seconds after a 429 before the limit grows back by one
@@ -83,7 +82,7 @@ class Pacer:
         sleep: Sleep = time.sleep,
     ) -> None:
         if limit < 1 or window <= 0 or guard < 0 or anchor not in ANCHORS:
-            raise ValueError("a pacer needs limit >= 1, window > 0, guard >= 0, anchor midpoint or answer")
+            raise ValueError("a pacer needs limit >= 1, window > 0, guard >= 0, anchor estimated or answer")
         self.configured_limit = limit
         self.limit = limit
         self.window = window
@@ -93,6 +92,7 @@ class Pacer:
         self.sleep = sleep
         self._lock = threading.Condition()
         self._done: list[float] = []  # anchors of answered requests still inside the window, oldest first
+        self._fastest = float("inf")  # the shortest round trip seen (the estimated anchor's yardstick)
         self._in_flight = 0
         self._paused_until = float("-inf")
         self._last_throttled = float("-inf")
@@ -134,15 +134,17 @@ class Pacer:
         """The request of an ``acquire()`` got its answer (or failed): its slot expires a window after it.
 
         ``sent_at`` is this pacer's clock just before the request left; without it the anchor is the answer.
-        Anchors of requests in flight together can come back out of order: they are kept sorted.
+        Anchors only grow (a later answer, a fastest round trip that only shrinks), so the list stays sorted.
         """
         with self._lock:
             now = self.clock()
             anchor = now
-            if self.anchor == "midpoint" and sent_at is not None and sent_at <= now:
-                anchor = sent_at + (now - sent_at) / 2
+            if sent_at is not None and sent_at <= now:
+                self._fastest = min(self._fastest, now - sent_at)
+                if self.anchor == "estimated":
+                    anchor = now - self._fastest / 2
             self._in_flight = max(0, self._in_flight - 1)
-            bisect.insort(self._done, anchor)
+            self._done.append(anchor)
             self._lock.notify()
 
     def pause_until(self, until: float) -> None:
@@ -154,8 +156,8 @@ class Pacer:
         """A client got a 429 for this pair: someone else spends its budget, so lower the limit.
 
         Once per window: the 429s of one burst (several requests in flight) are one signal, not several.
-        A midpoint-anchored pacer also falls back to anchoring on answers, for good: whether the way in was
-        slower than assumed or another sender shares the budget, the safe anchor is the one to keep.
+        An estimating pacer also falls back to anchoring on answers, for good: whether the way back was
+        faster than assumed or another sender shares the budget, the safe anchor is the one to keep.
         """
         with self._lock:
             self._throttled += 1
@@ -184,11 +186,17 @@ class PacerRegistry:
     """One ``Pacer`` per (client id, tenant), created on first use; thread-safe."""
 
     def __init__(
-        self, *, limit: int = DEFAULT_LIMIT, window: float = FORTNOX_WINDOW, guard: float = DEFAULT_GUARD
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        window: float = FORTNOX_WINDOW,
+        guard: float = DEFAULT_GUARD,
+        anchor: Anchor = DEFAULT_ANCHOR,
     ) -> None:
         self.limit = limit
         self.window = window
         self.guard = guard
+        self.anchor: Anchor = anchor
         self._lock = threading.Lock()
         self._pacers: dict[tuple[str, str], Pacer] = {}
 
@@ -205,7 +213,14 @@ class PacerRegistry:
 
     def new_pacer(self, client_id: str, tenant: str, *, clock: Clock, sleep: Sleep) -> Pacer:
         """A new pair's pacer (a registry whose window lives elsewhere overrides this)."""
-        return Pacer(limit=self.limit, window=self.window, guard=self.guard, clock=clock, sleep=sleep)
+        return Pacer(
+            limit=self.limit,
+            window=self.window,
+            guard=self.guard,
+            anchor=self.anchor,
+            clock=clock,
+            sleep=sleep,
+        )
 
 
 PACERS = PacerRegistry()
