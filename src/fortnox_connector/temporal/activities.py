@@ -11,6 +11,12 @@ is noticed by the night's workflow task timeout instead, and the slice re-run th
 ``run_action`` is the CLI's ``run_action`` (run history, pause on reconnect); ``register_payment``'s own
 idempotency record backs the workflow id up.
 ``stream_feed`` is the WebSocket feed listener, async and long-running (``feed.py``).
+
+The synchronous activities are never interrupted by a cancellation (``no_thread_cancel_exception``): the SDK
+would otherwise raise ``CancelledError`` inside the thread at any bytecode — in the middle of httpx's
+connection-pool lock or between taking an advisory lock and the ``try`` that releases it — and a worker's
+HTTP pool deadlocked that way in the 1,000-tenant bench (a local slice is cancelled whenever its night is
+evicted from the worker's cache). A cancelled slice ends by itself at its deadline, its result dropped.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ class ConnectorActivities:
         self.slice_seconds = slice_seconds
         self.stream_settings = stream_settings or {}
 
-    @activity.defn(name=SLICE_ACTIVITY)
+    @activity.defn(name=SLICE_ACTIVITY, no_thread_cancel_exception=True)
     def run_trigger_slice(self, job: TriggerJob) -> SliceResult:
         """Run ``job``'s trigger for at most ``slice_seconds`` (whole pages); raise its error as a failure."""
         spec = self.runtime.catalog.trigger(job.trigger)
@@ -115,7 +121,7 @@ class ConnectorActivities:
             rate_limited=getattr(s, "rate_limited", 0),
         )
 
-    @activity.defn(name=ACTION_ACTIVITY)
+    @activity.defn(name=ACTION_ACTIVITY, no_thread_cancel_exception=True)
     def run_action(self, job: ActionJob) -> dict[str, Any]:
         """Run the action under the tenant's context; its output as JSON values (decimals as strings)."""
         from fortnox_connector.runtime.cli.running import run_action

@@ -44,6 +44,10 @@ from fortnox_connector.temporal.shapes import (
 )
 
 CATCHUP = timedelta(hours=6)
+# A night's workflow task (and the local slices it runs) is given up on after this long without an answer:
+# as long as a regular slice's heartbeat timeout, so a busy worker's night is not taken for a dead one (its
+# local slice would run again elsewhere and find the run lock held). Temporal's default is 10 s.
+NIGHT_TASK_TIMEOUT = timedelta(seconds=HEARTBEAT_S)
 PREFIX = schedule_id("")
 
 
@@ -69,6 +73,7 @@ def tenant_schedule(
             NightJob(tenant, list(triggers)),
             id=night_workflow_id(tenant),
             task_queue=task_queue,
+            task_timeout=NIGHT_TASK_TIMEOUT,
         ),
         spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=zone.key),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
@@ -136,6 +141,7 @@ async def run_night(
                 NightJob(tenant, list(triggers), heartbeat_s=heartbeat_s, local_slice_s=local_slice_s),
                 id=f"{night_workflow_id(tenant)}/{run_label}",
                 task_queue=task_queue,
+                task_timeout=timedelta(seconds=heartbeat_s),
                 result_type=NightResult,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

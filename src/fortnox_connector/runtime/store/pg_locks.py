@@ -97,18 +97,18 @@ class AdvisoryLocks:
                 held[name] -= 1
             return
         with self._connection() as conn:
-            if wait:
-                conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(name),))
-            else:
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(name),)).fetchone()
-                if not (row and row[0]):
-                    yield False
-                    return
-            held[name] = 1
-            try:
+            try:  # from before the lock is asked for: whatever interrupts, the session goes back lock-free
+                if wait:
+                    conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(name),))
+                else:
+                    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(name),)).fetchone()
+                    if not (row and row[0]):
+                        yield False
+                        return
+                held[name] = 1
                 yield True
             finally:
-                del held[name]
+                held.pop(name, None)
                 conn.execute("SELECT pg_advisory_unlock_all()")
 
     @contextmanager
