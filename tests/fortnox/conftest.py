@@ -106,6 +106,7 @@ class FakeFortnox:
     limit: int = 25
     window: float = 5.0
     latency: Callable[[], float] = lambda: 0.0  # one-way seconds; the round trip costs twice that
+    latency_back: Callable[[], float] | None = None  # the way back when it differs from the way in
     valid_tokens: set[str] = field(default_factory=lambda: {ACCESS_TOKEN, FRESH_TOKEN})
     payments: list[dict[str, Any]] = field(default_factory=list)
     invoices: list[dict[str, Any]] = field(default_factory=list)
@@ -120,8 +121,9 @@ class FakeFortnox:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         up = self.latency()
+        back = up if self.latency_back is None else self.latency_back()
         arrival = self.clock.now + up
-        self.clock.now += 2 * up
+        self.clock.now += up + back
         self.arrivals.append(arrival)
         self.seen.append(
             Seen(

@@ -56,12 +56,34 @@ def test_registry_shares_one_pacer_per_client_id_and_tenant() -> None:
     assert registry.get("c", "t1") is not registry.get("other", "t1")
 
 
-def test_slot_is_held_from_departure_until_a_window_after_the_answer(clock: FakeClock) -> None:
+def test_slot_is_held_in_flight_then_a_window_after_the_answer_less_half_the_fastest_round_trip(
+    clock: FakeClock,
+) -> None:
     pacer = Pacer(limit=1, window=5.0, guard=0.1, clock=clock, sleep=clock.sleep)
     pacer.acquire()
     clock.now += 2.0  # a slow answer: the slot stays taken while the request is in flight
+    pacer.release(clock.now - 2.0)
+    # the only round trip is the fastest: anchored at 1.0, a window plus guard before the next may leave
+    assert pacer.acquire() == pytest.approx(1.0 + 5.1 - 2.0)
+    sent_at = clock.now
+    clock.now += 0.4
+    pacer.release(sent_at)  # a faster round trip (0.4 s): anchored 0.2 s before its answer
+    assert pacer.acquire() == pytest.approx(5.1 - 0.2)
+
+
+def test_answer_anchored_slot_is_held_a_window_after_the_answer(clock: FakeClock) -> None:
+    pacer = Pacer(limit=1, window=5.0, guard=0.1, anchor="answer", clock=clock, sleep=clock.sleep)
+    pacer.acquire()
+    clock.now += 2.0
+    pacer.release(0.0)
+    assert pacer.acquire() == pytest.approx(5.1)
+
+
+def test_a_release_without_departure_time_anchors_on_the_answer(clock: FakeClock) -> None:
+    pacer = Pacer(limit=1, window=5.0, guard=0.1, clock=clock, sleep=clock.sleep)
+    pacer.acquire()
+    clock.now += 2.0
     pacer.release()
-    # a window (plus guard) after the answer, not after the departure
     assert pacer.acquire() == pytest.approx(5.1)
 
 
@@ -83,9 +105,9 @@ def test_steady_run_of_300_requests_gets_no_429_and_near_minimum_time(
     assert server.rejected == 0
     assert client.throttled_responses == 0
     assert client.requests_sent == 300
-    # 25 per 5.1 s: the 300th request starts after 11 full spans (56.1 s); Fortnox's own limit would let it
-    # start after 11 windows (55 s), so the guard costs 2 %.
-    assert elapsed == pytest.approx(56.1)
+    # 25 per 5.05 s: the 300th request starts after 11 full spans (55.55 s); Fortnox's own limit would let it
+    # start after 11 windows (55 s), so the guard costs 1 %.
+    assert elapsed == pytest.approx(55.55)
     assert client.pacer.stats().acquired == 300
 
 
@@ -97,7 +119,7 @@ class DepartureAnchored(Pacer):
         super().release()
         return waited
 
-    def release(self) -> None:
+    def release(self, sent_at: float | None = None) -> None:
         pass
 
 
@@ -145,6 +167,56 @@ def test_departure_anchored_pacing_at_the_full_limit_meets_429s_under_jitter(
         client.get_invoice_payment("1")
     assert server.rejected > 0
     assert client.throttled_responses == server.rejected  # every 429 was retried and counted
+
+
+def test_estimated_anchor_is_faster_than_answer_anchor_under_latency_and_as_safe(
+    make_client: Make, server: FakeFortnox, clock: FakeClock
+) -> None:
+    """Symmetric 40 to 120 ms round trips: the estimate saves half the fastest round trip a window, no 429."""
+    rng = random.Random(5)
+    server.latency = lambda: rng.uniform(0.02, 0.06)
+    server.payments = [payment(1)]
+    elapsed = {}
+    for anchor in ("estimated", "answer"):
+        registry = PacerRegistry()
+        registry._pacers[(CLIENT_ID, anchor)] = Pacer(anchor=anchor, clock=clock, sleep=clock.sleep)
+        client = make_client(tenant=anchor, pacers=registry)
+        clock.now += FORTNOX_WINDOW  # the fake counts one window for all tenants: let the last run's pass
+        start = clock.now
+        for _ in range(300):
+            client.get_invoice_payment("1")
+        elapsed[anchor] = clock.now - start
+    assert server.rejected == 0
+    assert elapsed["estimated"] < elapsed["answer"]
+
+
+def test_a_way_back_much_faster_than_the_way_in_costs_a_429_then_answers_anchor(
+    make_client: Make, server: FakeFortnox, clock: FakeClock
+) -> None:
+    """The estimate assumes the way back is not much faster than the way in; when Fortnox proves it wrong
+    (here: no guard, and slow ways in come back instantly) the pacer anchors on answers for good."""
+    rng = random.Random(7)
+    slow = [False]
+
+    def way_in() -> float:
+        slow[0] = rng.random() < 0.5
+        return 0.12 if slow[0] else 0.001
+
+    server.latency = way_in
+    server.latency_back = lambda: 0.0 if slow[0] else 0.06
+    server.payments = [payment(1)]
+    registry = PacerRegistry()
+    registry._pacers[(CLIENT_ID, TENANT)] = pacer = Pacer(guard=0.0, clock=clock, sleep=clock.sleep)
+    client = make_client(pacers=registry)
+    for _ in range(400):
+        client.get_invoice_payment("1")
+    assert server.rejected > 0
+    assert pacer.stats().anchor == "answer"
+    first_after, rejected = len(server.arrivals), server.rejected
+    for _ in range(400):
+        client.get_invoice_payment("1")
+    assert server.rejected == rejected  # anchored on answers, it never meets one again
+    assert max_in_window(server.arrivals[first_after:], FORTNOX_WINDOW) <= FORTNOX_LIMIT
 
 
 def test_a_429_lowers_the_limit_which_recovers_when_quiet(clock: FakeClock) -> None:

@@ -5,12 +5,22 @@ Fortnox counts *arrivals*; a client only knows when it *sent* a request and when
 Clients that spaced departures at exactly 5/s still met 429s (a request that travels slower than the one
 after it squeezes the window the server sees), so others settled for 4/s and lost a fifth of the budget.
 
-This pacer anchors the window on completions instead: a request's slot stays taken while it is in flight
-and for ``window + guard`` seconds after its answer came back. Every request arrived at Fortnox before its
-answer came back, so request ``n + limit`` leaves more than ``window`` seconds after request ``n`` arrived,
-whatever the latency: the server never sees more than ``limit`` arrivals in a window. The cost is one round
-trip per window of 25 requests (a 100 ms round trip costs 2 %), not a fifth of the budget.
-See docs/fortnox-client.md.
+This pacer anchors the window on what it knows of each request's arrival. A request arrived at Fortnox
+somewhere between its departure and its answer; its slot stays taken while it is in flight and for
+``window + guard`` seconds after its **anchor**:
+
+- ``"estimated"`` (the default): the answer minus half the fastest round trip this pair has seen. Whatever
+  Fortnox does between arrival and answer — queue the request before counting it, work after counting, count
+  at completion — the answer cannot come back sooner after the count than the network's way back, and on a
+  symmetric path that way takes at least half the fastest round trip (which is two network ways plus the
+  least work). So the estimate is never later than the arrival unless the way back is markedly faster than
+  the way in. Cost per window of 25: the round trip minus half the fastest one, plus the guard.
+- ``"answer"``: on the answer itself. Every request arrived before its answer came back, so the server never
+  sees more than ``limit`` arrivals in a window, whatever the path. Cost: a whole round trip plus the guard
+  per window (a 300 ms round trip costs 6 %, not the fifth of the budget that 4/s pacing gives away).
+
+A 429 is the proof that the assumption failed (or that someone else spends the pair's budget): the pair's
+pacer then anchors on answers for good. See docs/fortnox-client.md.
 
 A 429 means someone else spends the pair's budget (another process, another integration with the same
 client id): the pacer then lowers its limit (to 80 % once per window, not below ``MIN_LIMIT``) and creeps
@@ -22,17 +32,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+Anchor = Literal["estimated", "answer"]
+ANCHORS: tuple[Anchor, ...] = ("estimated", "answer")
 
 FORTNOX_LIMIT = 25  # requests per window, enforced by Fortnox
 FORTNOX_WINDOW = 5.0  # seconds
-DEFAULT_LIMIT = FORTNOX_LIMIT  # safe at the full limit because slots are anchored on completions
-DEFAULT_GUARD = 0.1  # seconds added to the window: room for a coarse server clock
+DEFAULT_LIMIT = FORTNOX_LIMIT  # safe at the full limit because slots are anchored on arrivals, not departures
+DEFAULT_ANCHOR: Anchor = "estimated"
+DEFAULT_GUARD = 0.05  # seconds added to the window: room for a server clock coarser than ours
 MIN_LIMIT = 5  # a run of 429s never lowers the limit below this
 RECOVER_AFTER = 60.0  # quiet seconds after a 429 before the limit grows back by one
 
@@ -46,14 +59,16 @@ class PacerStats:
     waited_seconds: float  # total time spent waiting (pacing and 429 pauses)
     throttled: int  # 429 answers reported by clients
     limit: int  # the limit now in force (lower than configured after 429s)
+    anchor: Anchor  # how slots are anchored now ("answer" after a 429)
 
 
 class Pacer:
     """Lets a request start only while fewer than ``limit`` slots are taken; thread-safe.
 
-    ``acquire()`` takes a slot before a request is sent; ``release()`` must follow when its answer came back
-    (or it failed): the slot then stays taken until ``window + guard`` seconds later. ``pause_until`` holds
-    every request of the pair back (after a 429, Fortnox wants the average to recover).
+    ``acquire()`` takes a slot before a request is sent; ``release(sent_at)`` must follow when its answer
+    came back (or it failed), with the clock reading taken just before sending: the slot then stays taken
+    until ``window + guard`` seconds after its anchor. ``pause_until`` holds every request of the pair back
+    (after a 429, Fortnox wants the average to recover).
     """
 
     def __init__(
@@ -62,19 +77,22 @@ class Pacer:
         limit: int = DEFAULT_LIMIT,
         window: float = FORTNOX_WINDOW,
         guard: float = DEFAULT_GUARD,
+        anchor: Anchor = DEFAULT_ANCHOR,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
-        if limit < 1 or window <= 0 or guard < 0:
-            raise ValueError("a pacer needs limit >= 1, window > 0 and guard >= 0")
+        if limit < 1 or window <= 0 or guard < 0 or anchor not in ANCHORS:
+            raise ValueError("a pacer needs limit >= 1, window > 0, guard >= 0, anchor estimated or answer")
         self.configured_limit = limit
         self.limit = limit
         self.window = window
         self.guard = guard
+        self.anchor: Anchor = anchor
         self.clock = clock
         self.sleep = sleep
         self._lock = threading.Condition()
-        self._done: deque[float] = deque()  # completion times still inside the window, oldest first
+        self._done: list[float] = []  # anchors of answered requests still inside the window, oldest first
+        self._fastest = float("inf")  # the shortest round trip seen (the estimated anchor's yardstick)
         self._in_flight = 0
         self._paused_until = float("-inf")
         self._last_throttled = float("-inf")
@@ -92,8 +110,10 @@ class Pacer:
                 now = self.clock()
                 self._recover(now)
                 span = self.window + self.guard
-                while self._done and self._done[0] + span <= now:  # the same sum as the wait below
-                    self._done.popleft()
+                expired = 0
+                while expired < len(self._done) and self._done[expired] + span <= now:  # the wait's sum
+                    expired += 1
+                del self._done[:expired]
                 wait = self._paused_until - now
                 if wait <= 0 and self._in_flight + len(self._done) >= self.limit:
                     if not self._done:  # every slot is in flight: wait for an answer
@@ -110,11 +130,21 @@ class Pacer:
             self.sleep(wait)
             waited += wait
 
-    def release(self) -> None:
-        """The request of an ``acquire()`` got its answer (or failed): its slot expires a window from now."""
+    def release(self, sent_at: float | None = None) -> None:
+        """The request of an ``acquire()`` got its answer (or failed): its slot expires a window after it.
+
+        ``sent_at`` is this pacer's clock just before the request left; without it the anchor is the answer.
+        Anchors only grow (a later answer, a fastest round trip that only shrinks), so the list stays sorted.
+        """
         with self._lock:
+            now = self.clock()
+            anchor = now
+            if sent_at is not None and sent_at <= now:
+                self._fastest = min(self._fastest, now - sent_at)
+                if self.anchor == "estimated":
+                    anchor = now - self._fastest / 2
             self._in_flight = max(0, self._in_flight - 1)
-            self._done.append(self.clock())
+            self._done.append(anchor)
             self._lock.notify()
 
     def pause_until(self, until: float) -> None:
@@ -126,9 +156,12 @@ class Pacer:
         """A client got a 429 for this pair: someone else spends its budget, so lower the limit.
 
         Once per window: the 429s of one burst (several requests in flight) are one signal, not several.
+        An estimating pacer also falls back to anchoring on answers, for good: whether the way back was
+        faster than assumed or another sender shares the budget, the safe anchor is the one to keep.
         """
         with self._lock:
             self._throttled += 1
+            self.anchor = "answer"
             now = self.clock()
             if now - self._last_lowered >= self.window:
                 self._last_lowered = now
@@ -137,7 +170,9 @@ class Pacer:
 
     def stats(self) -> PacerStats:
         with self._lock:
-            return PacerStats(self._acquired, self._waits, self._waited, self._throttled, self.limit)
+            return PacerStats(
+                self._acquired, self._waits, self._waited, self._throttled, self.limit, self.anchor
+            )
 
     def _recover(self, now: float) -> None:
         """Grow the limit back by one per ``RECOVER_AFTER`` seconds without a 429 (lock held)."""
@@ -151,11 +186,17 @@ class PacerRegistry:
     """One ``Pacer`` per (client id, tenant), created on first use; thread-safe."""
 
     def __init__(
-        self, *, limit: int = DEFAULT_LIMIT, window: float = FORTNOX_WINDOW, guard: float = DEFAULT_GUARD
+        self,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        window: float = FORTNOX_WINDOW,
+        guard: float = DEFAULT_GUARD,
+        anchor: Anchor = DEFAULT_ANCHOR,
     ) -> None:
         self.limit = limit
         self.window = window
         self.guard = guard
+        self.anchor: Anchor = anchor
         self._lock = threading.Lock()
         self._pacers: dict[tuple[str, str], Pacer] = {}
 
@@ -172,7 +213,14 @@ class PacerRegistry:
 
     def new_pacer(self, client_id: str, tenant: str, *, clock: Clock, sleep: Sleep) -> Pacer:
         """A new pair's pacer (a registry whose window lives elsewhere overrides this)."""
-        return Pacer(limit=self.limit, window=self.window, guard=self.guard, clock=clock, sleep=sleep)
+        return Pacer(
+            limit=self.limit,
+            window=self.window,
+            guard=self.guard,
+            anchor=self.anchor,
+            clock=clock,
+            sleep=sleep,
+        )
 
 
 PACERS = PacerRegistry()

@@ -1,9 +1,10 @@
 """Pacing as a transport: ``PacedTransport`` wraps the real one (transports wrap transports, as in httpx).
 
 Every request that leaves — a retry, the second try after a 401 — takes a slot of the (client id, tenant)
-pair's ``Pacer`` before it is sent and frees it once its answer has been read (or it failed), so the slot is
-anchored on the answer (``pacing.py``). It also counts what it sees: requests sent and 429s received, and
-tells the pacer of each 429 (which lowers the pair's limit).
+pair's ``Pacer`` before it is sent and frees it once its answer has been read (or it failed), telling the
+pacer when it left, so the slot is anchored between departure and answer (``pacing.py``). It also counts
+what it sees: requests sent and 429s received, and tells the pacer of each 429 (which lowers the pair's
+limit).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class PacedTransport(httpx.BaseTransport):
         Counted inside the ``try``: anything raised after ``acquire()`` (a KeyboardInterrupt) frees the slot.
         """
         self.pacer.acquire()
+        sent_at = self.pacer.clock()
         try:
             with self._lock:
                 self.sent += 1
@@ -41,7 +43,7 @@ class PacedTransport(httpx.BaseTransport):
                 response.close()
                 raise
         finally:
-            self.pacer.release()
+            self.pacer.release(sent_at)
         if response.status_code == 429:
             with self._lock:
                 self.throttled += 1

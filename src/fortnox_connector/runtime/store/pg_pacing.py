@@ -52,7 +52,9 @@ class SharedPacer(Pacer):
     """A ``Pacer`` whose window is in PostgreSQL (``rate_slots``), shared by every process using it."""
 
     def __init__(self, connect: Connect, pair: str, *, limit: int, window: float, guard: float) -> None:
-        super().__init__(limit=limit, window=window, guard=guard, clock=time.time, sleep=time.sleep)
+        super().__init__(  # answer-anchored: the database stamps answers, it never sees departures
+            limit=limit, window=window, guard=guard, anchor="answer", clock=time.time, sleep=time.sleep
+        )
         self._connect = connect
         self._pair = pair
         self._mine = threading.local()  # the slot ids this thread holds (acquire/release pair up per thread)
@@ -110,8 +112,8 @@ class SharedPacer(Pacer):
             held = self._mine.slots = []
         return held
 
-    def release(self) -> None:
-        """The request got its answer: stamp its slot with the database's clock."""
+    def release(self, sent_at: float | None = None) -> None:
+        """The request got its answer: stamp its slot with the database's clock (``sent_at`` is not used)."""
         held = self._held()
         if not held:
             return
