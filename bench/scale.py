@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -96,6 +97,7 @@ def sqlite_setup(tenants: int, new_payments: int) -> dict[str, Any]:
                 "requests": requests,
                 "requests_per_tenant_trigger": round(requests / (tenants * len(TRIGGERS)), 3),
                 "rate_limited": after["rate_limited"] - before["rate_limited"],
+                "load_1m": round(os.getloadavg()[0], 1),
             }
 
         figures: dict[str, Any] = {}
@@ -142,6 +144,7 @@ def _figures(f: NightFigures) -> dict[str, Any]:
         "events": f.events,
         "failed": f.failed,
         "cpu_s": f.cpu_s,
+        "load_1m": round(os.getloadavg()[0], 1),  # the machine's load as the night ended (shared cores)
     }
 
 
