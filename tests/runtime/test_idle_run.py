@@ -8,6 +8,8 @@ transaction id (``pg_current_xact_id_if_assigned()``: only a transaction that wr
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,16 +19,18 @@ import pytest
 from cryptography.fernet import Fernet
 
 from fortnox_connector.context import TenantContext
-from fortnox_connector.contract.records import PollResult, RunSummary, TriggerSpec
+from fortnox_connector.contract.records import Event, PollResult, RunSummary, TriggerSpec
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.plugin import connector as fortnox_connector
 from fortnox_connector.runtime.catalog import StaticCatalog
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import run_tenant_trigger
+from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.store import RuntimeStore, SqliteStore
 from fortnox_connector.runtime.store.postgres import Conn, PostgresStore
 from fortnox_connector.sandbox import Sandbox
+from fortnox_connector.secrets import Secret
 from tests.runtime.runtime_support import ListSink, add_connected, settings_for
 from tests.runtime.store_support import STORE_KINDS
 
@@ -173,3 +177,59 @@ def test_a_run_stopped_after_a_page_without_events_records_that_pages_cursor_wit
     assert store.load_cursor("acme", "empty-then") == "1"
     [run] = store.list_runs("acme")
     assert run.finished_at is not None and run.error is not None and outcome in run.error
+
+
+def _killed_poll(ctx: TenantContext, cursor: str | None) -> PollResult:
+    """Page 1: no events (cursor "1"); page 2 (after an idle page): the process dies."""
+    if cursor == "1":
+        os._exit(3)  # killed: no record written, no cleanup
+    return PollResult([], "1", True, RunSummary(pages=1))
+
+
+class _KilledWhileDelivering(ListSink):
+    def deliver(self, events: Any) -> None:
+        os._exit(3)
+
+
+def _run_and_die(home: str, key: bytes, delivering: bool) -> None:
+    """Child process: run a trigger that is killed after an idle page, or while delivering events."""
+    settings = RuntimeSettings(home=Path(home), client_id="app", client_secret=Secret("app-secret"))
+    store = SqliteStore(settings.db_path, key)
+    catalog = StaticCatalog(fortnox_connector())
+    runtime = Runtime(settings=settings, store=store, catalog=catalog, pacers=PacerRegistry())
+    if delivering:
+        spec: TriggerSpec[Any] = TriggerSpec(
+            "killed", "test", {}, lambda ctx, c: PollResult([Event("killed", "acme", "k", {})], "1", False)
+        )
+        run_tenant_trigger(runtime, "acme", spec, _KilledWhileDelivering())
+    else:
+        run_tenant_trigger(runtime, "acme", TriggerSpec("killed", "test", {}, _killed_poll), ListSink())
+    os._exit(0)  # not reached
+
+
+@pytest.mark.parametrize("delivering", [False, True], ids=["after-an-idle-page", "while-delivering"])
+def test_a_killed_run_keeps_the_committed_cursor_and_shows_only_if_it_had_events(
+    tmp_path: Path, delivering: bool
+) -> None:
+    """Killed (SIGKILL, OOM, power): the held cursor is lost, never skipped past; an idle run leaves no
+    record (it changed nothing), a run that had events in hand stays visible as never finished."""
+    key = Fernet.generate_key()
+    settings = RuntimeSettings(home=tmp_path, client_id="app", client_secret=Secret("app-secret"))
+    with SqliteStore(settings.db_path, key) as store:
+        store.add_tenant("acme", display_name="acme", auth_mode="authorization_code")
+        store.commit_cursor("acme", "killed", "0")
+    child = multiprocessing.get_context("spawn").Process(
+        target=_run_and_die, args=(str(tmp_path), key, delivering)
+    )
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 3
+    with SqliteStore(settings.db_path, key) as store:
+        assert store.load_cursor("acme", "killed") == "0"  # the next run polls the same window again
+        runs = store.list_runs("acme")
+        if delivering:
+            [run] = runs
+            assert run.finished_at is None and [s.running for s in store.run_stats()] == [1]
+            assert [e.event.dedup_key for e in store.pending("acme", "killed")] == ["k"]
+        else:
+            assert runs == []
