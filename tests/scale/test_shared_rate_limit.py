@@ -79,3 +79,18 @@ def test_control_workers_pacing_alone_together_exceed_the_limit(sandbox: Sandbox
     # one burst: each worker's own window lets its LIMIT through, together 3 x LIMIT reach Fortnox at once
     _hammer(sandbox, _each(lambda: PacerRegistry(limit=LIMIT, window=WINDOW)), max_retries=0, requests=LIMIT)
     assert sandbox.stats.rate_limited > 0  # what the shared window prevents
+
+
+def test_a_full_window_or_a_pause_seen_by_one_worker_holds_the_others_back(pg_url: str) -> None:
+    """Slots taken by one worker count for another; a 429's pause set by one holds every worker back."""
+    key = Fernet.generate_key()
+    with PostgresStore(pg_url, key) as a, PostgresStore(pg_url, key) as b:
+        one = a.shared_pacers(limit=2, window=0.2).get("client", "acme")
+        other = b.shared_pacers(limit=2, window=0.2).get("client", "acme")
+        assert one.acquire() == 0.0 and one.acquire() == 0.0  # room for two
+        one.release()
+        one.release()
+        assert other.acquire() > 0.0  # the window is full of the first worker's answers: it waited
+        other.release()
+        one.pause_until(one.clock() + 0.2)
+        assert b.shared_pacers(limit=25, window=0.2).get("client", "acme").acquire() > 0.0
