@@ -196,3 +196,25 @@ def test_a_tenant_paused_while_the_run_waited_for_its_lock_is_not_run(
     assert result.skipped and isinstance(result.error, TenantPaused)
     assert result.error.tenant == "acme" and "connect acme" in str(result.error)
     assert runtime.store.list_runs("acme") == [] and sandbox.stats.token_requests == before
+
+
+def test_a_run_that_crashes_after_delivering_records_what_it_delivered(runtime: Runtime) -> None:
+    from typing import Any
+
+    from fortnox_connector.context import TenantContext
+    from fortnox_connector.contract.records import PollResult, TriggerSpec
+
+    pages = page_trigger(limit=5)
+
+    def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
+        if cursor == "2":
+            raise KeyError("a bug")
+        return pages.poll(ctx, cursor)
+
+    spec: TriggerSpec[Any] = TriggerSpec(PAGES, "", {}, poll)
+    with pytest.raises(KeyError):
+        run_tenant_trigger(runtime, "acme", spec, ListSink())
+    [run] = runtime.store.list_runs("acme")
+    assert run.error is not None and "crashed: KeyError" in run.error
+    assert run.summary is not None and run.summary["delivered"] == 5  # page 1 went out before the bug
+    assert runtime.store.load_cursor("acme", PAGES) == "2"

@@ -146,6 +146,7 @@ def _record(
     runtime: Runtime, delivery: OutboxDelivery, result: JobResult, started_at: datetime, *, error: str | None
 ) -> None:
     """The run's end: its record and the cursor ``delivery`` held, in one write transaction."""
+    result.delivered = delivery.delivered  # also when the run crashed: what the sink accepted counts
     held = delivery.unsaved
     result.run_id = runtime.store.record_run(
         result.tenant,
