@@ -93,12 +93,6 @@ class WriteOff(msgspec.Struct, frozen=True, kw_only=True, rename=_names(), gc=Fa
         _blank_to_none(self, ("cost_center", "currency", "description", "project"))
 
 
-_PAYMENT_TEXT = (
-    "source",
-    "voucher_series",
-    "external_invoice_reference1",
-    "external_invoice_reference2",
-)
 _PAYMENT_DETAIL = ("invoice_ocr", "invoice_customer_number", "invoice_customer_name", "mode_of_payment")
 _PAYMENT_MONEY = ("amount", "amount_currency", "invoice_total", "currency_rate", "currency_unit")
 
@@ -143,9 +137,9 @@ class InvoicePayment(
     )
 
     def __post_init__(self) -> None:
-        """Runs for every record of every page, so the usual record (finite amounts, every detail field
-        present, no ``""``, a currency and its rate) is recognised in a few comparisons and left as is;
-        only a record that needs mending goes through the field-by-field helpers."""
+        """Runs for every record of every page, so each rule is a few comparisons on the usual record
+        (finite amounts, every detail field present, a currency and its rate); only a record that needs
+        more goes through the field-by-field helpers."""
         amount_currency, invoice_total = self.amount_currency, self.invoice_total
         if not (
             self.amount.is_finite()
@@ -167,13 +161,7 @@ class InvoicePayment(
                 if value == _ABSENT or value == "":
                     force_setattr(self, name, None)
         force_setattr(self, "complete", complete)
-        if "" in (
-            self.source,
-            self.voucher_series,
-            self.external_invoice_reference1,
-            self.external_invoice_reference2,
-        ):
-            _blank_to_none(self, _PAYMENT_TEXT)
+        _blank_references(self)
         if not (self.currency and self.currency_rate and self.currency_unit):
             _currency(self)
         if self.write_offs and not self.write_off_exist:
@@ -182,6 +170,18 @@ class InvoicePayment(
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> InvoicePayment:
         return parse_record(cls, raw)
+
+
+def _blank_references(p: InvoicePayment) -> None:
+    """Fortnox sends "" for an empty reference on most payments: each field is tested, not looped over."""
+    if p.source == "":
+        force_setattr(p, "source", None)
+    if p.voucher_series == "":
+        force_setattr(p, "voucher_series", None)
+    if p.external_invoice_reference1 == "":
+        force_setattr(p, "external_invoice_reference1", None)
+    if p.external_invoice_reference2 == "":
+        force_setattr(p, "external_invoice_reference2", None)
 
 
 _INVOICE_TEXT = (
