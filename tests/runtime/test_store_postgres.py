@@ -195,6 +195,19 @@ def test_try_lock_says_no_while_another_holds_it_and_a_thread_reenters_its_own(p
             assert got is True
 
 
+def test_more_locks_at_once_than_the_store_allows_is_a_clear_error(pg_url: str) -> None:
+    with PostgresStore(pg_url, Fernet.generate_key(), max_locks=1, lock_wait_s=0.2) as store:
+        with (
+            store.lock("run:acme:payment_received"),
+            pytest.raises(ConfigError) as caught,
+            store.lock("token:acme"),
+        ):
+            pass
+        assert "max_locks" in str(caught.value)
+        with store.lock("token:acme"):  # the first released: there is room again
+            pass
+
+
 def _contend(url: str, key: bytes, counter: str, start: Any, rounds: int) -> None:
     with PostgresStore(url, key) as store:
         start.wait(timeout=60)

@@ -187,7 +187,9 @@ def night_command(
     for r in results:
         events = sum(t.events for t in r.triggers)
         requests = sum(t.requests for t in r.triggers)
-        problems = "; ".join(f"{k}: {v}" for k, v in r.failed.items())
+        problems = "; ".join(
+            [f"{k}: {v}" for k, v in r.failed.items()] + [f"{k}: already running" for k in r.already_running]
+        )
         click.echo(f"{r.tenant}: {events} events, {requests} requests{' — ' + problems if problems else ''}")
 
 

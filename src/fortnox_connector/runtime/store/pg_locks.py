@@ -25,6 +25,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from fortnox_connector.errors import ConfigError
+
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -34,7 +36,8 @@ def lock_key(name: str) -> int:
 
 
 class AdvisoryLocks:
-    """The named locks of one process over ``url``; at most ``max_held`` held at once by this process.
+    """The named locks of one process over ``url``; at most ``max_held`` held at once by this process (one
+    more waits up to ``wait_s`` for a session, then is refused with the fix).
 
     ``check`` runs before every use (the store's fork and closed checks); ``unreachable`` turns a failure
     to connect into the store's clear error.
@@ -45,6 +48,7 @@ class AdvisoryLocks:
         url: str,
         *,
         max_held: int,
+        wait_s: float,
         connect_timeout_s: float,
         check: Callable[[], None],
         unreachable: Callable[[Exception], Exception],
@@ -58,6 +62,7 @@ class AdvisoryLocks:
                 "options": "-c timezone=UTC",
                 "connect_timeout": int(connect_timeout_s),
             },
+            timeout=wait_s,
             open=False,
             name="fortnox-connector-locks",
         )
@@ -116,7 +121,14 @@ class AdvisoryLocks:
         """A pooled session for the block; the pool discards it if it broke meanwhile."""
         try:
             conn = self._pool.getconn()
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except PoolTimeout:
+            raise ConfigError(
+                f"this process held {self._pool.max_size} store locks at once for {self._pool.timeout:g} s"
+                " and needed one more",
+                hint="give the store a larger max_locks (PostgresStore(..., max_locks=N)), or run fewer "
+                "activities at once per worker (--concurrency)",
+            ) from None
+        except psycopg.OperationalError as exc:
             raise self._unreachable(exc) from None
         try:
             yield conn

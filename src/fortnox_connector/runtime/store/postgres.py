@@ -84,6 +84,7 @@ class PostgresStore:
         previous_keys: Sequence[bytes] = (),
         pool_size: int = 10,
         max_locks: int = 64,
+        lock_wait_s: float = 30.0,
         connect_timeout_s: float = 10.0,
     ) -> None:
         self.url = url
@@ -109,6 +110,7 @@ class PostgresStore:
             self._locks = AdvisoryLocks(
                 url,
                 max_held=max_locks,
+                wait_s=lock_wait_s,
                 connect_timeout_s=connect_timeout_s,
                 check=self._check_usable,
                 unreachable=self._unreachable,
