@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from fortnox_connector.fortnox.errors import MalformedResponse
@@ -150,11 +151,19 @@ def test_money_keeps_the_digits_it_was_sent_with(raw: object, expected: str) -> 
 
 
 @pytest.mark.parametrize("raw", [float("nan"), float("inf"), "NaN", "Infinity", "-inf", Decimal("NaN")])
-@pytest.mark.parametrize("field", ["Amount", "AmountCurrency", "InvoiceTotal", "CurrencyRate"])
+@pytest.mark.parametrize(
+    "field", ["Amount", "AmountCurrency", "InvoiceTotal", "CurrencyRate", "CurrencyUnit"]
+)
 def test_non_finite_money_is_malformed_never_an_amount(field: str, raw: object) -> None:
     with pytest.raises(MalformedRecord) as caught:
         InvoicePayment.parse({**LIST_ITEM, field: raw})
     assert caught.value.field == field
+
+
+def test_of_several_non_finite_values_the_first_in_field_order_is_named() -> None:
+    with pytest.raises(MalformedRecord) as caught:
+        InvoicePayment.parse({**LIST_ITEM, "CurrencyUnit": "NaN", "InvoiceTotal": "Infinity"})
+    assert caught.value.field == "InvoiceTotal"
 
 
 @pytest.mark.parametrize("raw", [None, "", 0, "0,00"])
@@ -184,10 +193,38 @@ def test_dates_read_with_or_without_a_time(raw: str) -> None:
     assert InvoicePayment.parse({**LIST_ITEM, "PaymentDate": raw}).payment_date == date(2026, 3, 1)
 
 
+@pytest.mark.parametrize(
+    "field",
+    [
+        "InvoiceOCR",
+        "InvoiceCustomerNumber",
+        "InvoiceCustomerName",
+        "ModeOfPayment",
+        "Source",
+        "VoucherSeries",
+        "ExternalInvoiceReference1",
+        "ExternalInvoiceReference2",
+    ],
+)
+def test_each_blank_text_field_alone_reads_as_none_and_keeps_the_payment_complete(field: str) -> None:
+    p = InvoicePayment.parse({**FULL_ITEM, field: ""})
+    name = _name(field)
+    assert getattr(p, name) is None and p.complete is True
+    others = {i.name for i in msgspec.structs.fields(InvoicePayment) if i.encode_name in FULL_ITEM} - {name}
+    assert all(getattr(p, o) == getattr(InvoicePayment.parse(FULL_ITEM), o) for o in others)
+
+
+def _name(field: str) -> str:
+    return next(i.name for i in msgspec.structs.fields(InvoicePayment) if i.encode_name == field)
+
+
 def test_a_thin_list_item_is_flagged_and_a_null_detail_is_not_thin() -> None:
     assert InvoicePayment.parse(FULL_ITEM).complete is True
     for field in InvoicePayment.DETAIL_FIELDS:
-        assert InvoicePayment.parse({k: v for k, v in FULL_ITEM.items() if k != field}).complete is False
+        thin = InvoicePayment.parse({k: v for k, v in FULL_ITEM.items() if k != field})
+        assert thin.complete is False
+        assert getattr(thin, _name(field)) is None
+        assert "\x00" not in repr(thin)  # no stand-in for "absent" is left on the record
     assert InvoicePayment.parse({**FULL_ITEM, "InvoiceOCR": None}).complete is True
 
 

@@ -67,18 +67,20 @@ def _blank_to_none(record: msgspec.Struct, names: tuple[str, ...]) -> None:
             force_setattr(record, name, None)
 
 
-def _currency(record: InvoicePayment | Invoice, resource: str) -> None:
-    """An empty currency is SEK; a zero rate or unit reads as 1 (absent ones default to SEK and 1)."""
+def _currency(record: InvoicePayment | Invoice) -> None:
+    """An empty currency is SEK; a zero rate or unit reads as 1 (absent ones default to SEK and 1).
+
+    Their finiteness is checked with the amounts, before: a 0 or absent value is finite either way.
+    """
     if not record.currency:
         force_setattr(record, "currency", "SEK")
     if not record.currency_rate:
         force_setattr(record, "currency_rate", _ONE)
     if not record.currency_unit:
         force_setattr(record, "currency_unit", _ONE)
-    _finite(record, resource, "currency_rate", "currency_unit")
 
 
-class WriteOff(msgspec.Struct, frozen=True, kw_only=True, rename=_names()):
+class WriteOff(msgspec.Struct, frozen=True, kw_only=True, rename=_names(), gc=False):
     amount: Decimal
     account_number: int | None = None
     cost_center: str | None = None
@@ -98,10 +100,11 @@ _PAYMENT_TEXT = (
     "external_invoice_reference2",
 )
 _PAYMENT_DETAIL = ("invoice_ocr", "invoice_customer_number", "invoice_customer_name", "mode_of_payment")
+_PAYMENT_MONEY = ("amount", "amount_currency", "invoice_total", "currency_rate", "currency_unit")
 
 
 class InvoicePayment(
-    msgspec.Struct, frozen=True, kw_only=True, rename=_names(invoice_ocr="InvoiceOCR"), dict=False
+    msgspec.Struct, frozen=True, kw_only=True, rename=_names(invoice_ocr="InvoiceOCR"), dict=False, gc=False
 ):
     """An invoice payment, from a list item (thin: ``complete`` False) or a single item."""
 
@@ -140,18 +143,39 @@ class InvoicePayment(
     )
 
     def __post_init__(self) -> None:
-        _finite(self, "InvoicePayment", "amount", "amount_currency", "invoice_total")
-        complete = True
-        for name in _PAYMENT_DETAIL:
-            value = getattr(self, name)
-            if value is _ABSENT:
-                complete = False
-                force_setattr(self, name, None)
-            elif value == "":
-                force_setattr(self, name, None)
+        """Runs for every record of every page, so the usual record (finite amounts, every detail field
+        present, no ``""``, a currency and its rate) is recognised in a few comparisons and left as is;
+        only a record that needs mending goes through the field-by-field helpers."""
+        amount_currency, invoice_total = self.amount_currency, self.invoice_total
+        if not (
+            self.amount.is_finite()
+            and (amount_currency is None or amount_currency.is_finite())
+            and (invoice_total is None or invoice_total.is_finite())
+            and self.currency_rate.is_finite()
+            and self.currency_unit.is_finite()
+        ):
+            _finite(self, "InvoicePayment", *_PAYMENT_MONEY)  # raises, naming the first such field
+        details = (
+            self.invoice_ocr,
+            self.invoice_customer_number,
+            self.invoice_customer_name,
+            self.mode_of_payment,
+        )
+        complete = _ABSENT not in details
+        if not complete or "" in details:
+            for name, value in zip(_PAYMENT_DETAIL, details, strict=True):
+                if value == _ABSENT or value == "":
+                    force_setattr(self, name, None)
         force_setattr(self, "complete", complete)
-        _blank_to_none(self, _PAYMENT_TEXT)
-        _currency(self, "InvoicePayment")
+        if "" in (
+            self.source,
+            self.voucher_series,
+            self.external_invoice_reference1,
+            self.external_invoice_reference2,
+        ):
+            _blank_to_none(self, _PAYMENT_TEXT)
+        if not (self.currency and self.currency_rate and self.currency_unit):
+            _currency(self)
         if self.write_offs and not self.write_off_exist:
             force_setattr(self, "write_off_exist", True)
 
@@ -194,11 +218,11 @@ class Invoice(msgspec.Struct, frozen=True, kw_only=True, rename=_names(ocr="OCR"
     credit_invoice_reference: str | None = None
 
     def __post_init__(self) -> None:
-        _finite(self, "Invoice", "total", "balance", "total_to_pay")
+        _finite(self, "Invoice", "total", "balance", "total_to_pay", "currency_rate", "currency_unit")
         _blank_to_none(self, _INVOICE_TEXT)
         if self.credit_invoice_reference in ("", "0"):  # "0": no reference, as Fortnox's number fields say
             force_setattr(self, "credit_invoice_reference", None)
-        _currency(self, "Invoice")
+        _currency(self)
 
     @property
     def fully_paid(self) -> bool:

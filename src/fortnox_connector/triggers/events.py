@@ -23,14 +23,6 @@ from fortnox_connector.fortnox.records import Invoice, InvoicePayment, WriteOff
 from fortnox_connector.triggers.settlement import ZERO, Settlement
 
 
-def _fixed(value: Decimal) -> str:
-    """``format(value, "f")``, faster: ``str`` is already plain unless it chose exponent notation."""
-    text = str(value)
-    if "E" in text or "e" in text:  # 1E+2, 1E-7 (lower case if the context says so)
-        return format(value, "f")
-    return text
-
-
 def money(value: Decimal) -> str:
     """``Decimal`` as a plain decimal string with at least two decimals, never rounded.
 
@@ -54,8 +46,15 @@ def money_or_none(value: Decimal | None) -> str | None:
 
 
 def plain(value: Decimal) -> str:
-    """A rate or unit as Fortnox gave it, as a plain decimal string (no exponent)."""
-    return _fixed(value)
+    """A rate or unit as Fortnox gave it, as a plain decimal string (no exponent).
+
+    ``format(value, "f")``, faster: ``str`` is already plain unless it chose exponent notation (``1E+2``,
+    ``1E-7``; lower case if the context says so).
+    """
+    text = str(value)
+    if "E" in text or "e" in text:
+        return format(value, "f")
+    return text
 
 
 _ISO: dict[date, str] = {}  # dates already formatted: a page's payment and due dates repeat
@@ -96,17 +95,23 @@ def _write_off(w: WriteOff) -> dict[str, Any]:
 
 
 def payment_payload(tenant: str, p: InvoicePayment, key: str, observed_at: str) -> dict[str, Any]:
-    """The ``payment_received`` payload of a complete payment."""
+    """The ``payment_received`` payload of a complete payment.
+
+    Built once per payment with nothing repeated: the optional values are tested here rather than
+    through ``money_or_none``/``iso`` (a call less each, on the hot path).
+    """
     voucher = None
     if p.voucher_number is not None or p.voucher_series is not None:
         voucher = {"series": p.voucher_series, "number": p.voucher_number, "year_id": p.voucher_year}
+    amount_currency, invoice_total, due = p.amount_currency, p.invoice_total, p.invoice_due_date
+    write_offs = p.write_offs
     return {
         "tenant": tenant,
         "payment_number": p.number,
         "invoice_number": str(p.invoice_number),
         "ocr": p.invoice_ocr,
         "amount_company_currency": money(p.amount),
-        "amount_invoice_currency": money_or_none(p.amount_currency),
+        "amount_invoice_currency": None if amount_currency is None else money(amount_currency),
         "currency": p.currency,
         "currency_rate": plain(p.currency_rate),
         "currency_unit": plain(p.currency_unit),
@@ -119,10 +124,10 @@ def payment_payload(tenant: str, p: InvoicePayment, key: str, observed_at: str) 
         "customer_name": p.invoice_customer_name,
         "external_invoice_reference1": p.external_invoice_reference1,
         "external_invoice_reference2": p.external_invoice_reference2,
-        "invoice_total": money_or_none(p.invoice_total),
-        "invoice_due_date": iso(p.invoice_due_date),
+        "invoice_total": None if invoice_total is None else money(invoice_total),
+        "invoice_due_date": None if due is None else iso_date(due),
         "voucher": voucher,
-        "write_offs": [_write_off(w) for w in p.write_offs] if p.write_offs else [],
+        "write_offs": [_write_off(w) for w in write_offs] if write_offs else [],
         "dedup_key": key,
         "observed_at": observed_at,
     }
