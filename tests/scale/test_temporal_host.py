@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from fortnox_connector.runtime.jobs import run_lock_name
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.temporal.actions import start_action
 from fortnox_connector.temporal.schedules import run_night, sync_schedules
-from fortnox_connector.temporal.shapes import NightResult, schedule_id
+from fortnox_connector.temporal.shapes import NightResult, night_workflow_id, schedule_id
 from tests.e2e.receiver import Received
 from tests.scale.fleet import Fleet
 
@@ -32,7 +34,12 @@ def delivered_keys(box: Received) -> list[str]:
 
 
 def night(
-    fleet: Fleet, tenants: list[str], label: str, heartbeat_s: float = 30.0, local_slice_s: float = 5.0
+    fleet: Fleet,
+    tenants: list[str],
+    label: str,
+    heartbeat_s: float = 30.0,
+    local_slice_s: float = 5.0,
+    busy_wait_s: float = 300.0,
 ) -> list[NightResult]:
     async def go(client: Client) -> list[NightResult]:
         return await run_night(
@@ -43,6 +50,7 @@ def night(
             run_label=label,
             heartbeat_s=heartbeat_s,
             local_slice_s=local_slice_s,
+            busy_wait_s=busy_wait_s,
         )
 
     return fleet.run(go)
@@ -87,13 +95,44 @@ def test_a_trigger_already_running_elsewhere_is_recorded_and_sends_nothing(fleet
     tenants = fleet.add_tenants(2, expired=False)
     fleet.start_worker()
     with fleet.store() as store, store.lock(run_lock_name(tenants[0], "payment_received")):
-        busy = {r.tenant: r for r in night(fleet, tenants, "busy")}
+        busy = {r.tenant: r for r in night(fleet, tenants, "busy", busy_wait_s=0)}
         assert store.load_cursor(tenants[0], "payment_received") is None  # nothing ran for it
     assert busy[tenants[0]].already_running == ["payment_received"]
     assert [t.trigger for t in busy[tenants[0]].triggers] == ["invoice_paid"]  # its other trigger ran
     assert not busy[tenants[1]].already_running and len(busy[tenants[1]].triggers) == 2
     again = night(fleet, tenants[:1], "free")  # the lock released: the next night runs it
     assert [t.trigger for t in again[0].triggers] == TRIGGERS and not again[0].already_running
+
+
+@pytest.mark.sandbox(tenants=1)
+def test_a_trigger_found_running_is_tried_again_after_a_timer_and_runs_once_its_holder_lets_go(
+    fleet: Fleet,
+) -> None:
+    """The holder may be the night's own earlier attempt on a starved worker: the night waits for it."""
+    tenants = fleet.add_tenants(1, expired=False)
+    fleet.start_worker()
+    outcome: list[NightResult] = []
+    with fleet.store() as store, store.lock(run_lock_name(tenants[0], "payment_received")):
+        waiter = threading.Thread(target=lambda: outcome.extend(night(fleet, tenants, "waits")))
+        waiter.start()
+        fleet.run(lambda client: first_timer(client, f"{night_workflow_id(tenants[0])}/waits"))
+    waiter.join(timeout=120)
+    assert not waiter.is_alive()
+    assert [t.trigger for t in outcome[0].triggers] == TRIGGERS and not outcome[0].already_running
+    assert all(t.complete for t in outcome[0].triggers)
+
+
+async def first_timer(client: Client, workflow_id: str) -> None:
+    """Return once the workflow has started a timer (it found the trigger running and waits)."""
+    handle = client.get_workflow_handle(workflow_id)
+    while True:
+        try:
+            history = await handle.fetch_history()
+        except RPCError:  # not started yet
+            history = None
+        if history is not None and any(e.HasField("timer_started_event_attributes") for e in history.events):
+            return
+        await asyncio.sleep(0.05)  # polling a condition, not waiting out a time
 
 
 @pytest.mark.sandbox(tenants=1)

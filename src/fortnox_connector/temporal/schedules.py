@@ -33,6 +33,7 @@ from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.scheduler import schedule_of
 from fortnox_connector.temporal.shapes import (
+    BUSY_WAIT_S,
     HEARTBEAT_S,
     LOCAL_SLICE_S,
     NIGHT_WORKFLOW,
@@ -122,6 +123,7 @@ async def run_night(
     run_label: str = "now",
     heartbeat_s: float = HEARTBEAT_S,
     local_slice_s: float = LOCAL_SLICE_S,
+    busy_wait_s: float = BUSY_WAIT_S,
     progress: Callable[[int, int], None] | None = None,
     starting: int = 50,
 ) -> list[NightResult]:
@@ -138,7 +140,13 @@ async def run_night(
         async with gate:
             handle = await client.start_workflow(
                 NIGHT_WORKFLOW,
-                NightJob(tenant, list(triggers), heartbeat_s=heartbeat_s, local_slice_s=local_slice_s),
+                NightJob(
+                    tenant,
+                    list(triggers),
+                    heartbeat_s=heartbeat_s,
+                    local_slice_s=local_slice_s,
+                    busy_wait_s=busy_wait_s,
+                ),
                 id=f"{night_workflow_id(tenant)}/{run_label}",
                 task_queue=task_queue,
                 task_timeout=timedelta(seconds=heartbeat_s),

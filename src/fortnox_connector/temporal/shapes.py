@@ -39,6 +39,7 @@ def stream_workflow_id(client_id: str) -> str:
 
 HEARTBEAT_S = 30.0  # a dead worker's slice is retried on another worker after this many silent seconds
 LOCAL_SLICE_S = 5.0  # a trigger's first slice runs as a local activity for at most this long (whole pages)
+BUSY_WAIT_S = 300.0  # a trigger found running is tried again for this long before the night gives it up
 
 
 @dataclass
@@ -47,6 +48,7 @@ class NightJob:
     triggers: list[str]
     heartbeat_s: float = HEARTBEAT_S
     local_slice_s: float = LOCAL_SLICE_S
+    busy_wait_s: float = BUSY_WAIT_S
     # What earlier generations did (continue-as-new): the night so far and the trigger in progress.
     carried: NightResult | None = None
     carried_trigger: TriggerTotals | None = None

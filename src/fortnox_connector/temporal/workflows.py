@@ -8,8 +8,12 @@
   on with **regular activities** of ``--slice-seconds`` that heartbeat after every page (a long backfill), and
   the night continues as new when Temporal suggests it, so its history stays small. One run per (tenant,
   trigger) at a time is the run lock's (an advisory lock in PostgreSQL, the same one ``run`` and ``serve``
-  take): a slice that finds it held records "already running" and sends nothing. A trigger that failed for
-  good (the tenant must reconnect, a validation error) stops the night: the tenant is paused.
+  take): a slice that finds it held sends nothing and is tried again after a durable timer (5 s, then as
+  long as all the waits before it, at most a minute) for up to ``busy_wait_s`` (5 min): the holder may be
+  this night's own earlier attempt, still running on a worker too starved to keep its workflow task alive,
+  and it will commit its pages and let go. Only then does the night record the trigger "already running".
+  A trigger that failed for good (the tenant must reconnect, a validation error) stops the night: the
+  tenant is paused.
 - ``StreamWorkflow`` — the app's WebSocket feed listener (``stream_feed``), one per client id by its fixed id
   ``fortnox-stream/<client id>``; the activity heartbeats its checkpoint, is retried from it for as long as
   it fails, and stops cleanly when the workflow is cancelled.
@@ -52,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
 
 SLICE_TIMEOUT = timedelta(minutes=10)  # a slice stops itself after its deadline (60 s) plus one page
 LOCAL_SLICE_TIMEOUT = timedelta(minutes=2)  # a local slice stops itself after local_slice_s plus one page
+BUSY_RETRY_S = 5.0  # the first wait before trying a trigger found running again (then as long as all before)
+BUSY_RETRY_MAX_S = 60.0
 
 
 def _root(exc: BaseException) -> BaseException:
@@ -83,6 +89,7 @@ class TenantNight:
     async def _trigger(self, job: NightJob, result: NightResult, totals: TriggerTotals) -> None:
         """Slices of one trigger until it is complete; the outcome goes into ``result``."""
         local = totals.slices == 0
+        waited = 0.0
         while True:
             try:
                 part = await self._slice(job, totals.trigger, local=local)
@@ -94,6 +101,12 @@ class TenantNight:
                 return
             local = False
             if part.already_running:
+                if waited < job.busy_wait_s:
+                    # each pause as long as all before it: 5, 5, 10, 20, 40, 60, 60 … seconds
+                    pause = min(max(BUSY_RETRY_S, waited), BUSY_RETRY_MAX_S, job.busy_wait_s - waited)
+                    await workflow.sleep(pause)  # a durable timer: the holder commits and lets go meanwhile
+                    waited += pause
+                    continue
                 result.already_running.append(totals.trigger)
                 return
             totals.add(part)
