@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -91,7 +92,7 @@ class Pacer:
         self.clock = clock
         self.sleep = sleep
         self._lock = threading.Condition()
-        self._done: list[float] = []  # anchors of answered requests still inside the window, oldest first
+        self._done: deque[float] = deque()  # anchors of answered requests inside the window, oldest first
         self._fastest = float("inf")  # the shortest round trip seen (the estimated anchor's yardstick)
         self._in_flight = 0
         self._paused_until = float("-inf")
@@ -110,10 +111,8 @@ class Pacer:
                 now = self.clock()
                 self._recover(now)
                 span = self.window + self.guard
-                expired = 0
-                while expired < len(self._done) and self._done[expired] + span <= now:  # the wait's sum
-                    expired += 1
-                del self._done[:expired]
+                while self._done and self._done[0] + span <= now:  # the same sum as the wait below
+                    self._done.popleft()
                 wait = self._paused_until - now
                 if wait <= 0 and self._in_flight + len(self._done) >= self.limit:
                     if not self._done:  # every slot is in flight: wait for an answer
@@ -134,7 +133,7 @@ class Pacer:
         """The request of an ``acquire()`` got its answer (or failed): its slot expires a window after it.
 
         ``sent_at`` is this pacer's clock just before the request left; without it the anchor is the answer.
-        Anchors only grow (a later answer, a fastest round trip that only shrinks), so the list stays sorted.
+        Anchors only grow (a later answer, a fastest round trip that only shrinks), so the deque stays sorted.
         """
         with self._lock:
             now = self.clock()
