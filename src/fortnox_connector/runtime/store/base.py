@@ -6,6 +6,7 @@ tenants, their config and secrets, an outbox of events pending delivery, run his
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any, Literal, Protocol, Self
 
 from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.contract.state import StateStore
+from fortnox_connector.runtime.sinks.encoding import dumps
 from fortnox_connector.secrets import Secret
 
 AuthMode = Literal["authorization_code", "client_credentials", "host_managed"]
@@ -176,3 +178,10 @@ class RuntimeStore(StateStore, TenantStore, Outbox, RunHistory, Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+def summary_json(summary: Mapping[str, Any] | RunSummary | None) -> str | None:
+    """A run's summary as the JSON text both stores keep in ``runs.summary``."""
+    if isinstance(summary, RunSummary):
+        summary = dataclasses.asdict(summary)
+    return dumps(dict(summary)) if summary is not None else None

@@ -14,7 +14,6 @@ file:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from fortnox_connector.runtime.store.base import (
     RunRecord,
     RunStats,
     TenantRecord,
+    summary_json,
 )
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
@@ -564,10 +564,14 @@ class PostgresStore:
     ) -> None:
         """Record how a run ended; ``error`` is the error's text (errors never carry secrets)."""
         with self._tx() as conn:
-            conn.execute(
-                "UPDATE runs SET finished_at = %s, summary = %s, error = %s WHERE id = %s",
-                (self._stamp(), _summary_json(summary), error, run_id),
-            )
+            self._end_run(conn, run_id, summary_json(summary), error)
+
+    def _end_run(self, conn: Any, run_id: int, summary: str | None, error: str | None) -> None:
+        """Stamp a started run's end (inside the caller's transaction)."""
+        conn.execute(
+            "UPDATE runs SET finished_at = %s, summary = %s, error = %s WHERE id = %s",
+            (self._stamp(), summary, error, run_id),
+        )
 
     def record_run(
         self,
@@ -581,7 +585,7 @@ class PostgresStore:
         cursor: str | None = None,
     ) -> int:
         """A run's end and the cursor it reached, in one transaction (see ``RunHistory.record_run``)."""
-        text = _summary_json(summary)
+        text = summary_json(summary)
         with self._tx() as conn:
             if run_id is None:
                 row = conn.execute(
@@ -591,10 +595,7 @@ class PostgresStore:
                 ).fetchone()
                 run_id = int(row[0]) if row else 0
             else:
-                conn.execute(
-                    "UPDATE runs SET finished_at = %s, summary = %s, error = %s WHERE id = %s",
-                    (self._stamp(), text, error, run_id),
-                )
+                self._end_run(conn, run_id, text, error)
             if cursor is not None:
                 self._put_cursor(conn, tenant, trigger, cursor)
         return run_id
@@ -649,12 +650,6 @@ _RUN_STATS_SQL = """
         COALESCE(SUM((summary::jsonb ->> 'duration_s')::numeric), 0)
     FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
 """
-
-
-def _summary_json(summary: Mapping[str, Any] | RunSummary | None) -> str | None:
-    if isinstance(summary, RunSummary):
-        summary = dataclasses.asdict(summary)
-    return dumps(dict(summary)) if summary is not None else None
 
 
 def _tenant_row(conn: Conn, tenant: str) -> tuple[Any, ...] | None:

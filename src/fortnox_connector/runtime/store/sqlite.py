@@ -7,7 +7,6 @@ Fernet before they reach the file. ``lock(name)`` is an ``flock`` on ``locks/<ha
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from fortnox_connector.runtime.store.base import (
     RunRecord,
     RunStats,
     TenantRecord,
+    summary_json,
 )
 from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
@@ -635,10 +635,14 @@ class SqliteStore:
     ) -> None:
         """Record how a run ended; ``error`` is the error's text (errors never carry secrets)."""
         with self._tx(durable=False) as conn:
-            conn.execute(
-                "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
-                (self._stamp(), _summary_json(summary), error, run_id),
-            )
+            self._end_run(conn, run_id, summary_json(summary), error)
+
+    def _end_run(self, conn: Any, run_id: int, summary: str | None, error: str | None) -> None:
+        """Stamp a started run's end (inside the caller's transaction)."""
+        conn.execute(
+            "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
+            (self._stamp(), summary, error, run_id),
+        )
 
     def record_run(
         self,
@@ -652,7 +656,7 @@ class SqliteStore:
         cursor: str | None = None,
     ) -> int:
         """A run's end and the cursor it reached, in one transaction (see ``RunHistory.record_run``)."""
-        text = _summary_json(summary)
+        text = summary_json(summary)
         with self._tx(durable=False) as conn:
             if run_id is None:
                 cur = conn.execute(
@@ -662,10 +666,7 @@ class SqliteStore:
                 )
                 run_id = cast(int, cur.lastrowid)
             else:
-                conn.execute(
-                    "UPDATE runs SET finished_at = ?, summary = ?, error = ? WHERE id = ?",
-                    (self._stamp(), text, error, run_id),
-                )
+                self._end_run(conn, run_id, text, error)
             if cursor is not None:
                 self._put_cursor(conn, tenant, trigger, cursor)
         return run_id
@@ -717,12 +718,6 @@ _RUN_STATS_SQL = """
         COALESCE(SUM(json_extract(summary, '$.duration_s')), 0)
     FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
 """
-
-
-def _summary_json(summary: Mapping[str, Any] | RunSummary | None) -> str | None:
-    if isinstance(summary, RunSummary):
-        summary = dataclasses.asdict(summary)
-    return dumps(dict(summary)) if summary is not None else None
 
 
 def _tenant_row(conn: sqlite3.Connection, tenant: str) -> tuple[Any, ...] | None:
