@@ -111,6 +111,7 @@ def make_client(sandbox: Sandbox, tenant: int, transport: httpx.BaseTransport, *
         retry=kw.pop("retry", None) or RetryPolicy(),
         max_retries=kw.pop("max_retries", 5),
         read_ahead=kw.pop("read_ahead", 0),  # page by page, as these tests count; test_read_ahead.py: on
+        read_ahead_after=kw.pop("read_ahead_after", 0.0),  # when on, always (the fake clock sees no latency)
     )
 
 

@@ -3,6 +3,7 @@ is what page-by-page reading would, in the same order, and the rate limit holds 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.client import READ_AHEAD_AFTER_S, FortnoxClient
 from fortnox_connector.fortnox.errors import FortnoxUnavailable
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.fortnox.pipeline import Pipeline
@@ -101,6 +102,7 @@ def test_under_latency_pages_in_flight_never_break_the_rate_limit(
         pacers=PacerRegistry(limit=5, window=0.5, guard=0.01, anchor="answer"),
         retry=RetryPolicy(),
         read_ahead=4,
+        read_ahead_after=0.0,  # every answer counts as slow: pages are always in flight ahead
     )
     with client:
         host = Host(make_ctx(sandbox, client))
@@ -151,3 +153,87 @@ def test_another_question_or_a_page_out_of_order_is_fetched_anew(pipeline: Pipel
     pipeline.close()
     assert ("b", 2) in asked and asked.count(("b", 1)) == 1 and ("b", 1) in asked
     assert asked[0] == ("a", 1) and asked[asked.index(("b", 2))] == ("b", 2)
+
+
+class InFlight(httpx.BaseTransport):
+    """Real HTTP; remembers the most requests it ever had in flight at once."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            response = self.inner.handle_request(request)
+            response.read()
+            return response
+        finally:
+            with self.lock:
+                self.now -= 1
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def real_clock_client(
+    sandbox: Sandbox,
+    tenant: int,
+    transport: httpx.BaseTransport,
+    read_ahead_after: float = READ_AHEAD_AFTER_S,
+) -> FortnoxClient:
+    """As a runtime builds it (real clock, ``read_ahead_after`` its default unless given), unpaced."""
+    return FortnoxClient(
+        tenant=str(tenant),
+        tokens=SandboxTokens(sandbox, tenant, ("invoice", "payment")),
+        client_id=sandbox.client_id,
+        base_url=sandbox.base_url,
+        transport=transport,
+        pacers=PacerRegistry(limit=10_000),
+        read_ahead=4,
+        read_ahead_after=read_ahead_after,
+    )
+
+
+def test_fast_answers_are_read_in_line_with_no_page_in_flight_ahead(
+    sandbox: Sandbox, sandbox_tenant: int
+) -> None:
+    """Answers faster than ``read_ahead_after`` (loopback's milliseconds against 10 s here, so a loaded
+    machine cannot tip it): reading ahead would save no time and cost the caller CPU."""
+    expected = keys_of(seed_booked(sandbox, sandbox_tenant, 2200), sandbox_tenant)  # 5 pages
+    transport = InFlight()
+    with real_clock_client(sandbox, sandbox_tenant, transport, read_ahead_after=10.0) as client:
+        host = Host(make_ctx(sandbox, client))
+        host.run()
+    assert set(host.keys()) == expected
+    assert transport.most == 1 and client.requests_sent == 5
+
+
+@pytest.mark.sandbox(latency=0.08)
+def test_slow_answers_have_pages_read_ahead(sandbox: Sandbox, sandbox_tenant: int) -> None:
+    """80 ms a round trip (over ``read_ahead_after``'s 50 ms): the next pages are in flight at once."""
+    expected = keys_of(seed_booked(sandbox, sandbox_tenant, 2200), sandbox_tenant)  # 5 pages
+    transport = InFlight()
+    with real_clock_client(sandbox, sandbox_tenant, transport) as client:
+        host = Host(make_ctx(sandbox, client))
+        host.run()
+    assert set(host.keys()) == expected
+    assert transport.most > 1 and client.requests_sent == 5
+
+
+def test_a_pipeline_not_worth_it_fetches_nothing_ahead() -> None:
+    asked: list[int] = []
+
+    def fetch(n: int) -> Page[int]:
+        asked.append(n)
+        return numbered(n, 4)
+
+    pipeline = Pipeline(2, worth_it=lambda: False)
+    try:
+        assert [pipeline.page("q", n, fetch).items for n in (1, 2, 3, 4)] == [(1,), (2,), (3,), (4,)]
+    finally:
+        pipeline.close()
+    assert asked == [1, 2, 3, 4]  # each in line, when asked for

@@ -7,6 +7,13 @@ per client and tenant, slots anchored on answers), the same retries — and hand
 for them. The caller still reads, delivers and commits page by page, in order; what it is handed is what a
 request at that moment would have returned a little earlier.
 
+- Only when answers are slow: a ``worth_it`` test (the client's: the last round trip took at least
+  ``FortnoxClient(read_ahead_after=0.05)`` s) is asked after each page. Read in line, a page costs its round
+  trip plus the caller's work on it; Fortnox allows one page per 0.2 s on average, so in-line reading keeps
+  that pace while answers take a few tens of milliseconds, and reading ahead would save no time. It would
+  cost CPU: a background thread contends with the caller for Python's interpreter lock, measured at ~1 µs
+  (8-12 %) more per event on loopback (docs/bench.md, "CPU per event"). Real Fortnox answers a page in
+  100-300 ms, where reading ahead is what keeps the rate limit's pace (docs/fortnox-client.md, "Pacing").
 - Memory stays flat: at most ``depth`` pages wait (500 records each).
 - Nothing is fetched beyond the last page the list announced; a list of one page costs one request.
 - A page that failed in the background raises its error when (and only if) the caller asks for it, so a
@@ -28,13 +35,18 @@ from fortnox_connector.fortnox.records import Page
 Fetch = Callable[[int], Page[Any]]
 
 
-class Pipeline:
-    """Pages fetched ahead for one client; ``depth`` 0 turns it off. Thread-safe."""
+def always() -> bool:
+    return True
 
-    def __init__(self, depth: int) -> None:
+
+class Pipeline:
+    """Pages fetched ahead for one client when ``worth_it()``; ``depth`` 0 turns it off. Thread-safe."""
+
+    def __init__(self, depth: int, worth_it: Callable[[], bool] = always) -> None:
         if depth < 0:
             raise ValueError("a pipeline's depth is 0 (off) or more")
         self.depth = depth
+        self.worth_it = worth_it
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._query: Hashable = None
@@ -50,9 +62,10 @@ class Pipeline:
             if future is None:
                 self._drop()
         page = fetch(number) if future is None else future.result()
-        with self._lock:
-            if query == self._query:
-                self._fill(number, page.total_pages, fetch)
+        if self.depth and self.worth_it():
+            with self._lock:
+                if query == self._query:
+                    self._fill(number, page.total_pages, fetch)
         return page
 
     def close(self) -> None:

@@ -3,8 +3,8 @@
 Every request that leaves — a retry, the second try after a 401 — takes a slot of the (client id, tenant)
 pair's ``Pacer`` before it is sent and frees it once its answer has been read (or it failed), telling the
 pacer when it left, so the slot is anchored between departure and answer (``pacing.py``). It also counts
-what it sees: requests sent and 429s received, and tells the pacer of each 429 (which lowers the pair's
-limit).
+what it sees: requests sent, 429s received and the last round trip (departure to answer read, the pacer's
+wait excluded), and tells the pacer of each 429 (which lowers the pair's limit).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class PacedTransport(httpx.BaseTransport):
         self._lock = threading.Lock()
         self.sent = 0  # requests handed to the inner transport (retries included)
         self.throttled = 0  # 429 answers received
+        self.last_round_trip: float | None = None  # seconds, the latest request's (None: none answered yet)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send inside a slot; the body is read before the slot is freed (the answer is complete then).
@@ -42,6 +43,7 @@ class PacedTransport(httpx.BaseTransport):
             except BaseException:
                 response.close()
                 raise
+            self.last_round_trip = self.pacer.clock() - sent_at
         finally:
             self.pacer.release(sent_at)
         if response.status_code == 429:
