@@ -94,43 +94,76 @@ def _write_off(w: WriteOff) -> dict[str, Any]:
     }
 
 
+# The payload's keys in order, each None: ``payment_payload`` copies this and sets the values. Why not a dict
+# display: one of 24 keys is built as 16 plus an update of 8, which resizes the table; a copy of a clean
+# template clones its key table whole, so setting the values never inserts (~0.5 µs instead of ~0.7 µs).
+_PAYMENT_KEYS = dict.fromkeys(
+    (
+        "tenant",
+        "payment_number",
+        "invoice_number",
+        "ocr",
+        "amount_company_currency",
+        "amount_invoice_currency",
+        "currency",
+        "currency_rate",
+        "currency_unit",
+        "payment_date",
+        "booked",
+        "mode_of_payment",
+        "mode_of_payment_account",
+        "source",
+        "customer_number",
+        "customer_name",
+        "external_invoice_reference1",
+        "external_invoice_reference2",
+        "invoice_total",
+        "invoice_due_date",
+        "voucher",
+        "write_offs",
+        "dedup_key",
+        "observed_at",
+    )
+)
+
+
 def payment_payload(tenant: str, p: InvoicePayment, key: str, observed_at: str) -> dict[str, Any]:
     """The ``payment_received`` payload of a complete payment.
 
-    Built once per payment with nothing repeated: the optional values are tested here rather than
-    through ``money_or_none``/``iso`` (a call less each, on the hot path).
+    Built once per payment, on the hot path (every event of a backfill): from a copy of ``_PAYMENT_KEYS``,
+    the optional values tested here rather than through ``money_or_none``/``iso`` (a call less each) and
+    left None when absent.
     """
-    voucher = None
+    d = _PAYMENT_KEYS.copy()
+    d["tenant"] = tenant
+    d["payment_number"] = p.number
+    d["invoice_number"] = str(p.invoice_number)
+    d["ocr"] = p.invoice_ocr
+    d["amount_company_currency"] = money(p.amount)
+    if p.amount_currency is not None:
+        d["amount_invoice_currency"] = money(p.amount_currency)
+    d["currency"] = p.currency
+    d["currency_rate"] = plain(p.currency_rate)
+    d["currency_unit"] = plain(p.currency_unit)
+    d["payment_date"] = iso_date(p.payment_date)
+    d["booked"] = p.booked
+    d["mode_of_payment"] = p.mode_of_payment
+    d["mode_of_payment_account"] = p.mode_of_payment_account
+    d["source"] = p.source
+    d["customer_number"] = p.invoice_customer_number
+    d["customer_name"] = p.invoice_customer_name
+    d["external_invoice_reference1"] = p.external_invoice_reference1
+    d["external_invoice_reference2"] = p.external_invoice_reference2
+    if p.invoice_total is not None:
+        d["invoice_total"] = money(p.invoice_total)
+    if p.invoice_due_date is not None:
+        d["invoice_due_date"] = iso_date(p.invoice_due_date)
     if p.voucher_number is not None or p.voucher_series is not None:
-        voucher = {"series": p.voucher_series, "number": p.voucher_number, "year_id": p.voucher_year}
-    amount_currency, invoice_total, due = p.amount_currency, p.invoice_total, p.invoice_due_date
-    write_offs = p.write_offs
-    return {
-        "tenant": tenant,
-        "payment_number": p.number,
-        "invoice_number": str(p.invoice_number),
-        "ocr": p.invoice_ocr,
-        "amount_company_currency": money(p.amount),
-        "amount_invoice_currency": None if amount_currency is None else money(amount_currency),
-        "currency": p.currency,
-        "currency_rate": plain(p.currency_rate),
-        "currency_unit": plain(p.currency_unit),
-        "payment_date": iso_date(p.payment_date),
-        "booked": p.booked,
-        "mode_of_payment": p.mode_of_payment,
-        "mode_of_payment_account": p.mode_of_payment_account,
-        "source": p.source,
-        "customer_number": p.invoice_customer_number,
-        "customer_name": p.invoice_customer_name,
-        "external_invoice_reference1": p.external_invoice_reference1,
-        "external_invoice_reference2": p.external_invoice_reference2,
-        "invoice_total": None if invoice_total is None else money(invoice_total),
-        "invoice_due_date": None if due is None else iso_date(due),
-        "voucher": voucher,
-        "write_offs": [_write_off(w) for w in write_offs] if write_offs else [],
-        "dedup_key": key,
-        "observed_at": observed_at,
-    }
+        d["voucher"] = {"series": p.voucher_series, "number": p.voucher_number, "year_id": p.voucher_year}
+    d["write_offs"] = [_write_off(w) for w in p.write_offs] if p.write_offs else []
+    d["dedup_key"] = key
+    d["observed_at"] = observed_at
+    return d
 
 
 def invoice_paid_payload(
