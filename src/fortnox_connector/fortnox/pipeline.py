@@ -12,8 +12,9 @@ request at that moment would have returned a little earlier.
   trip plus the caller's work on it; Fortnox allows one page per 0.2 s on average, so in-line reading keeps
   that pace while answers take a few tens of milliseconds, and reading ahead would save no time. It would
   cost CPU: a background thread contends with the caller for Python's interpreter lock, measured at ~1 µs
-  more per event on loopback, a tenth of the trigger's CPU (docs/bench.md, "CPU per event"). Real Fortnox answers a page in
-  100-300 ms, where reading ahead is what keeps the rate limit's pace (docs/fortnox-client.md, "Pacing").
+  more per event on loopback, a tenth of the trigger's CPU (docs/bench.md, "CPU per event"). Real Fortnox
+  answers a page in 100-300 ms, where reading ahead is what keeps the rate limit's pace
+  (docs/fortnox-client.md, "Pipelined paging").
 - Memory stays flat: at most ``depth`` pages wait (500 records each).
 - Nothing is fetched beyond the last page the list announced; a list of one page costs one request.
 - A page that failed in the background raises its error when (and only if) the caller asks for it, so a
