@@ -361,3 +361,29 @@ def test_a_fixed_token_rejected_is_not_sent_again(make_client: Make, server: Fak
     with pytest.raises(FortnoxUnauthorized):
         client.company_information()
     assert client.requests_sent == 1
+
+
+# -- counted ---------------------------------------------------------------------
+
+
+def test_every_request_that_is_not_a_first_try_is_counted_as_a_retry(
+    make_client: Make, server: FakeFortnox
+) -> None:
+    """A 429, a 5xx, then the answer: 3 requests, 2 retries; a 401 and the request once more: 1 retry."""
+    server.queue("GET", PAYMENTS, too_many(**{"Retry-After": "1"}), server_error(503))
+    client = make_client()
+    client.list_invoice_payments()
+    assert (client.requests_sent, client.retries_sent) == (3, 2)
+    client.list_invoice_payments()  # answered at once: no retry
+    assert (client.requests_sent, client.retries_sent) == (4, 2)
+    server.valid_tokens = {FRESH_TOKEN}
+    client.list_invoice_payments()  # 401 with the old token, then sent once more with a new one
+    assert (client.requests_sent, client.retries_sent) == (6, 3)
+
+
+def test_retries_of_a_request_that_finally_failed_are_counted(make_client: Make, server: FakeFortnox) -> None:
+    server.queue("GET", PAYMENTS, *[server_error() for _ in range(3)])
+    client = make_client(max_retries=2)
+    with pytest.raises(FortnoxUnavailable):
+        client.list_invoice_payments()
+    assert (client.requests_sent, client.retries_sent) == (3, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from fortnox_connector.contract.records import Event, PollResult, RunSummary, Tr
 from fortnox_connector.contract.state import MemoryStateStore
 from fortnox_connector.declaration.config import TenantConfig
 from fortnox_connector.errors import DeliveryError
+from fortnox_connector.fortnox.errors import RateLimited
 from fortnox_connector.runtime.runner import run_trigger
 from tests.binding import bind
 
@@ -82,3 +84,35 @@ def test_resumes_from_given_cursor(start: str) -> None:
         commit=lambda c: None,
     )
     assert seen == ["k2"]
+
+
+class CountingClient:
+    """A connector's client as the runner reads it: what it sent, 429s, retries."""
+
+    def __init__(self) -> None:
+        self.requests_sent = self.throttled_responses = self.retries_sent = 0
+
+
+def test_a_failed_polls_requests_429s_and_retries_count_in_the_summary() -> None:
+    """The poll that failed returns no summary; the client's own counts since the run began stand in."""
+    client = CountingClient()
+
+    def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
+        if cursor is None:
+            client.requests_sent += 1
+            return PollResult([], "1", True, RunSummary(pages=1, requests=1))
+        client.requests_sent += 6  # a 429 storm: the first try and five retries, all 429
+        client.throttled_responses += 6
+        client.retries_sent += 5
+        raise RateLimited("still 429 after 5 retries", method="GET", path="/3/invoicepayments")
+
+    ctx = replace(_ctx(), client=cast(Any, client))
+    outcome = run_trigger(
+        bind(TriggerSpec("t", "test", {}, poll), ctx),
+        cursor=None,
+        deliver=lambda e: None,
+        commit=lambda c: None,
+    )
+    assert isinstance(outcome.error, RateLimited) and outcome.cursor == "1"
+    s = outcome.summary
+    assert (s.requests, s.rate_limited, s.retries) == (7, 6, 5)

@@ -107,3 +107,24 @@ def test_health_and_readiness_answer_without_credentials(web: Web) -> None:
     assert (ready.status_code, ready.text) == (200, "ready")
     web.runtime.store.close()
     assert httpx.get(f"{web.url}/readyz").status_code == 503
+
+
+def test_metrics_count_a_runs_retries_and_token_refreshes(web: Web, sandbox: Sandbox) -> None:
+    """Fortnox forgets the stored access token: the first request gets 401, the token is refreshed and
+    the request sent once more. That run's record, and so ``/metrics``, counts one retry and one refresh."""
+    company = sandbox.tenant_ids()[0]
+    add_connected(web.runtime, sandbox, "acme", company)
+    stored = web.runtime.store.load_token("acme")
+    assert stored is not None and sandbox.oauth.revoke(stored.access_token.reveal())
+
+    Scheduler(web.runtime, ListSink, max_workers=1).run_all()
+
+    after = scrape(web)
+    assert per_tenant(after, "fortnox_connector_fortnox_retries_total") == {"acme": 1}
+    assert per_tenant(after, "fortnox_connector_token_refreshes_total") == {"acme": 1}
+    assert (
+        after[
+            ("fortnox_connector_token_refreshes_total", (("tenant", "acme"), ("trigger", "payment_received")))
+        ]
+        == 1
+    )  # credited to the run whose request met the 401

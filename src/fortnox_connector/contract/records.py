@@ -57,6 +57,7 @@ class RunSummary:
     duration_s: float = 0.0
     total_pages: int | None = None  # when known, for a progress bar
     rate_limited: int = 0  # 429 answers among ``requests`` (each was retried, or ended the poll)
+    retries: int = 0  # requests among ``requests`` that were not a first try (after a 429, 5xx, 401 …)
     vanished: int = (
         0  # booked payments listed, then gone when fetched (deleted meanwhile): reported, never silent
     )
@@ -66,6 +67,7 @@ class RunSummary:
         self.pages += other.pages
         self.requests += other.requests
         self.rate_limited += other.rate_limited
+        self.retries += other.retries
         self.events += other.events
         self.skipped += other.skipped
         self.duration_s += other.duration_s

@@ -11,6 +11,7 @@ token back, and the 401 stands. The log says which happened.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Generator
 from typing import Protocol
 
@@ -44,6 +45,8 @@ class BearerAuth(httpx.Auth):
     def __init__(self, tokens: TokenProvider, tenant: str) -> None:
         self.tokens = tokens
         self.tenant = tenant
+        self._lock = threading.Lock()
+        self.resent = 0  # requests sent once more after a 401, with a new token
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         token = self._token()
@@ -58,6 +61,8 @@ class BearerAuth(httpx.Auth):
             return
         self._say(request, "Fortnox rejected the access token; sending the request once more with a new one")
         self._sign(request, fresh)
+        with self._lock:
+            self.resent += 1
         yield request
 
     def _fresh_token(self) -> Secret:

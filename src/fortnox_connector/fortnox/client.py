@@ -135,10 +135,11 @@ class FortnoxClient:
         self.tenant = tenant
         self.pacer = (pacers or PACERS).get(client_id, tenant, clock=clock, sleep=sleep)
         self._transport = PacedTransport(transport or httpx.HTTPTransport(), self.pacer)
+        self._auth = BearerAuth(tokens, tenant)
         self._http = httpx.Client(
             base_url=base_url,
             transport=self._transport,
-            auth=BearerAuth(tokens, tenant),
+            auth=self._auth,
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "fortnox-connector"},
             follow_redirects=False,
@@ -163,6 +164,12 @@ class FortnoxClient:
     def throttled_responses(self) -> int:
         """429 answers this client received (each was retried or raised ``RateLimited``)."""
         return self._transport.throttled
+
+    @property
+    def retries_sent(self) -> int:
+        """Requests among ``requests_sent`` that were not a first try: sent again after a 429, a 5xx or no
+        answer, or once more with a new token after a 401."""
+        return self._sender.retried + self._auth.resent
 
     # -- raw -----------------------------------------------------------------
     def request(

@@ -16,6 +16,7 @@ One budget (``RetryPolicy.max_retries``) covers 429s, 5xx and transport errors.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ class _Attempt:
     tenant: str
     safe: bool
     retries: int = 0
+    tries: int = 0  # sent (or about to be): a try after the first is a retry (a 429's too)
     outcome_unknown: bool = False  # an earlier try may have been done (timeout, drop, 5xx)
 
     def extra(self, **more: Any) -> dict[str, Any]:
@@ -56,6 +58,8 @@ class Sender:
         self.retry = retry
         self.pacer = pacer
         self.sleep = sleep
+        self._lock = threading.Lock()
+        self.retried = 0  # requests sent again after a 429, a 5xx or no answer (not their first try)
 
     def send(
         self, method: str, path: str, *, params: dict[str, Any], content: bytes | None
@@ -64,6 +68,10 @@ class Sender:
         attempt = _Attempt(method, path, self.tenant, is_safe(method, path))
         headers = {"Content-Type": "application/json"} if content is not None else None
         while True:
+            if attempt.tries:
+                with self._lock:
+                    self.retried += 1
+            attempt.tries += 1
             try:
                 response = self.http.request(method, path, params=params, content=content, headers=headers)
             except httpx.RequestError as exc:

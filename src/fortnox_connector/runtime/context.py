@@ -23,11 +23,13 @@ from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
 from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
 from fortnox_connector.contract.connector import Session
 from fortnox_connector.contract.records import TenantSpec
+from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import TokenProvider
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
 from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
+from fortnox_connector.runtime.refreshes import refreshed
 from fortnox_connector.runtime.settings import RuntimeSettings
 from fortnox_connector.runtime.store import RuntimeStore, load_or_create_key, previous_keys, store_from_url
 from fortnox_connector.runtime.store.base import TenantRecord
@@ -161,7 +163,7 @@ class Runtime:
                 self.oauth(record.id),
                 self.store,
                 clock=self.now,
-                on_refresh=self.catalog.token_refreshed,
+                on_refresh=self._token_refreshed,
             )
         if record.auth_mode == "client_credentials":
             if not record.fortnox_tenant_id:
@@ -176,7 +178,7 @@ class Runtime:
                 record.fortnox_tenant_id,
                 self.oauth(record.id),
                 clock=self.now,
-                on_refresh=self.catalog.token_refreshed,
+                on_refresh=self._token_refreshed,
             )
         raise _host_managed(record.id)
 
@@ -219,9 +221,19 @@ class Runtime:
             auth_mode=record.auth_mode,
             endpoints={"api": self.settings.api_url, "auth": self.settings.auth_url},
             transport=self.http_transport(),
-            on_token_refreshed=self.catalog.notify_token_refreshed,
+            on_token_refreshed=self._notify_token_refreshed,
             extras={**({"pacers": self.pacers} if self.pacers is not None else {}), **extras},
         )
+
+    def _token_refreshed(self, tenant: str, token: Token) -> None:
+        """A provider of the runtime's refreshed a token (credited to the run that caused it)."""
+        refreshed()
+        self.catalog.token_refreshed(tenant, token)
+
+    def _notify_token_refreshed(self, tenant: str, expires_at: datetime, scope: frozenset[str]) -> None:
+        """A connector refreshed a token (its expiry and scope only; credited to the run that caused it)."""
+        refreshed()
+        self.catalog.notify_token_refreshed(tenant, expires_at, scope)
 
     @contextmanager
     def session(self, tenant: str, **extras: object) -> Iterator[Session[Any]]:

@@ -31,6 +31,7 @@ from typing import Any
 from fortnox_connector.contract.connector import BoundTrigger
 from fortnox_connector.contract.records import RunSummary, TriggerSpec
 from fortnox_connector.errors import ConnectorError, ReconnectRequired
+from fortnox_connector.runtime import refreshes
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
 from fortnox_connector.runtime.runner import Progress, run_trigger
@@ -62,6 +63,7 @@ class JobResult:
     stopped_by_deadline: bool = False
     paused: bool = False  # this run paused the tenant (ReconnectRequired)
     skipped: bool = False  # the tenant was paused before: nothing ran
+    token_refreshes: int = 0  # tokens refreshed for this run's requests (refreshes.py)
     error: ConnectorError | None = None
 
     @property
@@ -86,6 +88,7 @@ class JobResult:
             "complete": self.complete,
             "stopped_by_deadline": self.stopped_by_deadline,
             "paused": self.paused,
+            "token_refreshes": self.token_refreshes,
         }
 
 
@@ -220,16 +223,19 @@ def _run(
         result.redelivered = delivery.delivered
     result.cursor = delivery.committed
 
-    with runtime.session(result.tenant) as session:
-        outcome = run_trigger(
-            BoundTrigger(trigger, session.context, result.tenant),
-            cursor=delivery.committed,
-            deliver=delivery.deliver,
-            commit=commit,
-            deadline=deadline,
-            progress=progress,
-            clock=clock,
-        )
+    with refreshes.counting() as refreshed, runtime.session(result.tenant) as session:
+        try:
+            outcome = run_trigger(
+                BoundTrigger(trigger, session.context, result.tenant),
+                cursor=delivery.committed,
+                deliver=delivery.deliver,
+                commit=commit,
+                deadline=deadline,
+                progress=progress,
+                clock=clock,
+            )
+        finally:  # a crashed run's record counts them too
+            result.token_refreshes = refreshed.value
     result.summary = outcome.summary
     result.cursor = delivery.cursor
     result.complete = outcome.complete

@@ -52,7 +52,7 @@ def run_trigger(
     """
     outcome = RunOutcome(trigger=trigger.name, tenant=trigger.tenant, cursor=cursor)
     started = clock()
-    sent_before = _requests_sent(trigger)
+    counted_before = _client_counts(trigger)
     try:
         while True:
             if deadline is not None and clock() >= deadline:
@@ -71,16 +71,31 @@ def run_trigger(
                 break
     except ConnectorError as exc:
         outcome.error = exc.with_tenant(trigger.tenant)
-    sent = _requests_sent(trigger) - sent_before
-    if sent > outcome.summary.requests:  # the failed poll's requests (retries of a 429 storm …) count too
-        outcome.summary.requests = sent
+    # A failed poll returns no summary, yet its requests count (retries of a 429 storm …): the client's own
+    # counts since the run began, when they are more than the polls reported.
+    counted = _client_counts(trigger)
+    for name in _CLIENT_COUNTS:
+        since = counted[name] - counted_before[name]
+        if since > getattr(outcome.summary, name):
+            setattr(outcome.summary, name, since)
     outcome.summary.duration_s = clock() - started
     return outcome
 
 
-def _requests_sent(trigger: BoundTrigger[Any]) -> int:
-    """Requests the connector's client has sent, when it counts them (``context.client.requests_sent``,
-    as the Fortnox connector's does; 0 otherwise): a failed poll returns no summary, yet its requests count.
-    """
-    sent = getattr(getattr(trigger.context, "client", None), "requests_sent", 0)
-    return sent if isinstance(sent, int) else 0
+# A run summary's field and the counter a connector's client may keep of it (the Fortnox client does).
+_CLIENT_COUNTS = {
+    "requests": "requests_sent",
+    "rate_limited": "throttled_responses",
+    "retries": "retries_sent",
+}
+
+
+def _client_counts(trigger: BoundTrigger[Any]) -> dict[str, int]:
+    """What the connector's client has counted (``context.client.requests_sent`` …), 0 for what it does not
+    count."""
+    client = getattr(trigger.context, "client", None)
+    counts = {}
+    for name, attribute in _CLIENT_COUNTS.items():
+        value = getattr(client, attribute, 0)
+        counts[name] = value if isinstance(value, int) else 0
+    return counts

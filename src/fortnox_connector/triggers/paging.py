@@ -112,18 +112,20 @@ def result(
     started: float,
     now: float,
     rate_limited: int = 0,
+    retries: int = 0,
     vanished: int = 0,
 ) -> PollResult:
     """The poll's answer for one page: its events, the cursor after it (``seen`` already updated), a summary.
 
     ``started``/``now`` are ``time.perf_counter()`` readings around the poll; ``requests`` what it sent,
     ``rate_limited`` how many of those Fortnox answered 429 (operators watch it: someone else spends the
-    tenant's budget when it is not 0).
+    tenant's budget when it is not 0), ``retries`` how many were not a first try.
     """
     summary = RunSummary(
         pages=1,
         requests=requests,
         rate_limited=rate_limited,
+        retries=retries,
         events=len(events),
         skipped=skipped,
         duration_s=now - started,

@@ -44,6 +44,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
     started = time.perf_counter()
     client = ctx.client
     requests_before, limited_before = client.requests_sent, client.throttled_responses
+    retries_before = client.retries_sent
     step = paging.fetch_step(
         ctx,
         cursor,
@@ -102,6 +103,7 @@ def poll(ctx: TenantContext, cursor: str | None) -> PollResult:
         vanished=len(vanished),
         requests=client.requests_sent - requests_before,
         rate_limited=client.throttled_responses - limited_before,
+        retries=client.retries_sent - retries_before,
         started=started,
         now=time.perf_counter(),
     )

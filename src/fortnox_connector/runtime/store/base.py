@@ -75,6 +75,28 @@ class RunStats:
     requests: int
     rate_limited: int
     duration_s: float
+    retries: int = 0
+    token_refreshes: int = 0
+
+    @classmethod
+    def from_row(cls, r: Sequence[Any]) -> RunStats:
+        """A row of either store's run-stats query (its columns in this order; sums may come as decimals)."""
+        tenant, trigger, runs, failed, running, *sums = r
+        delivered, events, requests, rate_limited, duration_s, retries, refreshes = sums
+        return cls(
+            tenant,
+            trigger,
+            int(runs),
+            int(failed),
+            int(running),
+            int(delivered),
+            int(events),
+            int(requests),
+            int(rate_limited),
+            float(duration_s),
+            int(retries),
+            int(refreshes),
+        )
 
 
 class TenantStore(Protocol):

@@ -634,10 +634,7 @@ class PostgresStore:
         """Every (tenant, trigger)'s runs summed over the whole history, for metrics (one query)."""
         with self._tx() as conn:
             rows = conn.execute(_RUN_STATS_SQL).fetchall()
-        return [
-            RunStats(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), int(r[7]), int(r[8]), float(r[9]))
-            for r in rows
-        ]
+        return [RunStats.from_row(r) for r in rows]
 
 
 _RUN_STATS_SQL = """
@@ -647,7 +644,9 @@ _RUN_STATS_SQL = """
         COALESCE(SUM((summary::jsonb ->> 'events')::numeric), 0),
         COALESCE(SUM((summary::jsonb ->> 'requests')::numeric), 0),
         COALESCE(SUM((summary::jsonb ->> 'rate_limited')::numeric), 0),
-        COALESCE(SUM((summary::jsonb ->> 'duration_s')::numeric), 0)
+        COALESCE(SUM((summary::jsonb ->> 'duration_s')::numeric), 0),
+        COALESCE(SUM((summary::jsonb ->> 'retries')::numeric), 0),
+        COALESCE(SUM((summary::jsonb ->> 'token_refreshes')::numeric), 0)
     FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
 """
 

@@ -703,10 +703,7 @@ class SqliteStore:
     def run_stats(self) -> list[RunStats]:
         """Every (tenant, trigger)'s runs summed over the whole history, for metrics (one query)."""
         rows = self._conn().execute(_RUN_STATS_SQL).fetchall()
-        return [
-            RunStats(r[0], r[1], r[2], r[3], r[4], int(r[5]), int(r[6]), int(r[7]), int(r[8]), float(r[9]))
-            for r in rows
-        ]
+        return [RunStats.from_row(r) for r in rows]
 
 
 _RUN_STATS_SQL = """
@@ -715,7 +712,9 @@ _RUN_STATS_SQL = """
         COALESCE(SUM(json_extract(summary, '$.events')), 0),
         COALESCE(SUM(json_extract(summary, '$.requests')), 0),
         COALESCE(SUM(json_extract(summary, '$.rate_limited')), 0),
-        COALESCE(SUM(json_extract(summary, '$.duration_s')), 0)
+        COALESCE(SUM(json_extract(summary, '$.duration_s')), 0),
+        COALESCE(SUM(json_extract(summary, '$.retries')), 0),
+        COALESCE(SUM(json_extract(summary, '$.token_refreshes')), 0)
     FROM runs GROUP BY tenant, trigger ORDER BY tenant, trigger
 """
 

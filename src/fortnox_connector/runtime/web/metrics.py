@@ -51,6 +51,14 @@ class StoreCollector(Collector):
         events = CounterMetricFamily(P + "events", "Events the triggers emitted.", labels=labels)
         requests = CounterMetricFamily(P + "fortnox_requests", "Requests sent to Fortnox.", labels=labels)
         limited = CounterMetricFamily(P + "rate_limited", "429 answers from Fortnox.", labels=labels)
+        retries = CounterMetricFamily(
+            P + "fortnox_retries",
+            "Requests sent to Fortnox again (after a 429, a 5xx, no answer, or a 401 with a new token).",
+            labels=labels,
+        )
+        refreshes = CounterMetricFamily(
+            P + "token_refreshes", "Access tokens refreshed for the runs' requests.", labels=labels
+        )
         duration = SummaryMetricFamily(P + "run_duration_seconds", "Time the runs took.", labels=labels)
         for s in stats:
             key = [s.tenant, s.trigger]
@@ -61,8 +69,10 @@ class StoreCollector(Collector):
             events.add_metric(key, s.events)
             requests.add_metric(key, s.requests)
             limited.add_metric(key, s.rate_limited)
+            retries.add_metric(key, s.retries)
+            refreshes.add_metric(key, s.token_refreshes)
             duration.add_metric(key, count_value=s.runs - s.running, sum_value=s.duration_s)
-        yield from (runs, delivered, events, requests, limited, duration)
+        yield from (runs, delivered, events, requests, limited, retries, refreshes, duration)
 
     def _tenant_gauges(self) -> Iterator[Metric]:
         now = self.now()
