@@ -349,7 +349,16 @@ def test_run_stats_and_token_age(store: RuntimeStore) -> None:
     store.finish_run(ok, summary={"delivered": 3, "events": 3, "requests": 2, "duration_s": 0.5})
     failed = store.start_run("acme", "payment_received")
     store.finish_run(
-        failed, summary={"delivered": 1, "events": 1, "requests": 4, "rate_limited": 1}, error="x"
+        failed,
+        summary={
+            "delivered": 1,
+            "events": 1,
+            "requests": 4,
+            "rate_limited": 1,
+            "retries": 2,
+            "token_refreshes": 1,
+        },
+        error="x",
     )
     store.start_run("acme", "payment_received")
     [stats] = store.run_stats()
@@ -361,4 +370,5 @@ def test_run_stats_and_token_age(store: RuntimeStore) -> None:
         1,
     )
     assert (stats.delivered, stats.events, stats.requests, stats.rate_limited) == (4, 4, 6, 1)
+    assert (stats.retries, stats.token_refreshes) == (2, 1)  # a summary without them counts 0
     assert stats.duration_s == 0.5
