@@ -198,12 +198,14 @@ class Runtime:
                 provider = self._service_tokens[key] = self.token_provider(record)
             return provider
 
-    def tenant_spec(self, tenant: str, **extras: object) -> TenantSpec:
+    def tenant_spec(self, tenant: str | TenantRecord, **extras: object) -> TenantSpec:
         """What the runtime gives a connector for ``tenant``: only what any host has (``extras`` are the
-        connector's own, e.g. the Fortnox connector's ``tokens``: a token provider to share)."""
-        record = self.store.require_tenant(tenant)
+        connector's own, e.g. the Fortnox connector's ``tokens``: a token provider to share). ``tenant``:
+        its id, or its row when the caller has just read it (a run reads it under its lock)."""
+        record = self._record(tenant)
+        tid = record.id
         if record.auth_mode == "host_managed":
-            raise _host_managed(tenant)
+            raise _host_managed(tid)
         secrets: dict[str, object] = {}
         if self.settings.client_id:
             secrets["client_id"] = self.settings.client_id
@@ -212,12 +214,12 @@ class Runtime:
         if record.fortnox_tenant_id:
             secrets["tenant_id"] = record.fortnox_tenant_id
         return TenantSpec(
-            id=tenant,
-            config=self.store.load_config(tenant) or {},
+            id=tid,
+            config=self.store.load_config(tid) or {},
             secrets=secrets,
             state=self.store,
             clock=self.now,
-            log=tenant_logger(tenant),
+            log=tenant_logger(tid),
             auth_mode=record.auth_mode,
             endpoints={"api": self.settings.api_url, "auth": self.settings.auth_url},
             transport=self.http_transport(),
@@ -235,16 +237,21 @@ class Runtime:
         refreshed()
         self.catalog.notify_token_refreshed(tenant, expires_at, scope)
 
+    def _record(self, tenant: str | TenantRecord) -> TenantRecord:
+        return self.store.require_tenant(tenant) if isinstance(tenant, str) else tenant
+
     @contextmanager
-    def session(self, tenant: str, **extras: object) -> Iterator[Session[Any]]:
+    def session(self, tenant: str | TenantRecord, **extras: object) -> Iterator[Session[Any]]:
         """The tenant's session for the ``with`` block, opened by the connector (closed afterwards).
 
-        The block runs in the tenant's ``tenant_scope``: every log line in it names the tenant."""
+        The block runs in the tenant's ``tenant_scope``: every log line in it names the tenant. ``tenant``:
+        its id, or its row if the caller has it (a run reads the row once, not three times)."""
+        record = self._record(tenant)
         if "tokens" not in extras:
-            shared = self.service_tokens(self.store.require_tenant(tenant))
+            shared = self.service_tokens(record)
             extras = {**extras, "tokens": shared} if shared is not None else extras
-        spec = self.tenant_spec(tenant, **extras)
-        with tenant_scope(tenant), self.catalog.connector.open(spec) as session:
+        spec = self.tenant_spec(record, **extras)
+        with tenant_scope(record.id), self.catalog.connector.open(spec) as session:
             yield session
 
     @contextmanager

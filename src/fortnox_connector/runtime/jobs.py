@@ -37,6 +37,7 @@ from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
 from fortnox_connector.runtime.runner import Progress, run_trigger
 from fortnox_connector.runtime.sinks.base import Sink
 from fortnox_connector.runtime.store import OutboxDelivery
+from fortnox_connector.runtime.store.base import TenantRecord
 
 
 def run_lock_name(tenant: str, trigger: str) -> str:
@@ -128,7 +129,16 @@ def run_tenant_trigger(
 
         delivery = OutboxDelivery(store, sink, tenant, trigger.name, chunk=chunk, starting=starting)
         try:
-            _run(runtime, delivery, trigger, result, progress=progress, deadline=deadline, clock=clock)
+            _run(
+                runtime,
+                delivery,
+                trigger,
+                result,
+                record=record,
+                progress=progress,
+                deadline=deadline,
+                clock=clock,
+            )
         except ConnectorError as exc:
             result.error = exc.with_tenant(tenant)
         except BaseException as exc:
@@ -200,6 +210,7 @@ def _run(
     trigger: TriggerSpec[Any],
     result: JobResult,
     *,
+    record: TenantRecord,
     progress: Progress | None,
     deadline: float | None,
     clock: Callable[[], float],
@@ -223,7 +234,7 @@ def _run(
         result.redelivered = delivery.delivered
     result.cursor = delivery.committed
 
-    with refreshes.counting() as refreshed, runtime.session(result.tenant) as session:
+    with refreshes.counting() as refreshed, runtime.session(record) as session:
         try:
             outcome = run_trigger(
                 BoundTrigger(trigger, session.context, result.tenant),
