@@ -79,8 +79,10 @@ def web(sandbox: Sandbox, tmp_path: Path) -> Iterator[Web]:
         yield Web(runtime, server, asgi.state.web, sink, scheduler, ran)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for tests/web, stopped after its last test: Playwright's sync API holds an asyncio loop
+    in the main thread while it runs, and a later test's ``asyncio.run`` would find it running."""
     path = shutil.which("chromium")
     if path is None:
         pytest.fail("Debian's chromium is missing: run `make test` as root, or `apt-get install -y chromium`")
