@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
-from fortnox_connector.auth.locks import FileLocks
 from fortnox_connector.contract.state import Token
+from fortnox_connector.runtime.store.file_locks import FileLocks
 from fortnox_connector.secrets import Secret
 
 

@@ -14,9 +14,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from fortnox_connector.declaration.cron import check_schedule, zone_of
+from fortnox_connector.declaration.cron import check_schedule
 from fortnox_connector.declaration.schemas import check, load_schema
 from fortnox_connector.errors import ConfigError
+from fortnox_connector.timezones import zone_of
 
 DEFAULT_SCHEDULE = "0 23 * * *"
 DEFAULT_TIMEZONE = "Europe/Stockholm"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fortnox_connector.errors import ConfigError
 
@@ -32,19 +32,6 @@ croniter: Any = _load_croniter()
 FIRES_CHECKED = 3
 CRON_FIELDS = 5
 CRON_HINT = "give five fields: minute hour day-of-month month day-of-week, e.g. '0 23 * * *'"
-
-
-def zone_of(name: str, *, tenant: str | None = None, what: str = "the tenant's config") -> ZoneInfo:
-    """The IANA time zone ``name``, or a ``ConfigError`` on the ``timezone`` field."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ConfigError(
-            f"{what}: timezone: {_shown(name)} is not a known timezone",
-            field="timezone",
-            tenant=tenant,
-            hint="use an IANA name such as Europe/Stockholm",
-        ) from None
 
 
 def check_schedule(

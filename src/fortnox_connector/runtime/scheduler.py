@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from fortnox_connector.contract.records import utc_now
-from fortnox_connector.declaration.cron import zone_of
 from fortnox_connector.errors import ConfigError, ConnectorError
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.jobs import JobResult, run_tenant_trigger
 from fortnox_connector.runtime.sinks.base import Sink
 from fortnox_connector.runtime.store.base import TenantRecord
+from fortnox_connector.timezones import zone_of
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class TenantRun:
 def schedule_of(runtime: Runtime, record: TenantRecord) -> tuple[str, ZoneInfo]:
     """The tenant's cron expression and time zone, or a ``ConfigError`` naming the bad one.
 
-    ``runtime.config`` checks both (``declaration.cron``: five fields that fire), so a config stored
+    ``runtime.config`` checks both (the connector's config reader), so a config stored
     before that check, or edited in the database, is refused here too, for that tenant only.
     """
     expr, zone = runtime.schedule(record.id)

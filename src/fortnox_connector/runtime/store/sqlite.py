@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from fortnox_connector.auth.locks import FileLocks
 from fortnox_connector.contract.records import Event, RunSummary
 from fortnox_connector.contract.state import IdempotencyRecord, Token
 from fortnox_connector.errors import ConfigError, ConnectorError, UnknownTenant
@@ -34,6 +33,7 @@ from fortnox_connector.runtime.store.base import (
     summary_json,
 )
 from fortnox_connector.runtime.store.crypto import Cipher
+from fortnox_connector.runtime.store.file_locks import FileLocks
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.migrations import migrate
 from fortnox_connector.runtime.tenant_ids import check_database_number, check_tenant_id
