@@ -99,6 +99,8 @@ class Fleet:
                 "worker",
                 "--concurrency",
                 str(concurrency),
+                "--sync-schedules-every",
+                "0",  # tests share one Temporal namespace: a keeper would remove the others' Schedules
                 "--sink",
                 "webhook",
                 "--sink-option",

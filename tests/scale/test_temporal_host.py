@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from temporalio.service import RPCError
 from fortnox_connector.runtime.jobs import run_lock_name
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.temporal.actions import start_action
-from fortnox_connector.temporal.schedules import run_night, sync_schedules
+from fortnox_connector.temporal.schedules import SYNC_LOCK, keep_schedules, run_night, sync_schedules
 from fortnox_connector.temporal.shapes import NightResult, night_workflow_id, schedule_id
 from tests.e2e.receiver import Received
 from tests.scale.fleet import Fleet
@@ -194,13 +195,76 @@ def test_one_schedule_per_tenant_from_its_cron_and_time_zone(fleet: Fleet) -> No
     finally:
         runtime.close()
     assert [c.change for c in out["changes"]] == ["created"] * 3
-    assert [c.change for c in out["again"]] == ["updated"] * 3
+    assert [c.change for c in out["again"]] == ["unchanged"] * 3  # nothing changed: nothing written
     assert ("removed", tenants[0]) in [(c.change, c.tenant) for c in out["removed"]]
     spec0 = out["described"][tenants[0]].schedule.spec  # Temporal keeps a cron as a calendar
     assert spec0.time_zone_name == "Europe/Stockholm" and _at(spec0) == ([23], [0], [(0, 6)])
     spec1 = out["described"][tenants[1]].schedule.spec
     assert spec1.time_zone_name == "America/New_York" and _at(spec1) == ([6], [30], [(1, 5)])
     assert out["described"][tenants[2]].schedule.state.paused
+
+
+@pytest.mark.sandbox(tenants=2)
+def test_a_worker_keeps_the_schedules_in_step_with_the_store(fleet: Fleet) -> None:
+    """The keeper's rounds, with the store changed between them: a new cron is applied to that tenant's
+    Schedule only, a removed tenant's Schedule goes, and a round whose lock another worker holds writes
+    nothing."""
+    tenants = fleet.add_tenants(2)
+    from fortnox_connector.runtime.context import Runtime
+    from tests.runtime.runtime_support import settings_for
+
+    runtime = Runtime(settings=settings_for(fleet.sandbox, fleet.home), store=fleet.store())
+    other_worker = fleet.store()
+    seen: list[dict[str, Any]] = []
+
+    async def scenario(client: Client) -> int:
+        stop = asyncio.Event()
+        holding = contextlib.ExitStack()
+
+        async def held() -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for t in tenants:
+                try:
+                    out[t] = (await client.get_schedule_handle(schedule_id(t)).describe()).schedule
+                except RPCError:
+                    out[t] = None
+            return out
+
+        async def between_rounds() -> None:
+            seen.append(await held())
+            if len(seen) == 1:
+                runtime.store.save_config(tenants[0], {"schedule": "30 6 * * 1-5"})
+            elif len(seen) == 2:
+                runtime.store.remove_tenant(tenants[1])
+                runtime.store.save_config(tenants[0], {"schedule": "0 5 * * *"})
+                assert holding.enter_context(other_worker.try_lock(SYNC_LOCK))  # the next round skips
+            elif len(seen) == 3:
+                holding.close()  # the other worker is done
+            else:
+                stop.set()
+
+        try:
+            return await keep_schedules(
+                client, runtime, TRIGGERS, stop, task_queue=fleet.task_queue, wait=between_rounds
+            )
+        finally:
+            holding.close()
+            for t in tenants:
+                with contextlib.suppress(RPCError):
+                    await client.get_schedule_handle(schedule_id(t)).delete()
+
+    try:
+        synced = fleet.run(scenario)
+    finally:
+        runtime.close()
+        other_worker.close()
+    assert synced == 3  # of 4 rounds: one found the lock held
+    first, second, skipped, last = seen
+    assert _at(first[tenants[0]].spec) == ([23], [0], [(0, 6)]) and first[tenants[1]] is not None
+    assert _at(second[tenants[0]].spec) == ([6], [30], [(1, 5)])  # the new cron, at the next round
+    assert second[tenants[1]] is not None
+    assert _at(skipped[tenants[0]].spec) == ([6], [30], [(1, 5)]) and skipped[tenants[1]] is not None
+    assert _at(last[tenants[0]].spec) == ([5], [0], [(0, 6)]) and last[tenants[1]] is None
 
 
 def _at(spec: Any) -> tuple[list[int], list[int], list[tuple[int, int]]]:

@@ -204,6 +204,9 @@ class LocalCluster:
                     "worker",
                     "--concurrency",
                     str(self.concurrency),
+                    "--sync-schedules-every",
+                    "0",  # nights are started here (run_night), not by Schedules
+
                     "--sink",
                     "file",
                     "--sink-option",

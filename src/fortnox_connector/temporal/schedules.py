@@ -5,13 +5,22 @@ A Schedule survives restarts of every worker and of the client that made it; Tem
 tenant's ``TenantNight`` at each slot, in the tenant's time zone (daylight saving included). The overlap
 policy is SKIP (a slot that comes while the last night still runs is dropped, the next slot catches up from
 the cursor) and a missed slot (the cluster was down) is caught up within ``CATCHUP``. Paused tenants'
-Schedules are paused, with the reason as the note; syncing again after ``connect`` resumes them.
+Schedules are paused, with the reason in the note; syncing again after ``connect`` resumes them.
+
+A sync touches only what changed: each Schedule's note carries a fingerprint of what it was made from (cron,
+zone, paused and why, triggers, task queue), one listing of the Schedules reads them all, and a Schedule
+whose fingerprint matches is left alone. So workers can keep the Schedules in step with the store every
+minute (``keep_schedules``: a tenant added, removed, paused, reconnected or given another cron needs no
+command), one worker at a time under a store lock, at the cost of one list call when nothing changed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -28,6 +37,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.context import Runtime
@@ -44,7 +54,12 @@ from fortnox_connector.temporal.shapes import (
     schedule_id,
 )
 
+log = logging.getLogger(__name__)
+
 CATCHUP = timedelta(hours=6)
+NOTE = "fortnox-connector"  # a Schedule's note: NOTE, its fingerprint, and why it is paused
+SYNC_EVERY_S = 60.0  # how often workers bring the Schedules in step with the store (keep_schedules)
+SYNC_LOCK = "temporal:schedules"
 # A night's workflow task (and the local slices it runs) is given up on after this long without an answer:
 # as long as a regular slice's heartbeat timeout, so a busy worker's night is not taken for a dead one (its
 # local slice would run again elsewhere and find the run lock held). Temporal's default is 10 s.
@@ -55,19 +70,34 @@ PREFIX = schedule_id("")
 @dataclass
 class ScheduleChange:
     tenant: str
-    change: str  # created, updated, removed, error
+    change: str  # created, updated, unchanged, removed, error
     cron: str | None = None
     timezone: str | None = None
     paused: bool = False
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """A tenant's Schedule as the store says it should be, and its fingerprint."""
+
+    tenant: str
+    schedule: Schedule
+    cron: str
+    zone: str
+    paused: bool
+    fingerprint: str
+
+
 def tenant_schedule(
     runtime: Runtime, tenant: str, triggers: Sequence[str], *, task_queue: str = TASK_QUEUE
-) -> tuple[Schedule, str, str]:
+) -> Wanted:
     """The tenant's Schedule (and its cron and zone): raises ``ConfigError`` for a bad cron or zone."""
     record = runtime.store.require_tenant(tenant)
     cron, zone = schedule_of(runtime, record)
+    made_of = repr((tenant, cron, zone.key, record.paused, record.paused_reason, list(triggers), task_queue))
+    fingerprint = hashlib.sha256(made_of.encode()).hexdigest()[:16]
+    note = f"{NOTE} {fingerprint}" + (f": {record.paused_reason}" if record.paused_reason else "")
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             NIGHT_WORKFLOW,
@@ -78,40 +108,142 @@ def tenant_schedule(
         ),
         spec=ScheduleSpec(cron_expressions=[cron], time_zone_name=zone.key),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
-        state=ScheduleState(paused=record.paused, note=record.paused_reason or "fortnox-connector"),
+        state=ScheduleState(paused=record.paused, note=note),
     )
-    return schedule, cron, zone.key
+    return Wanted(tenant, schedule, cron, zone.key, record.paused, fingerprint)
+
+
+def wanted_schedules(
+    runtime: Runtime, triggers: Sequence[str], task_queue: str
+) -> tuple[list[Wanted], list[ScheduleChange]]:
+    """Every tenant's wanted Schedule, and an ``error`` change for each tenant whose cron or zone is bad
+    (that tenant's Schedule is left as it is: the others go on)."""
+    wanted: list[Wanted] = []
+    errors: list[ScheduleChange] = []
+    for record in runtime.store.list_tenants():
+        try:
+            wanted.append(tenant_schedule(runtime, record.id, triggers, task_queue=task_queue))
+        except ConnectorError as exc:
+            errors.append(ScheduleChange(record.id, "error", error=str(exc.with_tenant(record.id))))
+    return wanted, errors
 
 
 async def sync_schedules(
     client: Client, runtime: Runtime, triggers: Sequence[str], *, task_queue: str = TASK_QUEUE
 ) -> list[ScheduleChange]:
-    """Create or update every tenant's Schedule; remove Schedules of tenants that are gone."""
-    changes: list[ScheduleChange] = []
-    tenants = runtime.store.list_tenants()
-    for record in tenants:
-        try:
-            schedule, cron, zone = tenant_schedule(runtime, record.id, triggers, task_queue=task_queue)
-        except ConnectorError as exc:
-            changes.append(ScheduleChange(record.id, "error", error=str(exc.with_tenant(record.id))))
-            continue
-        change = ScheduleChange(record.id, "created", cron, zone, record.paused)
-        try:
-            await client.create_schedule(schedule_id(record.id), schedule)
-        except ScheduleAlreadyRunningError:
-
-            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=new)
-
-            await client.get_schedule_handle(schedule_id(record.id)).update(replace)
+    """Create the Schedules that are missing, update those whose fingerprint differs, leave the others, and
+    remove Schedules of tenants that are gone. The store is read on a thread (the event loop keeps serving
+    a worker's workflows meanwhile)."""
+    wanted, changes = await asyncio.to_thread(wanted_schedules, runtime, triggers, task_queue)
+    held: dict[str, str | None] = {}  # schedule id -> its note (None: not listed with one)
+    async for listed in await client.list_schedules():
+        if listed.id.startswith(PREFIX):
+            held[listed.id] = listed.schedule.state.note if listed.schedule is not None else None
+    for w in wanted:
+        sid = schedule_id(w.tenant)
+        change = ScheduleChange(w.tenant, "unchanged", w.cron, w.zone, w.paused)
+        if sid not in held:
+            change.change = await _create_or_update(client, w)
+        elif _fingerprint(held[sid]) != w.fingerprint:
+            await _update(client, sid, w.schedule)
             change.change = "updated"
         changes.append(change)
-    known = {schedule_id(r.id) for r in tenants}
-    async for listed in await client.list_schedules():
-        if listed.id.startswith(PREFIX) and listed.id not in known:
-            await client.get_schedule_handle(listed.id).delete()
-            changes.append(ScheduleChange(listed.id.removeprefix(PREFIX), "removed"))
+    errored = {c.tenant for c in changes if c.change == "error"}
+    known = {schedule_id(w.tenant) for w in wanted} | {schedule_id(t) for t in errored}
+    for sid in sorted(held.keys() - known):
+        try:
+            await client.get_schedule_handle(sid).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue  # gone already: still listed (listings lag behind writes)
+        changes.append(ScheduleChange(sid.removeprefix(PREFIX), "removed"))
     return changes
+
+
+def _fingerprint(note: str | None) -> str | None:
+    if note is None or not note.startswith(NOTE + " "):
+        return None
+    return note[len(NOTE) + 1 :].split(":", 1)[0]
+
+
+async def _create_or_update(client: Client, w: Wanted) -> str:
+    """Create; a Schedule the listing did not show yet (listings lag behind writes) is read whole instead,
+    and updated only if its fingerprint differs."""
+    sid = schedule_id(w.tenant)
+    try:
+        await client.create_schedule(sid, w.schedule)
+    except ScheduleAlreadyRunningError:
+        described = await client.get_schedule_handle(sid).describe()
+        if _fingerprint(described.schedule.state.note) == w.fingerprint:
+            return "unchanged"
+        await _update(client, sid, w.schedule)
+        return "updated"
+    return "created"
+
+
+async def _update(client: Client, sid: str, schedule: Schedule) -> None:
+    def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=new)
+
+    await client.get_schedule_handle(sid).update(replace)
+
+
+async def keep_schedules(
+    client: Client,
+    runtime: Runtime,
+    triggers: Sequence[str],
+    stop: asyncio.Event,
+    *,
+    task_queue: str = TASK_QUEUE,
+    every_s: float = SYNC_EVERY_S,
+    wait: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """Sync the Schedules now and every ``every_s`` seconds until ``stop``; returns how many syncs ran.
+
+    Several workers run this; the store's ``try_lock`` lets one sync at a time and the others skip that
+    round. A failed sync (Temporal or the store unreachable) is logged and tried again next round: it must
+    not stop the worker. ``wait`` (tests) replaces the pause between rounds.
+    """
+
+    async def pause() -> None:
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+
+    synced = 0
+    while not stop.is_set():
+        try:
+            with _sync_lock(runtime) as mine:
+                if mine:
+                    changes = await sync_schedules(client, runtime, triggers, task_queue=task_queue)
+                    synced += 1
+                    _log_changes(changes)
+        except Exception:  # logged; the next round tries again
+            log.exception("could not bring the Temporal Schedules in step with the store; trying again")
+        await (wait or pause)()
+    return synced
+
+
+@contextmanager
+def _sync_lock(runtime: Runtime) -> Iterator[bool]:
+    """The store's ``try_lock`` (PostgreSQL's); a store without one is waited for (it is always ours)."""
+    try_lock = getattr(runtime.store, "try_lock", None)
+    if try_lock is not None:
+        with try_lock(SYNC_LOCK) as mine:
+            yield bool(mine)
+        return
+    with runtime.store.lock(SYNC_LOCK):
+        yield True
+
+
+def _log_changes(changes: Sequence[ScheduleChange]) -> None:
+    for c in changes:
+        if c.change == "error":
+            log.warning(
+                "Schedule of tenant %s left as it was: %s", c.tenant, c.error, extra={"tenant": c.tenant}
+            )
+        elif c.change != "unchanged":
+            log.info("Schedule of tenant %s %s", c.tenant, c.change, extra={"tenant": c.tenant})
 
 
 async def run_night(

@@ -101,12 +101,27 @@ def _where(ctx: click.Context) -> tuple[str, str, str]:
     "--concurrency", default=8, show_default=True, help="Activities (tenant runs) at the same time."
 )
 @click.option("--slice-seconds", default=60.0, show_default=True, help="Longest activity; then it continues.")
+@click.option(
+    "--sync-schedules-every",
+    "sync_every",
+    default=60.0,
+    show_default=True,
+    help="Seconds between bringing the tenants' Schedules in step with the store (0: never; one worker at a "
+    "time does it).",
+)
 @click.pass_context
 def worker_command(
-    ctx: click.Context, sink: str, sink_opts: tuple[str, ...], concurrency: int, slice_seconds: float
+    ctx: click.Context,
+    sink: str,
+    sink_opts: tuple[str, ...],
+    concurrency: int,
+    slice_seconds: float,
+    sync_every: float,
 ) -> None:
-    """Serve the task queue until SIGTERM/SIGINT: trigger runs, nights and actions of every tenant."""
+    """Serve the task queue until SIGTERM/SIGINT: trigger runs, nights and actions of every tenant; keep
+    every tenant's Schedule in step with the store (added, removed, paused, reconnected, a new cron)."""
     from fortnox_connector.temporal.activities import ConnectorActivities
+    from fortnox_connector.temporal.schedules import keep_schedules
     from fortnox_connector.temporal.worker import run_worker
 
     app = app_of(ctx)
@@ -127,7 +142,15 @@ def worker_command(
         )
         await ready.wait()
         err_console().print(f"worker ready on {address} task queue {queue} ({concurrency} at a time)")
+        keeper = None
+        if sync_every > 0:
+            names = runtime.catalog.trigger_names()
+            keeper = asyncio.create_task(
+                keep_schedules(client, runtime, names, stop, task_queue=queue, every_s=sync_every)
+            )
         await task
+        if keeper is not None:
+            await keeper
 
     _run(serve)
 
