@@ -206,7 +206,6 @@ class LocalCluster:
                     str(self.concurrency),
                     "--sync-schedules-every",
                     "0",  # nights are started here (run_night), not by Schedules
-
                     "--sink",
                     "file",
                     "--sink-option",
