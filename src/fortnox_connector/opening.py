@@ -6,9 +6,10 @@ mode, the Fortnox client with its pacing. The auth mode is the one the host name
 secrets: an ``access_token`` means the host manages tokens, a ``tenant_id`` a service account, otherwise the
 authorization-code flow with tokens in the host's state store.
 
-``TenantSpec.extras`` the connector reads: ``pacers`` (a ``PacerRegistry`` to share instead of the
-process-wide one), ``tokens`` (a token provider the host already holds for the tenant, e.g. the one a
-stream source uses too: then the connector builds none).
+Pacing: on ``TenantSpec.rate_window`` when the host shares one between its processes (``shared_pacing``),
+else within the process (``pacing.PACERS``). ``TenantSpec.extras`` the connector reads: ``pacers`` (a
+``PacerRegistry`` to use instead of either: tests, tuning), ``tokens`` (a token provider the host already
+holds for the tenant, e.g. the one a stream source uses too: then the connector builds none).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from fortnox_connector.declaration.loader import load_declaration
 from fortnox_connector.declaration.manifest import AuthMode, Declaration
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import FortnoxClient, TokenProvider
-from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.fortnox.shared_pacing import pacers_for
 from fortnox_connector.secrets import Secret
 
 LOGGER = "fortnox_connector"
@@ -63,14 +64,13 @@ def open_context(spec: TenantSpec) -> Iterator[TenantContext]:
         given = spec.extras.get("tokens")
         if given is not None:
             tokens = cast(TokenProvider, given)
-        pacers = spec.extras.get("pacers")
         client = FortnoxClient(
             tenant=spec.id,
             tokens=tokens,
             client_id=client_id,
             base_url=_base_url(decl, spec, "api"),
             transport=spec.transport,
-            pacers=pacers if isinstance(pacers, PacerRegistry) else None,
+            pacers=pacers_for(spec.extras.get("pacers"), spec.rate_window),
         )
         stack.callback(client.close)
         yield TenantContext(spec.id, config, client, spec.state, spec.clock, _logger(spec))

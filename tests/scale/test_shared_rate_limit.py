@@ -18,6 +18,7 @@ from fortnox_connector.auth.providers import FixedToken
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import RateLimited
 from fortnox_connector.fortnox.pacing import PacerRegistry
+from fortnox_connector.fortnox.shared_pacing import WindowPacerRegistry
 from fortnox_connector.runtime.store.postgres import PostgresStore
 from fortnox_connector.sandbox import Sandbox
 
@@ -57,6 +58,11 @@ def _hammer(
         t.join()
 
 
+def shared(store: PostgresStore, *, limit: int, window: float) -> PacerRegistry:
+    """A worker's pacers on the store's rate window (what ``temporal worker`` hands its sessions)."""
+    return WindowPacerRegistry(store.rate_window(), limit=limit, window=window)
+
+
 def _each(make: Callable[[], PacerRegistry]) -> list[PacerRegistry]:
     return [make() for _ in range(WORKERS)]
 
@@ -66,7 +72,7 @@ def test_workers_sharing_the_window_in_postgresql_are_never_refused(sandbox: San
     key = Fernet.generate_key()
     stores = [PostgresStore(pg_url, key) for _ in range(WORKERS)]
     try:
-        _hammer(sandbox, [s.shared_pacers(limit=LIMIT, window=WINDOW) for s in stores])
+        _hammer(sandbox, [shared(s, limit=LIMIT, window=WINDOW) for s in stores])
     finally:
         for s in stores:
             s.close()
@@ -85,12 +91,12 @@ def test_a_full_window_or_a_pause_seen_by_one_worker_holds_the_others_back(pg_ur
     """Slots taken by one worker count for another; a 429's pause set by one holds every worker back."""
     key = Fernet.generate_key()
     with PostgresStore(pg_url, key) as a, PostgresStore(pg_url, key) as b:
-        one = a.shared_pacers(limit=2, window=0.2).get("client", "acme")
-        other = b.shared_pacers(limit=2, window=0.2).get("client", "acme")
+        one = shared(a, limit=2, window=0.2).get("client", "acme")
+        other = shared(b, limit=2, window=0.2).get("client", "acme")
         assert one.acquire() == 0.0 and one.acquire() == 0.0  # room for two
         one.release()
         one.release()
         assert other.acquire() > 0.0  # the window is full of the first worker's answers: it waited
         other.release()
         one.pause_until(one.clock() + 0.2)
-        assert b.shared_pacers(limit=25, window=0.2).get("client", "acme").acquire() > 0.0
+        assert shared(b, limit=25, window=0.2).get("client", "acme").acquire() > 0.0

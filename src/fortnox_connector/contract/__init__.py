@@ -14,6 +14,7 @@ from fortnox_connector.contract.manager import (
     PluginLoadWarning,
     SkippedPlugin,
 )
+from fortnox_connector.contract.rate import RateWindow, Slot
 from fortnox_connector.contract.records import (
     ActionSpec,
     CheckResult,
@@ -62,12 +63,14 @@ __all__ = [
     "PluginInfo",
     "PluginLoadWarning",
     "PollResult",
+    "RateWindow",
     "ReconnectRequired",
     "RunSummary",
     "Secret",
     "Session",
     "SinkSpec",
     "SkippedPlugin",
+    "Slot",
     "StateStore",
     "TenantSpec",
     "Token",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import msgspec
 
+from fortnox_connector.contract.rate import RateWindow
 from fortnox_connector.contract.state import MemoryStateStore, StateStore
 
 if TYPE_CHECKING:
@@ -96,8 +97,9 @@ class TenantSpec:
     (``None``: the connector infers it from the secrets given); ``endpoints`` overrides the declaration's
     base URLs by name (a sandbox, a proxy); ``transport`` an HTTP transport to share (a pool, tests);
     ``on_token_refreshed(tenant, expires_at, scope)`` hears of each new token, never the token;
-    ``extras`` connector-specific objects a host may share (each connector documents its own; unknown
-    ones are ignored).
+    ``rate_window`` a rate window the host shares between its processes (``contract.rate``; None: the
+    connector paces within its process); ``extras`` connector-specific objects a host may share (each
+    connector documents its own; unknown ones are ignored).
     """
 
     id: str
@@ -110,6 +112,7 @@ class TenantSpec:
     endpoints: Mapping[str, str] = field(default_factory=dict)
     transport: httpx.BaseTransport | None = None
     on_token_refreshed: TokenObserver | None = None
+    rate_window: RateWindow | None = None
     extras: Mapping[str, object] = field(default_factory=dict)
 
 

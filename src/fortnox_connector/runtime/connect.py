@@ -36,6 +36,7 @@ from fortnox_connector.auth.providers import (
 from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import AuthError, ConfigError, ConnectorError, ReconnectRequired
 from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.shared_pacing import pacers_for
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
 from fortnox_connector.runtime.store.base import AuthMode
@@ -219,7 +220,7 @@ def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
         client_id=client_id,
         base_url=runtime.settings.api_url,
         transport=runtime.http_transport(),
-        pacers=runtime.pacers,
+        pacers=pacers_for(runtime.pacers, runtime.rate_window),
     ) as client:
         info = client.company_information()
     return str(info.database_number or ""), info.company_name or ""

@@ -22,11 +22,11 @@ from jsonschema import Draft202012Validator
 from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
 from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
 from fortnox_connector.contract.connector import Session
+from fortnox_connector.contract.rate import RateWindow
 from fortnox_connector.contract.records import TenantSpec
 from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import ConfigError
 from fortnox_connector.fortnox.client import TokenProvider
-from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog
 from fortnox_connector.runtime.logs import tenant_logger, tenant_scope
 from fortnox_connector.runtime.refreshes import refreshed
@@ -69,7 +69,9 @@ class Runtime:
     catalog: Catalog = field(default_factory=load_catalog)
     now: Clock = utc_now
     transport: httpx.BaseTransport | None = None  # tests and embedding only
-    pacers: PacerRegistry | None = None  # None: the process-wide registry (one window per client+tenant)
+    # the connector's ``pacers`` extra (tests: a fresh registry, so tests do not share rate windows)
+    pacers: object | None = None
+    rate_window: RateWindow | None = None  # shared by the host's processes (Temporal workers: PostgreSQL)
     _oauth: FortnoxOAuth | None = field(default=None, init=False, repr=False)
     _guard: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _shared: SharedTransport | None = field(default=None, init=False, repr=False)
@@ -224,6 +226,7 @@ class Runtime:
             endpoints={"api": self.settings.api_url, "auth": self.settings.auth_url},
             transport=self.http_transport(),
             on_token_refreshed=self._notify_token_refreshed,
+            rate_window=self.rate_window,
             extras={**({"pacers": self.pacers} if self.pacers is not None else {}), **extras},
         )
 

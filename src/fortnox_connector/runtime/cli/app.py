@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.text import Text
 
 from fortnox_connector.errors import ConfigError, ConnectorError
-from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.runtime.catalog import Catalog, load_catalog, load_manager
 from fortnox_connector.runtime.context import Runtime, open_store
 from fortnox_connector.runtime.settings import RuntimeSettings
@@ -53,7 +52,7 @@ class App:
     transport: httpx.BaseTransport | None = None
     open_url: Callable[[str], object] | None = None
     pasted_redirect: Callable[[], str] | None = None  # tests: what the user would paste
-    pacers: PacerRegistry | None = None  # tests: a fresh registry, so tests do not share rate windows
+    pacers: object | None = None  # tests: the connector's own ``pacers`` extra, so tests share no window
     configure_logs: bool = True  # tests using CliRunner say False (a handler would outlive its stream)
     json: bool = False  # set by the running command's --json
     _runtime: Runtime | None = None

@@ -57,8 +57,8 @@ def shared_runtime(app: App) -> Runtime:
             field="FORTNOX_CONNECTOR_STORE",
             hint="give every worker --store postgresql://USER@HOST:PORT/DB (or $FORTNOX_CONNECTOR_STORE)",
         )
-    if runtime.pacers is None:
-        runtime.pacers = runtime.store.shared_pacers()
+    if runtime.rate_window is None:
+        runtime.rate_window = runtime.store.rate_window()
     return runtime
 
 

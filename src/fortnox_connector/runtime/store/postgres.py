@@ -43,7 +43,7 @@ from fortnox_connector.runtime.store.crypto import Cipher
 from fortnox_connector.runtime.store.keys import check_key
 from fortnox_connector.runtime.store.pg_locks import AdvisoryLocks
 from fortnox_connector.runtime.store.pg_migrations import migrate_pg
-from fortnox_connector.runtime.store.pg_pacing import FORTNOX_LIMIT, FORTNOX_WINDOW, SharedPacerRegistry
+from fortnox_connector.runtime.store.pg_rate_window import PgRateWindow
 from fortnox_connector.runtime.tenant_ids import check_database_number, check_tenant_id
 from fortnox_connector.secrets import Secret
 
@@ -151,14 +151,12 @@ class PostgresStore:
             raise RuntimeError(f"the state store {redact_url(self.url)} is closed")
 
     def connection(self) -> AbstractContextManager[Conn]:
-        """A pooled connection for one transaction (``pg_pacing.SharedPacerRegistry`` uses it)."""
+        """A pooled connection for one transaction (``rate_window`` uses it)."""
         return self._tx()
 
-    def shared_pacers(
-        self, *, limit: int = FORTNOX_LIMIT, window: float = FORTNOX_WINDOW
-    ) -> SharedPacerRegistry:
-        """Pacers whose rate window every process using this database shares (``pg_pacing``)."""
-        return SharedPacerRegistry(self.connection, limit=limit, window=window)
+    def rate_window(self) -> PgRateWindow:
+        """A rate window every process using this database shares (``contract.RateWindow``)."""
+        return PgRateWindow(self.connection)
 
     def close(self) -> None:
         """Close the pool; the store cannot be used afterwards."""

@@ -1,0 +1,48 @@
+"""A rate window a host shares between its processes, so a connector keeps a remote API's limit across all of
+them and not only within its own process.
+
+A connector paces its requests per key (Fortnox: per client id and tenant): at most ``limit`` requests in any
+``span_s`` seconds, each counted from its answer. In one process it keeps that window itself. A host running
+the connector in several processes gives it a ``RateWindow`` (``TenantSpec.rate_window``) that counts for
+every process: the reference runtime's PostgreSQL store is one (``runtime/store/pg_rate_window.py``), a host
+on Redis would write its own. Keys are opaque to the host.
+
+The rules a ``RateWindow`` keeps, whatever holds it:
+
+- ``take`` takes a slot only while fewer than ``limit`` slots of the key count: those in flight, and those
+  answered less than ``span_s`` seconds ago; nor while the key is paused. Otherwise it says how long to wait
+  before asking again (the connector sleeps, then asks again).
+- ``answered`` stamps the slot with the time of its answer (one clock for every process: the host's).
+- A slot in flight far longer than any request takes (its process died) stops counting after a lease.
+- ``pause`` holds every process's requests of the key back (a 429 says the API's own count is ahead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """What ``take`` gave: a ``ticket`` to hand to ``answered``, or (window full) ``None`` and how long to
+    wait before asking again."""
+
+    ticket: object | None
+    wait_s: float = 0.0
+
+
+class RateWindow(Protocol):
+    """A window of requests per key, shared by every process of a host; thread-safe."""
+
+    def take(self, key: str, *, limit: int, span_s: float) -> Slot:
+        """A slot of ``key``'s window if one is free, else how long to wait (see the module's rules)."""
+        ...
+
+    def answered(self, ticket: object) -> None:
+        """The request of ``ticket`` got its answer (or failed): its slot counts ``span_s`` from now."""
+        ...
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Take no slot of ``key`` for ``seconds`` from now, in any process (never shortens a pause)."""
+        ...
