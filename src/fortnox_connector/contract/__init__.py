@@ -14,7 +14,7 @@ from fortnox_connector.contract.manager import (
     PluginLoadWarning,
     SkippedPlugin,
 )
-from fortnox_connector.contract.rate import RateWindow, Slot
+from fortnox_connector.contract.rate import MemoryRateWindow, RateWindow, Slot
 from fortnox_connector.contract.records import (
     ActionSpec,
     CheckResult,
@@ -59,6 +59,7 @@ __all__ = [
     "Event",
     "EventSink",
     "IdempotencyRecord",
+    "MemoryRateWindow",
     "MemoryStateStore",
     "PluginInfo",
     "PluginLoadWarning",

@@ -19,6 +19,10 @@ The rules a ``RateWindow`` keeps, whatever holds it:
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,3 +50,52 @@ class RateWindow(Protocol):
     def pause(self, key: str, seconds: float) -> None:
         """Take no slot of ``key`` for ``seconds`` from now, in any process (never shortens a pause)."""
         ...
+
+
+class MemoryRateWindow:
+    """A ``RateWindow`` in this process's memory: the reference for the rules above (and tests). Shared by
+    the threads of one process only, which pace together anyway; a host with several processes needs one
+    they share (a database)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, lease_s: float = 60.0) -> None:
+        self._clock = clock
+        self._lease_s = lease_s
+        self._lock = threading.Lock()
+        self._slots: dict[str, dict[int, tuple[float, float | None]]] = {}  # key -> ticket -> taken, answered
+        self._paused: dict[str, float] = {}  # key -> until
+        self._key_of: dict[int, str] = {}  # ticket -> key
+        self._tickets = itertools.count(1)
+
+    def take(self, key: str, *, limit: int, span_s: float) -> Slot:
+        with self._lock:
+            now = self._clock()
+            slots = self._slots.setdefault(key, {})
+            for ticket, (taken, done) in list(slots.items()):
+                gone = taken + self._lease_s if done is None else done + span_s
+                if gone <= now:
+                    del slots[ticket]
+                    del self._key_of[ticket]
+            paused_for = self._paused.get(key, now) - now
+            if paused_for > 0:
+                return Slot(None, paused_for)
+            if len(slots) < limit:
+                ticket = next(self._tickets)
+                slots[ticket] = (now, None)
+                self._key_of[ticket] = key
+                return Slot(ticket)
+            answered = [done for _, done in slots.values() if done is not None]
+            return Slot(None, min(answered) + span_s - now if answered else 0.05)
+
+    def answered(self, ticket: object) -> None:
+        if not isinstance(ticket, int):
+            return
+        with self._lock:
+            key = self._key_of.get(ticket)
+            if key is not None:
+                taken, _ = self._slots[key][ticket]
+                self._slots[key][ticket] = (taken, self._clock())
+
+    def pause(self, key: str, seconds: float) -> None:
+        with self._lock:
+            until = self._clock() + max(0.0, seconds)
+            self._paused[key] = max(self._paused.get(key, until), until)
