@@ -239,3 +239,29 @@ def test_many_actions_after_the_last_run_do_not_make_a_tenant_due(runtime: Runti
         runtime.store.start_run("acme", "act:register_payment")
     clock.advance(minutes=5)
     assert _scheduler(runtime, clock).run_due() == []  # `serve --due` from cron: a fresh process each time
+
+
+def test_two_processes_on_one_store_run_a_slot_once(
+    runtime: Runtime, sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """Two ``serve`` processes find the 23:00 slot due at the same moment, before either has a run record;
+    the second one to hold the run lock finds the first one's run and sends nothing."""
+    first, second = _scheduler(runtime, clock), _scheduler(runtime, clock)  # each its own process's memory
+    clock.now = datetime(2026, 3, 2, 23, 0, tzinfo=STHLM)
+    due_first, _ = first.due()
+    due_second, _ = second.due()  # both before either ran: no record of the slot yet
+    assert [r.id for r in due_first] == [r.id for r in due_second] == ["acme"]
+    [ran] = first._run_all_of(due_first, scheduled=True)
+    before = sandbox.stats.requests
+    [again] = second._run_all_of(due_second, scheduled=True)
+    assert ran.results and ran.results[0].summary.events == 20
+    assert again.ok and again.results == []  # the slot was run: nothing ran twice
+    assert sandbox.stats.requests == before  # not one request
+    assert len(runtime.store.list_runs("acme", triggers=[PAGES])) == 1
+
+
+def test_a_run_started_by_hand_runs_even_after_the_slot_ran(runtime: Runtime, clock: FakeClock) -> None:
+    clock.now = datetime(2026, 3, 2, 23, 0, tzinfo=STHLM)
+    scheduler = _scheduler(runtime, clock)
+    assert _ran(scheduler.run_due()) == ["acme"]
+    assert _ran(scheduler.run_all()) == ["acme"]  # `serve --once` / `run`: now, whatever ran before

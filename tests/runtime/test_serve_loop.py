@@ -34,8 +34,10 @@ class Joinable(Scheduler):
 
     futures: list[Future[TenantRun]]
 
-    def _submit(self, pool: ThreadPoolExecutor, records: Sequence[TenantRecord]) -> list[Future[TenantRun]]:
-        started = super()._submit(pool, records)
+    def _submit(
+        self, pool: ThreadPoolExecutor, records: Sequence[TenantRecord], *, scheduled: bool = False
+    ) -> list[Future[TenantRun]]:
+        started = super()._submit(pool, records, scheduled=scheduled)
         self.futures.extend(started)
         return started
 

@@ -64,6 +64,7 @@ class JobResult:
     stopped_by_deadline: bool = False
     paused: bool = False  # this run paused the tenant (ReconnectRequired)
     skipped: bool = False  # the tenant was paused before: nothing ran
+    ran_elsewhere: bool = False  # another process ran this scheduled slot first: nothing ran
     token_refreshes: int = 0  # tokens refreshed for this run's requests (refreshes.py)
     error: ConnectorError | None = None
 
@@ -103,11 +104,15 @@ def run_tenant_trigger(
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     chunk: int = 500,
+    slot: datetime | None = None,
 ) -> JobResult:
     """Run ``trigger`` for ``tenant`` to completion (or ``deadline``), delivering to ``sink``.
 
     Connector errors end the run and are returned in ``JobResult.error`` (naming the tenant); a paused
-    tenant is not run (``skipped``, with a ``TenantPaused`` error saying to reconnect).
+    tenant is not run (``skipped``, with a ``TenantPaused`` error saying to reconnect). ``slot``: the
+    scheduled time this run is for; if a run of the trigger started at or after it by the time this one holds
+    the run lock, another process (a second ``serve`` on the store) ran the slot, and nothing runs
+    (``ran_elsewhere``).
     """
     store = runtime.store
     result = JobResult(tenant=tenant, trigger=trigger.name)
@@ -121,6 +126,9 @@ def run_tenant_trigger(
                 tenant=tenant,
                 hint=f"run `fortnox-connector connect {tenant}` to reconnect it (that resumes it)",
             )
+            return result
+        if slot is not None and _ran_since(runtime, tenant, trigger.name, slot):
+            result.ran_elsewhere = True
             return result
         started_at = store.now()
 
@@ -153,6 +161,12 @@ def run_tenant_trigger(
         _record(runtime, delivery, result, started_at, error=str(result.error) if result.error else None)
         log_summary(result)
     return result
+
+
+def _ran_since(runtime: Runtime, tenant: str, trigger: str, slot: datetime) -> bool:
+    """Did a run of ``trigger`` start at or after ``slot``? (Read under the run lock: none is in progress.)"""
+    latest = runtime.store.list_runs(tenant, triggers=[trigger], limit=1)
+    return bool(latest) and latest[0].started_at >= slot
 
 
 def _record(

@@ -191,15 +191,16 @@ class Scheduler:
         return max(now, soonest)
 
     # -- running ---------------------------------------------------------------------------------------------
-    def run_tenant(self, tenant: str) -> TenantRun:
+    def run_tenant(self, tenant: str, slot: datetime | None = None) -> TenantRun:
         """Every trigger of one tenant in turn (one sink per tenant run); stops if the tenant gets paused.
+        ``slot``: the scheduled time this run is for (a trigger another process already ran for it is left).
 
         Never raises: a bug in one tenant's run is logged with its traceback and reported as that tenant's
         error, so the other tenants go on.
         """
         report = TenantRun(tenant)
         try:
-            self._run_triggers(report)
+            self._run_triggers(report, slot)
         except Exception as exc:
             log.exception("tenant %s: the run failed unexpectedly", tenant, extra={"tenant": tenant})
             report.error = ConnectorError(
@@ -213,7 +214,7 @@ class Scheduler:
         self._report(report)
         return report
 
-    def _run_triggers(self, report: TenantRun) -> None:
+    def _run_triggers(self, report: TenantRun, slot: datetime | None) -> None:
         tenant = report.tenant
         try:
             sink = self.sink_factory()
@@ -224,10 +225,19 @@ class Scheduler:
             for name in self.triggers:
                 try:
                     spec = self.runtime.catalog.trigger(name)
-                    result = run_tenant_trigger(self.runtime, tenant, spec, sink)
+                    result = run_tenant_trigger(self.runtime, tenant, spec, sink, slot=slot)
                 except ConnectorError as exc:
                     report.error = exc.with_tenant(tenant)
                     return
+                if result.ran_elsewhere:
+                    log.info(
+                        "%s of tenant %s: the %s slot was run by another process; not again",
+                        name,
+                        tenant,
+                        slot.isoformat() if slot is not None else "",
+                        extra={"tenant": tenant, "trigger": name},
+                    )
+                    continue
                 report.results.append(result)
                 if result.skipped:
                     report.paused_reason = self.runtime.store.require_tenant(tenant).paused_reason or "paused"
@@ -255,14 +265,18 @@ class Scheduler:
         if self.on_result is not None:
             self.on_result(report)
 
-    def _submit(self, pool: ThreadPoolExecutor, records: Sequence[TenantRecord]) -> list[Future[TenantRun]]:
+    def _submit(
+        self, pool: ThreadPoolExecutor, records: Sequence[TenantRecord], *, scheduled: bool = False
+    ) -> list[Future[TenantRun]]:
+        """Start each tenant's run; ``scheduled``: for the slot ``due`` found (else: now, unconditionally)."""
         futures = []
         for record in records:
             with self._guard:
                 if record.id in self._running:
                     continue
                 self._running.add(record.id)
-            futures.append(pool.submit(self.run_tenant, record.id))
+                slot = self._attempted.get(record.id) if scheduled else None
+            futures.append(pool.submit(self.run_tenant, record.id, slot))
         return futures
 
     def run_due(self, now: datetime | None = None) -> list[TenantRun]:
@@ -270,7 +284,7 @@ class Scheduler:
         due, reports = self.due(now)
         for report in reports:
             self._report(report)
-        return reports + self._run_all_of(due)
+        return reports + self._run_all_of(due, scheduled=True)
 
     def run_all(self) -> list[TenantRun]:
         """Run every tenant now, whatever its schedule (``serve --once``); paused ones are reported."""
@@ -285,11 +299,11 @@ class Scheduler:
                 runnable.append(record)
         return reports + self._run_all_of(runnable)
 
-    def _run_all_of(self, records: Sequence[TenantRecord]) -> list[TenantRun]:
+    def _run_all_of(self, records: Sequence[TenantRecord], *, scheduled: bool = False) -> list[TenantRun]:
         if not records:
             return []
         with ThreadPoolExecutor(self.max_workers, thread_name_prefix="tenant") as pool:
-            futures = self._submit(pool, records)
+            futures = self._submit(pool, records, scheduled=scheduled)
             return [f.result() for f in futures]
 
     def serve(self, wait: Wait) -> None:
@@ -300,7 +314,7 @@ class Scheduler:
                 due, reports = self.due(now)
                 for report in reports:
                     self._report(report)
-                self._submit(pool, due)
+                self._submit(pool, due, scheduled=True)
                 seconds = (self.next_wakeup(self.clock()) - self.clock()).total_seconds()
                 if wait(max(seconds, 0.0)):
                     break
