@@ -42,6 +42,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.scheduler import schedule_of
+from fortnox_connector.runtime.store.base import TenantRecord
 from fortnox_connector.temporal.shapes import (
     BUSY_WAIT_S,
     HEARTBEAT_S,
@@ -90,10 +91,10 @@ class Wanted:
 
 
 def tenant_schedule(
-    runtime: Runtime, tenant: str, triggers: Sequence[str], *, task_queue: str = TASK_QUEUE
+    runtime: Runtime, record: TenantRecord, triggers: Sequence[str], *, task_queue: str = TASK_QUEUE
 ) -> Wanted:
     """The tenant's Schedule (and its cron and zone): raises ``ConfigError`` for a bad cron or zone."""
-    record = runtime.store.require_tenant(tenant)
+    tenant = record.id
     cron, zone = schedule_of(runtime, record)
     made_of = repr((tenant, cron, zone.key, record.paused, record.paused_reason, list(triggers), task_queue))
     fingerprint = hashlib.sha256(made_of.encode()).hexdigest()[:16]
@@ -122,7 +123,7 @@ def wanted_schedules(
     errors: list[ScheduleChange] = []
     for record in runtime.store.list_tenants():
         try:
-            wanted.append(tenant_schedule(runtime, record.id, triggers, task_queue=task_queue))
+            wanted.append(tenant_schedule(runtime, record, triggers, task_queue=task_queue))
         except ConnectorError as exc:
             errors.append(ScheduleChange(record.id, "error", error=str(exc.with_tenant(record.id))))
     return wanted, errors
