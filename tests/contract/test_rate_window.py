@@ -13,6 +13,7 @@ from fortnox_connector.contract import MemoryRateWindow
 from fortnox_connector.fortnox.pacing import PacerRegistry
 from fortnox_connector.fortnox.shared_pacing import WindowPacerRegistry, pacers_for, registry_for
 from fortnox_connector.testing import RateWindowConformance, RateWindowFactory
+from tests.fortnox.conftest import FakeClock
 
 
 class TestMemoryRateWindow(RateWindowConformance):
@@ -40,21 +41,8 @@ class TestPostgresRateWindow(RateWindowConformance):
             store.close()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_a_pacer_on_a_full_shared_window_waits_as_the_window_says() -> None:
-    clock = Clock()
+    clock = FakeClock()
     window = MemoryRateWindow(clock=clock)
     registry = WindowPacerRegistry(window, limit=2, window=5.0, guard=0.05)
     pacer = registry.get("client", "acme", clock=clock, sleep=clock.sleep)
@@ -66,7 +54,7 @@ def test_a_pacer_on_a_full_shared_window_waits_as_the_window_says() -> None:
 
 
 def test_a_429_in_one_process_holds_every_process_back() -> None:
-    clock = Clock()
+    clock = FakeClock()
     window = MemoryRateWindow(clock=clock)
     here = WindowPacerRegistry(window).get("client", "acme", clock=clock, sleep=clock.sleep)
     there = WindowPacerRegistry(window).get("client", "acme", clock=clock, sleep=clock.sleep)
