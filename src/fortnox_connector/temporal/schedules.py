@@ -212,13 +212,14 @@ async def keep_schedules(
             await asyncio.wait_for(stop.wait(), every_s)
 
     synced = 0
+    reported: dict[str, str] = {}  # tenant -> the error last logged for it (logged again only if it changes)
     while not stop.is_set():
         try:
             with _sync_lock(runtime) as mine:
                 if mine:
                     changes = await sync_schedules(client, runtime, triggers, task_queue=task_queue)
                     synced += 1
-                    _log_changes(changes)
+                    _log_changes(changes, reported)
         except Exception:  # logged; the next round tries again
             log.exception("could not bring the Temporal Schedules in step with the store; trying again")
         await (wait or pause)()
@@ -237,13 +238,18 @@ def _sync_lock(runtime: Runtime) -> Iterator[bool]:
         yield True
 
 
-def _log_changes(changes: Sequence[ScheduleChange]) -> None:
+def _log_changes(changes: Sequence[ScheduleChange], reported: dict[str, str]) -> None:
+    """A line per Schedule written; a tenant's bad cron or zone once (not every minute) until it changes."""
     for c in changes:
         if c.change == "error":
-            log.warning(
-                "Schedule of tenant %s left as it was: %s", c.tenant, c.error, extra={"tenant": c.tenant}
-            )
-        elif c.change != "unchanged":
+            if reported.get(c.tenant) != c.error:
+                reported[c.tenant] = c.error or ""
+                log.warning(
+                    "Schedule of tenant %s left as it was: %s", c.tenant, c.error, extra={"tenant": c.tenant}
+                )
+            continue
+        reported.pop(c.tenant, None)
+        if c.change != "unchanged":
             log.info("Schedule of tenant %s %s", c.tenant, c.change, extra={"tenant": c.tenant})
 
 
