@@ -29,7 +29,7 @@ from fortnox_connector.contract.hookspecs import hookimpl
 from fortnox_connector.contract.records import ActionSpec, TriggerSpec
 from fortnox_connector.contract.stream import StreamOptions, StreamSource, StreamSpec
 from fortnox_connector.declaration.config import read_config
-from fortnox_connector.declaration.loader import load_declaration
+from fortnox_connector.declaration.loader import declaration_path, load_declaration
 from fortnox_connector.declaration.manifest import Declaration
 from fortnox_connector.declaration.schemas import load_schema
 from fortnox_connector.opening import open_context
@@ -78,7 +78,14 @@ def connector() -> Connector[TenantContext]:
         config_schema=load_schema(decl.config_schema),
         check=check,
         read_config=read_config,
+        manifest=manifest_text,
     )
+
+
+def manifest_text() -> str:
+    """``connector.yaml`` as written, after validating it (an invalid one is refused with field and fix)."""
+    load_declaration()
+    return declaration_path().read_text(encoding="utf-8")
 
 
 def _invoices_stream(decl: Declaration) -> StreamSpec:

@@ -46,8 +46,9 @@ class Connector(Generic[C]):
     from it). ``check(context, tenant)``, when given, says whether a tenant is ready (each scope, licence,
     …) as ``CheckResult`` items. ``read_config(data, tenant)``, when given, is a tenant's config checked
     and completed with its defaults (or a ``ConfigError`` naming the field): a host checks a config when it
-    is set, not when it first runs. ``capabilities`` are optional helpers a runtime may use by name (each
-    documented by its connector, e.g. a connect flow); a host needs none of them.
+    is set, not when it first runs. ``manifest()``, when given, is the declaration as its file says it
+    (validated first; a host shows it to operators). ``capabilities`` are optional helpers a runtime may use
+    by name (each documented by its connector, e.g. a connect flow); a host needs none of them.
     """
 
     name: str
@@ -62,6 +63,7 @@ class Connector(Generic[C]):
     config_schema: Mapping[str, JSON] = field(default_factory=dict)
     check: Callable[[C, TenantSpec], Sequence[CheckResult]] | None = None
     read_config: Callable[[Mapping[str, JSON], str], Mapping[str, JSON]] | None = None
+    manifest: Callable[[], str] | None = None
     capabilities: Mapping[str, Any] = field(default_factory=dict)
 
     def trigger(self, name: str) -> TriggerSpec[C]:

@@ -5,16 +5,24 @@ from __future__ import annotations
 import click
 import yaml
 
-from fortnox_connector.declaration.loader import declaration_path, load_declaration
-from fortnox_connector.runtime.cli.app import echo_json, json_option
+from fortnox_connector.errors import ConfigError
+from fortnox_connector.runtime.catalog import load_catalog
+from fortnox_connector.runtime.cli.app import app_of, echo_json, json_option
 
 
 @click.command("manifest")
 @json_option("Print JSON instead of YAML.")
-def manifest_command(as_json: bool) -> None:
+@click.pass_context
+def manifest_command(ctx: click.Context, as_json: bool) -> None:
     """Print the declaration (connector.yaml, validated): auth, scopes, secrets, config, triggers, actions."""
-    load_declaration()  # refuses an invalid declaration with the field and the fix
-    text = declaration_path().read_text(encoding="utf-8")
+    app = app_of(ctx)
+    connector = (app.catalog or load_catalog(app.connector, plugins=app.plugins)).connector
+    if connector.manifest is None:
+        raise ConfigError(
+            f"the connector {connector.name!r} publishes no manifest",
+            hint="ask its maintainers, or read its documentation for the declaration",
+        )
+    text = connector.manifest()
     if as_json:
         echo_json(yaml.safe_load(text))
     else:
