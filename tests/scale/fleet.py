@@ -88,8 +88,13 @@ class Fleet:
             "TEMPORAL_ADDRESS": self.temporal_address,
         }
 
-    def start_worker(self, *, concurrency: int = 8) -> subprocess.Popen[bytes]:
-        """``fortnox-connector temporal worker`` delivering to the receiver; returns once it polls."""
+    def start_worker(
+        self, *, concurrency: int = 8, sync_every: float = 0, log_level: str = "WARNING"
+    ) -> subprocess.Popen[bytes]:
+        """``fortnox-connector temporal worker`` delivering to the receiver; returns once it polls.
+
+        ``sync_every`` 0 (the default) keeps its Schedule keeper off: tests share one Temporal namespace,
+        and a keeper removes Schedules of tenants its store does not have."""
         process = subprocess.Popen(  # noqa: S603 - our own CLI with fixed arguments
             [
                 *cli(),
@@ -100,7 +105,7 @@ class Fleet:
                 "--concurrency",
                 str(concurrency),
                 "--sync-schedules-every",
-                "0",  # tests share one Temporal namespace: a keeper would remove the others' Schedules
+                str(sync_every),
                 "--sink",
                 "webhook",
                 "--sink-option",
@@ -108,13 +113,16 @@ class Fleet:
                 "--sink-option",
                 "batch=true",
             ],
-            env=self.env(),
+            env={**self.env(), "FORTNOX_CONNECTOR_LOG_LEVEL": log_level},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         assert process.stderr is not None
-        line = process.stderr.readline()  # "worker ready …" once it polls (or the error that stopped it)
-        assert b"worker ready" in line, line + process.stderr.read()
+        said = b""
+        while b"worker ready" not in said:  # once it polls (log lines may come first at INFO)
+            line = process.stderr.readline()
+            assert line, said + process.stderr.read()  # it stopped: the error that stopped it
+            said += line
         self.workers.append(process)
         return process
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +267,34 @@ def test_a_worker_keeps_the_schedules_in_step_with_the_store(fleet: Fleet) -> No
     assert second[tenants[1]] is not None
     assert _at(skipped[tenants[0]].spec) == ([6], [30], [(1, 5)]) and skipped[tenants[1]] is not None
     assert _at(last[tenants[0]].spec) == ([5], [0], [(0, 6)]) and last[tenants[1]] is None
+
+
+@pytest.mark.sandbox(tenants=1)
+def test_a_worker_process_makes_the_tenants_schedules_as_it_starts(fleet: Fleet) -> None:
+    """The keeper as `temporal worker` runs it: its first round, at start, creates the tenant's Schedule and
+    logs it (read from the worker's stderr as it comes, with a bounded wait, no sleep)."""
+    [tenant] = fleet.add_tenants(1, expired=False)
+    worker = fleet.start_worker(sync_every=60, log_level="INFO")
+    assert worker.stderr is not None
+    said = b""
+    deadline = time.monotonic() + 60
+    while b"Schedule of tenant" not in said and time.monotonic() < deadline:
+        ready, _, _ = select.select([worker.stderr], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        said += worker.stderr.readline()
+    fleet.stop()
+
+    async def described(client: Client) -> Any:
+        handle = client.get_schedule_handle(schedule_id(tenant))
+        try:
+            return (await handle.describe()).schedule
+        finally:
+            await handle.delete()
+
+    schedule = fleet.run(described)
+    assert f"Schedule of tenant {tenant} created".encode() in said, said
+    assert _at(schedule.spec) == ([23], [0], [(0, 6)])
 
 
 def _at(spec: Any) -> tuple[list[int], list[int], list[tuple[int, int]]]:
