@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -218,3 +219,18 @@ def test_a_run_that_crashes_after_delivering_records_what_it_delivered(runtime: 
     assert run.error is not None and "crashed: KeyError" in run.error
     assert run.summary is not None and run.summary["delivered"] == 5  # page 1 went out before the bug
     assert runtime.store.load_cursor("acme", PAGES) == "2"
+
+
+def test_a_runs_retries_and_token_refresh_are_in_its_record_and_its_log_line(
+    runtime: Runtime, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fortnox forgets the access token: 401, a refresh, the request once more. Operators see both."""
+    stored = runtime.store.load_token("acme")
+    assert stored is not None and sandbox.oauth.revoke(stored.access_token.reveal())
+    with caplog.at_level(logging.INFO, logger="fortnox_connector.runtime.jobs"):
+        result = run_tenant_trigger(runtime, "acme", runtime.catalog.trigger(PAGES), ListSink())
+    assert result.ok and (result.summary.retries, result.token_refreshes) == (1, 1)
+    [run] = runtime.store.list_runs("acme", triggers=[PAGES])
+    assert run.summary is not None and (run.summary["retries"], run.summary["token_refreshes"]) == (1, 1)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "fortnox_connector.runtime.jobs"]
+    assert "(1 retry, 1 token refresh)" in line

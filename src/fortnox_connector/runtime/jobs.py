@@ -195,7 +195,7 @@ def log_summary(result: JobResult) -> None:
     s = result.summary
     tenant_logger(result.tenant, __name__).log(
         logging.INFO if result.ok else logging.WARNING,
-        "%s run %s: %s, %d events (%d skipped), %d delivered (%d redelivered), %d pages, %d requests, "
+        "%s run %s: %s, %d events (%d skipped), %d delivered (%d redelivered), %d pages, %d requests%s, "
         "%.2f s%s%s",
         result.trigger,
         result.run_id,
@@ -206,6 +206,7 @@ def log_summary(result: JobResult) -> None:
         result.redelivered,
         s.pages,
         s.requests,
+        _traffic_note(s, result.token_refreshes),
         s.duration_s,
         f", {s.vanished} vanished (deleted between list and fetch)" if s.vanished else "",
         f": {result.error}" if result.error is not None else "",
@@ -216,6 +217,20 @@ def log_summary(result: JobResult) -> None:
             **result.record(),
         },
     )
+
+
+def _traffic_note(s: RunSummary, refreshes: int) -> str:
+    """`` (2 retries, 1 rate-limited, 1 token refresh)``: what operators look for, said only when not 0."""
+    parts = [
+        f"{n} {one if n == 1 else many}"
+        for n, one, many in (
+            (s.retries, "retry", "retries"),
+            (s.rate_limited, "rate-limited", "rate-limited"),
+            (refreshes, "token refresh", "token refreshes"),
+        )
+        if n
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _run(
