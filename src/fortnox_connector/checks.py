@@ -1,9 +1,12 @@
-"""The Fortnox connector's readiness check for one tenant: each scope and licence, and the company.
+"""The Fortnox connector's readiness check for one tenant: each scope and licence, the company, the clock.
 
 Offered to hosts through the contract (``Connector.check``): a runtime's ``check`` command calls it with
 the open session's context and the tenant's spec, knowing nothing of Fortnox. Each scope is probed by the
 cheapest read that needs it (one item), so a missing scope (the token lacks it: reconnect granting it) is
-told apart from a missing licence (the company lacks it: the customer adds it in Fortnox).
+told apart from a missing licence (the company lacks it: the customer adds it in Fortnox). The clock item
+compares Fortnox's ``Date`` header (of the company's answer: no request of its own) with the host's clock:
+token expiry is computed locally, and ``lastmodified`` windows assume the clocks agree to well under the
+overlap.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from fortnox_connector.errors import AuthError, ConnectorError
 from fortnox_connector.fortnox import invoicing
 from fortnox_connector.fortnox.client import FortnoxClient
 from fortnox_connector.fortnox.errors import MissingLicence, MissingScope
+
+MAX_SKEW_S = 60.0  # the host's clock may be this far from Fortnox's
 
 PROBES: dict[str, Callable[[FortnoxClient], object]] = {
     "companyinformation": lambda c: c.company_information(),
@@ -49,7 +54,7 @@ def check(ctx: TenantContext, tenant: TenantSpec) -> list[CheckResult]:
         except AuthError as exc:
             return [CheckResult("auth", False, exc.message, exc.hint)]
     company = _company(ctx.client, tenant)
-    return results if company is None else [*results, company]
+    return [*results, *([company] if company is not None else []), _clock(ctx.client, tenant)]
 
 
 def _probe(client: FortnoxClient, scope: str, needs: str) -> CheckResult:
@@ -81,3 +86,18 @@ def _company(client: FortnoxClient, tenant: TenantSpec) -> CheckResult | None:
         f"`fortnox-connector connect {tenant.id}` and pick DatabaseNumber {expected}"
     )
     return CheckResult("company", same, f"{info.company_name} (DatabaseNumber {info.database_number})", hint)
+
+
+def _clock(client: FortnoxClient, tenant: TenantSpec) -> CheckResult:
+    """The host's clock against Fortnox's, by the ``Date`` header of Fortnox's latest answer."""
+    theirs = client.server_date()
+    if theirs is None:
+        return CheckResult("clock", False, "no Date header from Fortnox to compare with")
+    skew = (tenant.clock() - theirs).total_seconds()
+    ok = abs(skew) <= MAX_SKEW_S
+    return CheckResult(
+        "clock",
+        ok,
+        f"ours is {skew:+.0f} s from Fortnox's",
+        None if ok else "synchronise this machine's clock (NTP): token expiry and change windows rely on it",
+    )

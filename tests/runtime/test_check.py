@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from fortnox_connector.auth.oauth import utc_now
+from fortnox_connector.checks import MAX_SKEW_S
 from fortnox_connector.contract.state import Token
-from fortnox_connector.runtime.check import MAX_SKEW_S, CheckItem, check_tenant
+from fortnox_connector.runtime.check import CheckItem, check_tenant
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.sandbox import Sandbox
 from fortnox_connector.secrets import Secret

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -164,6 +165,16 @@ class FortnoxClient:
     def throttled_responses(self) -> int:
         """429 answers this client received (each was retried or raised ``RateLimited``)."""
         return self._transport.throttled
+
+    def server_date(self) -> datetime | None:
+        """Fortnox's clock by the ``Date`` header of its latest answer (whole seconds), None without one."""
+        text = self._transport.last_date
+        if not text:
+            return None
+        try:
+            return parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
 
     @property
     def retries_sent(self) -> int:

@@ -26,6 +26,7 @@ class PacedTransport(httpx.BaseTransport):
         self.sent = 0  # requests handed to the inner transport (retries included)
         self.throttled = 0  # 429 answers received
         self.last_round_trip: float | None = None  # seconds, the latest request's (None: none answered yet)
+        self.last_date: str | None = None  # the latest answer's ``Date`` header, as sent
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send inside a slot; the body is read before the slot is freed (the answer is complete then).
@@ -44,6 +45,7 @@ class PacedTransport(httpx.BaseTransport):
                 response.close()
                 raise
             self.last_round_trip = self.pacer.clock() - sent_at
+            self.last_date = response.headers.get("date")
         finally:
             self.pacer.release(sent_at)
         if response.status_code == 429:

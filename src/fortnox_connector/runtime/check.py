@@ -1,57 +1,27 @@
-"""``check TENANT``: is the tenant ready to run? Auth, then the connector's own check, then the clock.
+"""``check TENANT``: is the tenant ready to run? Auth, then the connector's own check.
 
 The connector says what "ready" means through the contract (``Connector.check``: for Fortnox each scope
-and licence, and the company); the runtime only opens the session and lists the results. The clock check
-compares the API's ``Date`` header with ours: token expiry is computed locally and ``lastmodified``
-windows assume clocks agree to well under the overlap.
+and licence, the company, and its clock against Fortnox's); the runtime only opens the session and lists
+the results.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-
-import httpx
 
 from fortnox_connector.contract.records import CheckResult
 from fortnox_connector.errors import ConnectorError
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
 
-MAX_SKEW_S = 60.0
-
-
 CheckItem = CheckResult  # the contract's record
 
 
-def _clock_item(runtime: Runtime) -> CheckItem:
-    try:
-        with httpx.Client(transport=runtime.http_transport(), timeout=10) as http:
-            answer = http.get(runtime.settings.api_url.rstrip("/") + "/3/companyinformation")
-        theirs = parsedate_to_datetime(answer.headers["date"])
-    except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-        return CheckItem("clock", False, f"no Date header from the API ({type(exc).__name__})")
-    ours: datetime = runtime.now()
-    skew = (ours - theirs).total_seconds()
-    ok = abs(skew) <= MAX_SKEW_S
-    return CheckItem(
-        "clock",
-        ok,
-        f"ours is {skew:+.0f} s from Fortnox's",
-        None if ok else "synchronise this machine's clock (NTP): token expiry and change windows rely on it",
-    )
-
-
-def check_tenant(
-    runtime: Runtime, tenant: str, *, clock: Callable[[], CheckItem] | None = None
-) -> list[CheckItem]:
+def check_tenant(runtime: Runtime, tenant: str) -> list[CheckItem]:
     """Every check's outcome, in order; stops after a failed auth (nothing else can work)."""
     with tenant_scope(tenant):
-        return _checks(runtime, tenant, clock)
+        return _checks(runtime, tenant)
 
 
-def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None) -> list[CheckItem]:
+def _checks(runtime: Runtime, tenant: str) -> list[CheckItem]:
     items: list[CheckItem] = []
     record = runtime.store.require_tenant(tenant)
     if record.paused:
@@ -81,6 +51,4 @@ def _checks(runtime: Runtime, tenant: str, clock: Callable[[], CheckItem] | None
         items += found
     except ConnectorError as exc:
         items.append(CheckItem("config", False, exc.message, exc.hint))
-        return items
-    items.append(clock() if clock is not None else _clock_item(runtime))
     return items

@@ -35,7 +35,7 @@ from fortnox_connector.auth.providers import (
 )
 from fortnox_connector.contract.state import Token
 from fortnox_connector.errors import AuthError, ConfigError, ConnectorError, ReconnectRequired
-from fortnox_connector.fortnox.client import FortnoxClient
+from fortnox_connector.fortnox.client import DEFAULT_BASE_URL, FortnoxClient
 from fortnox_connector.fortnox.shared_pacing import pacers_for
 from fortnox_connector.runtime.context import Runtime
 from fortnox_connector.runtime.logs import tenant_scope
@@ -218,7 +218,7 @@ def _company(runtime: Runtime, tenant: str, tokens: Any) -> tuple[str, str]:
         tenant=tenant,
         tokens=tokens,
         client_id=client_id,
-        base_url=runtime.settings.api_url,
+        base_url=runtime.settings.api_url or DEFAULT_BASE_URL,
         transport=runtime.http_transport(),
         pacers=pacers_for(runtime.pacers, runtime.rate_window),
     ) as client:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from jsonschema import Draft202012Validator
 
-from fortnox_connector.auth.oauth import FortnoxOAuth, utc_now
+from fortnox_connector.auth.oauth import DEFAULT_AUTH_BASE_URL, FortnoxOAuth, utc_now
 from fortnox_connector.auth.providers import AuthorizationCodeTokens, ClientCredentialsTokens
 from fortnox_connector.contract.connector import Session
 from fortnox_connector.contract.rate import RateWindow
@@ -115,7 +115,7 @@ class Runtime:
         return FortnoxOAuth(
             client_id,
             secret,
-            auth_base_url=self.settings.auth_url,
+            auth_base_url=self.settings.auth_url or DEFAULT_AUTH_BASE_URL,
             redirect_uri=redirect_uri,
             transport=self.http_transport(),
             clock=self.now,
@@ -223,12 +223,17 @@ class Runtime:
             clock=self.now,
             log=tenant_logger(tid),
             auth_mode=record.auth_mode,
-            endpoints={"api": self.settings.api_url, "auth": self.settings.auth_url},
+            endpoints=self.endpoints(),
             transport=self.http_transport(),
             on_token_refreshed=self._notify_token_refreshed,
             rate_window=self.rate_window,
             extras={**({"pacers": self.pacers} if self.pacers is not None else {}), **extras},
         )
+
+    def endpoints(self) -> dict[str, str]:
+        """The base URLs the settings override (a sandbox, a proxy); the others are the connector's own."""
+        given = {"api": self.settings.api_url, "auth": self.settings.auth_url}
+        return {name: url for name, url in given.items() if url}
 
     def _token_refreshed(self, tenant: str, token: Token) -> None:
         """A provider of the runtime's refreshed a token (credited to the run that caused it)."""

@@ -13,9 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from fortnox_connector.auth.oauth import DEFAULT_AUTH_BASE_URL
 from fortnox_connector.errors import ConfigError
-from fortnox_connector.fortnox.client import DEFAULT_BASE_URL
 from fortnox_connector.secrets import Secret
 
 HOME_ENV: Final = "FORTNOX_CONNECTOR_HOME"
@@ -43,8 +41,8 @@ class RuntimeSettings:
     home: Path
     client_id: str | None = None
     client_secret: Secret | None = None
-    api_url: str = DEFAULT_BASE_URL
-    auth_url: str = DEFAULT_AUTH_BASE_URL
+    api_url: str | None = None  # None: the connector's own (its declaration's base URL)
+    auth_url: str | None = None  # None: the connector's own
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     store_url: str | None = None  # None: SQLite at ``db_path``; ``postgresql://…``: PostgreSQL
     feed_url: str | None = None  # None: Fortnox's own (fortnox.feed.FEED_URL)
@@ -60,8 +58,8 @@ class RuntimeSettings:
             home=Path(home or e.get(HOME_ENV) or DEFAULT_HOME),
             client_id=e.get(CLIENT_ID_ENV) or None,
             client_secret=Secret(secret) if secret else None,
-            api_url=e.get(API_URL_ENV) or DEFAULT_BASE_URL,
-            auth_url=e.get(AUTH_URL_ENV) or DEFAULT_AUTH_BASE_URL,
+            api_url=e.get(API_URL_ENV) or None,
+            auth_url=e.get(AUTH_URL_ENV) or None,
             store_url=e.get(STORE_ENV) or None,
             feed_url=e.get(FEED_URL_ENV) or None,
             key_file=Path(e[KEY_FILE_ENV]) if e.get(KEY_FILE_ENV) else None,
